@@ -1,0 +1,7 @@
+//! The checks behind each fuzz target. Each module's `run` is shared with
+//! `tests/fuzz_corpus.rs`, which replays the committed corpora under `cargo test`.
+pub mod frame_decode;
+pub mod utf8;
+pub mod chunked;
+pub mod response_head;
+pub mod request_head;

@@ -1,0 +1,50 @@
+//! Replays the committed fuzz corpora through the same checks the fuzz
+//! targets run, so `cargo test` covers every seed and every past crash.
+
+use std::fs;
+use std::path::PathBuf;
+
+fn replay(target: &str, run: fn(&[u8])) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
+    let mut entries: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("corpus {} is missing: {e}", dir.display()))
+        .map(|entry| entry.expect("readable corpus entry").path())
+        .filter(|path| path.is_file())
+        .collect();
+    entries.sort();
+    assert!(
+        !entries.is_empty(),
+        "corpus {} has no seeds: the replay would prove nothing",
+        dir.display()
+    );
+    for path in entries {
+        let data = fs::read(&path).expect("readable corpus file");
+        run(&data);
+    }
+}
+
+macro_rules! corpus_tests {
+    ($($target:ident => $check:literal),* $(,)?) => {
+        $(
+            #[path = $check]
+            mod $target;
+        )*
+
+        $(
+            #[test]
+            fn $target() {
+                replay(stringify!($target), $target::run);
+            }
+        )*
+    };
+}
+
+corpus_tests!(
+    frame_decode => "../fuzz/src/frame_decode.rs",
+    utf8 => "../fuzz/src/utf8.rs",
+    chunked => "../fuzz/src/chunked.rs",
+    response_head => "../fuzz/src/response_head.rs",
+    request_head => "../fuzz/src/request_head.rs",
+);
