@@ -1,1 +1,543 @@
-//! Placeholder: being written.
+//! WebSocket frames (RFC 6455 §5): opcodes, header decoding and encoding, and
+//! an incremental decoder that unmasks payloads in place as they arrive.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::error::ProtocolError;
+use crate::mask;
+
+/// A frame's opcode. Reserved opcodes are rejected while decoding, so every
+/// value of this type is one RFC 6455 defines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Opcode {
+    /// 0x0: continues a fragmented message.
+    Continuation,
+    /// 0x1: a text message (UTF-8).
+    Text,
+    /// 0x2: a binary message.
+    Binary,
+    /// 0x8: starts or answers the closing handshake.
+    Close,
+    /// 0x9: a ping; the peer answers with a pong.
+    Ping,
+    /// 0xA: a pong, solicited or not.
+    Pong,
+}
+
+impl Opcode {
+    /// The opcode for a 4-bit wire value, or `None` for a reserved one.
+    pub const fn from_wire(value: u8) -> Option<Opcode> {
+        match value {
+            0x0 => Some(Opcode::Continuation),
+            0x1 => Some(Opcode::Text),
+            0x2 => Some(Opcode::Binary),
+            0x8 => Some(Opcode::Close),
+            0x9 => Some(Opcode::Ping),
+            0xA => Some(Opcode::Pong),
+            _ => None,
+        }
+    }
+
+    /// The 4-bit wire value.
+    pub const fn to_wire(self) -> u8 {
+        match self {
+            Opcode::Continuation => 0x0,
+            Opcode::Text => 0x1,
+            Opcode::Binary => 0x2,
+            Opcode::Close => 0x8,
+            Opcode::Ping => 0x9,
+            Opcode::Pong => 0xA,
+        }
+    }
+
+    /// Whether this is a control opcode (close, ping, pong).
+    pub const fn is_control(self) -> bool {
+        matches!(self, Opcode::Close | Opcode::Ping | Opcode::Pong)
+    }
+}
+
+/// RFC 6455 §5.5: "All control frames MUST have a payload length of 125 bytes
+/// or less".
+pub const MAX_CONTROL_PAYLOAD: usize = 125;
+
+/// The longest header: 2 bytes, an 8-byte length and a 4-byte mask.
+pub const MAX_HEADER_LEN: usize = 14;
+
+/// A decoded or to-be-encoded frame header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameHeader {
+    /// Whether this is the final fragment of a message.
+    pub fin: bool,
+    /// RSV1, RSV2 and RSV3 as the bits 0b100, 0b010 and 0b001.
+    pub rsv: u8,
+    /// The opcode.
+    pub opcode: Opcode,
+    /// The masking key, present on every client-to-server frame.
+    pub mask: Option<[u8; 4]>,
+    /// The payload length.
+    pub payload_len: u64,
+}
+
+/// An encoded header, in the shortest length form.
+#[derive(Clone, Copy, Debug)]
+pub struct EncodedHeader {
+    bytes: [u8; MAX_HEADER_LEN],
+    len: u8,
+}
+
+impl EncodedHeader {
+    /// The header's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+}
+
+impl FrameHeader {
+    /// A header with no RSV bits.
+    pub const fn new(opcode: Opcode, fin: bool, mask: Option<[u8; 4]>, payload_len: u64) -> Self {
+        FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask,
+            payload_len,
+        }
+    }
+
+    /// Decodes a header from the start of `buf`.
+    ///
+    /// Returns `Ok(None)` while `buf` is too short, and the header with its
+    /// length in bytes once it is complete. Non-minimal length encodings are
+    /// accepted.
+    ///
+    /// # Errors
+    /// [`ProtocolError::ReservedOpcode`], [`ProtocolError::LengthTopBitSet`],
+    /// [`ProtocolError::ControlFrameTooLarge`] or
+    /// [`ProtocolError::FragmentedControlFrame`].
+    ///
+    /// ```
+    /// use wsmachine::frame::{FrameHeader, Opcode};
+    ///
+    /// // RFC 6455 §5.7: a single-frame unmasked text message "Hello".
+    /// let (header, len) = FrameHeader::decode(b"\x81\x05Hello").unwrap().unwrap();
+    /// assert_eq!((header.opcode, header.fin, header.payload_len, len), (Opcode::Text, true, 5, 2));
+    /// assert_eq!(FrameHeader::decode(b"\x81").unwrap(), None);
+    /// ```
+    pub fn decode(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
+        let [first, second, rest @ ..] = buf else {
+            return Ok(None);
+        };
+        let fin = first & 0x80 != 0;
+        let rsv = (first >> 4) & 0b111;
+        let opcode =
+            Opcode::from_wire(first & 0x0F).ok_or(ProtocolError::ReservedOpcode(first & 0x0F))?;
+        let masked = second & 0x80 != 0;
+        let (payload_len, rest) = match second & 0x7F {
+            126 => match rest {
+                [a, b, rest @ ..] => (u64::from(u16::from_be_bytes([*a, *b])), rest),
+                _ => return Ok(None),
+            },
+            127 => match rest.split_first_chunk::<8>() {
+                Some((len, rest)) => {
+                    let len = u64::from_be_bytes(*len);
+                    // RFC 6455 §5.2: "the most significant bit MUST be 0".
+                    if len >> 63 != 0 {
+                        return Err(ProtocolError::LengthTopBitSet);
+                    }
+                    (len, rest)
+                }
+                None => return Ok(None),
+            },
+            short => (u64::from(short), rest),
+        };
+        if opcode.is_control() {
+            // RFC 6455 §5.5: control frames carry at most 125 bytes and
+            // "MUST NOT be fragmented".
+            if payload_len > MAX_CONTROL_PAYLOAD as u64 {
+                return Err(ProtocolError::ControlFrameTooLarge { len: payload_len });
+            }
+            if !fin {
+                return Err(ProtocolError::FragmentedControlFrame);
+            }
+        }
+        let (mask, rest) = if masked {
+            match rest.split_first_chunk::<4>() {
+                Some((key, rest)) => (Some(*key), rest),
+                None => return Ok(None),
+            }
+        } else {
+            (None, rest)
+        };
+        let header_len = buf.len() - rest.len();
+        Ok(Some((
+            FrameHeader {
+                fin,
+                rsv,
+                opcode,
+                mask,
+                payload_len,
+            },
+            header_len,
+        )))
+    }
+
+    /// The length of this header's encoding.
+    pub const fn encoded_len(&self) -> usize {
+        let length_bytes = match self.payload_len {
+            0..=125 => 0,
+            126..=0xFFFF => 2,
+            _ => 8,
+        };
+        let mask_bytes = if self.mask.is_some() { 4 } else { 0 };
+        2 + length_bytes + mask_bytes
+    }
+
+    /// Encodes this header in the shortest length form.
+    ///
+    /// ```
+    /// use wsmachine::frame::{FrameHeader, Opcode};
+    ///
+    /// // RFC 6455 §5.7: a 256-byte unmasked binary message.
+    /// let header = FrameHeader::new(Opcode::Binary, true, None, 256);
+    /// assert_eq!(header.encode().as_bytes(), [0x82, 0x7E, 0x01, 0x00]);
+    /// ```
+    pub fn encode(&self) -> EncodedHeader {
+        let mut bytes = [0u8; MAX_HEADER_LEN];
+        bytes[0] = (u8::from(self.fin) << 7) | ((self.rsv & 0b111) << 4) | self.opcode.to_wire();
+        let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
+        let mut len = 2;
+        match self.payload_len {
+            short @ 0..=125 => bytes[1] = mask_bit | short as u8,
+            medium @ 126..=0xFFFF => {
+                bytes[1] = mask_bit | 126;
+                bytes[2..4].copy_from_slice(&(medium as u16).to_be_bytes());
+                len = 4;
+            }
+            long => {
+                bytes[1] = mask_bit | 127;
+                bytes[2..10].copy_from_slice(&long.to_be_bytes());
+                len = 10;
+            }
+        }
+        if let Some(key) = self.mask {
+            bytes[len..len + 4].copy_from_slice(&key);
+            len += 4;
+        }
+        EncodedHeader {
+            bytes,
+            len: len as u8,
+        }
+    }
+}
+
+/// A whole frame, with its payload unmasked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// The opcode.
+    pub opcode: Opcode,
+    /// Whether this is the final fragment of a message.
+    pub fin: bool,
+    /// RSV1, RSV2 and RSV3 as the bits 0b100, 0b010 and 0b001.
+    pub rsv: u8,
+    /// The unmasked payload.
+    pub payload: Bytes,
+}
+
+impl Frame {
+    /// A final frame with no RSV bits.
+    pub fn new(opcode: Opcode, payload: impl Into<Bytes>) -> Self {
+        Frame {
+            opcode,
+            fin: true,
+            rsv: 0,
+            payload: payload.into(),
+        }
+    }
+
+    /// Appends this frame's wire form to `out`, masking the payload with
+    /// `mask` when one is given.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use wsmachine::frame::{Frame, Opcode};
+    ///
+    /// // RFC 6455 §5.7: a masked text message "Hello".
+    /// let mut out = BytesMut::new();
+    /// Frame::new(Opcode::Text, "Hello").encode(Some([0x37, 0xfa, 0x21, 0x3d]), &mut out);
+    /// assert_eq!(&out[..], b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58");
+    /// ```
+    pub fn encode(&self, mask: Option<[u8; 4]>, out: &mut BytesMut) {
+        let header = FrameHeader {
+            fin: self.fin,
+            rsv: self.rsv,
+            opcode: self.opcode,
+            mask,
+            payload_len: self.payload.len() as u64,
+        };
+        encode_frame(&header, &self.payload, out);
+    }
+}
+
+/// Appends a header and its payload to `out`, masking the payload with the
+/// header's key while copying it.
+///
+/// The header's length field is written as given; callers pass
+/// `payload.len()`.
+pub fn encode_frame(header: &FrameHeader, payload: &[u8], out: &mut BytesMut) {
+    let encoded = header.encode();
+    out.reserve(encoded.as_bytes().len() + payload.len());
+    out.extend_from_slice(encoded.as_bytes());
+    match header.mask {
+        Some(key) => {
+            mask::extend_masked(out, payload, key, 0);
+        }
+        None => out.extend_from_slice(payload),
+    }
+}
+
+/// What [`FrameDecoder::decode`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decoded {
+    /// A new frame's header. Its payload follows; nothing of it has been
+    /// buffered for the app yet, so the caller can check limits and state.
+    Header(FrameHeader),
+    /// A whole frame, split off the front of the buffer and unmasked.
+    Frame(Frame),
+}
+
+/// An incremental frame decoder.
+///
+/// It reads from a buffer the caller appends to, reports each header as soon
+/// as it is complete, unmasks payload bytes in place as they arrive (so a text
+/// payload can be validated before the rest of the frame comes), and splits
+/// each finished payload off the buffer without copying.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use wsmachine::frame::{Decoded, FrameDecoder, Opcode};
+///
+/// let mut decoder = FrameDecoder::new();
+/// let mut buf = BytesMut::from(&b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f"[..]);
+/// assert!(matches!(decoder.decode(&mut buf), Ok(Some(Decoded::Header(_)))));
+/// assert_eq!(decoder.decode(&mut buf), Ok(None));
+/// assert_eq!(decoder.partial_payload(&buf), b"He");
+/// buf.extend_from_slice(b"\x4d\x51\x58");
+/// let Ok(Some(Decoded::Frame(frame))) = decoder.decode(&mut buf) else { panic!() };
+/// assert_eq!((frame.opcode, &frame.payload[..]), (Opcode::Text, &b"Hello"[..]));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct FrameDecoder {
+    current: Option<InProgress>,
+}
+
+#[derive(Clone, Debug)]
+struct InProgress {
+    header: FrameHeader,
+    /// Payload bytes at the front of the buffer that are already unmasked.
+    unmasked: usize,
+}
+
+impl FrameDecoder {
+    /// A decoder waiting for the first header.
+    pub const fn new() -> Self {
+        FrameDecoder { current: None }
+    }
+
+    /// Decodes as far as `buf` allows.
+    ///
+    /// A header is removed from `buf` when it is reported. Payload bytes stay
+    /// at the front of `buf`, unmasked, until the frame is whole. `Ok(None)`
+    /// means more bytes are needed.
+    ///
+    /// # Errors
+    /// The header violations of [`FrameHeader::decode`]. Once an error is
+    /// returned the stream is unusable; the caller fails the connection.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Decoded>, ProtocolError> {
+        let Some(current) = &mut self.current else {
+            let Some((header, header_len)) = FrameHeader::decode(buf)? else {
+                return Ok(None);
+            };
+            buf.advance(header_len);
+            self.current = Some(InProgress {
+                header,
+                unmasked: 0,
+            });
+            return Ok(Some(Decoded::Header(header)));
+        };
+        let payload_len = usize::try_from(current.header.payload_len).unwrap_or(usize::MAX);
+        let available = buf.len().min(payload_len);
+        if let Some(key) = current.header.mask
+            && let Some(fresh) = buf.get_mut(current.unmasked..available)
+        {
+            mask::apply_mask(fresh, key, current.unmasked);
+        }
+        current.unmasked = available;
+        if available < payload_len {
+            return Ok(None);
+        }
+        let header = current.header;
+        self.current = None;
+        Ok(Some(Decoded::Frame(Frame {
+            opcode: header.opcode,
+            fin: header.fin,
+            rsv: header.rsv,
+            payload: buf.split_to(payload_len).freeze(),
+        })))
+    }
+
+    /// The header of the frame whose payload is being received, if any.
+    pub fn current_header(&self) -> Option<&FrameHeader> {
+        self.current.as_ref().map(|current| &current.header)
+    }
+
+    /// The unmasked payload bytes of the current frame received so far.
+    ///
+    /// `buf` is the buffer passed to [`FrameDecoder::decode`].
+    pub fn partial_payload<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        let unmasked = self.current.as_ref().map_or(0, |current| current.unmasked);
+        buf.get(..unmasked).unwrap_or(&[])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    fn decode_all(bytes: &[u8]) -> Result<Vec<Frame>, ProtocolError> {
+        let mut decoder = FrameDecoder::new();
+        let mut buf = BytesMut::from(bytes);
+        let mut frames = Vec::new();
+        while let Some(decoded) = decoder.decode(&mut buf)? {
+            if let Decoded::Frame(frame) = decoded {
+                frames.push(frame);
+            }
+        }
+        Ok(frames)
+    }
+
+    #[test]
+    fn rfc_examples_decode() {
+        // RFC 6455 §5.7.
+        let unmasked = decode_all(b"\x81\x05\x48\x65\x6c\x6c\x6f").unwrap();
+        assert_eq!(unmasked, [Frame::new(Opcode::Text, "Hello")]);
+        let masked = decode_all(b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58").unwrap();
+        assert_eq!(masked, [Frame::new(Opcode::Text, "Hello")]);
+        let fragmented = decode_all(b"\x01\x03\x48\x65\x6c\x80\x02\x6c\x6f").unwrap();
+        assert_eq!(fragmented.len(), 2);
+        assert_eq!(
+            (fragmented[0].opcode, fragmented[0].fin),
+            (Opcode::Text, false)
+        );
+        assert_eq!(&fragmented[0].payload[..], b"Hel");
+        assert_eq!(
+            (fragmented[1].opcode, fragmented[1].fin),
+            (Opcode::Continuation, true)
+        );
+        let ping = decode_all(b"\x89\x05\x48\x65\x6c\x6c\x6f").unwrap();
+        assert_eq!(ping, [Frame::new(Opcode::Ping, "Hello")]);
+        let pong = decode_all(b"\x8a\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58").unwrap();
+        assert_eq!(pong, [Frame::new(Opcode::Pong, "Hello")]);
+    }
+
+    #[test]
+    fn rfc_example_length_forms() {
+        // RFC 6455 §5.7: 256 bytes and 64 KiB of binary data in one unmasked frame.
+        let header_256 = FrameHeader::new(Opcode::Binary, true, None, 256);
+        assert_eq!(header_256.encode().as_bytes(), [0x82, 0x7E, 0x01, 0x00]);
+        let header_64k = FrameHeader::new(Opcode::Binary, true, None, 65536);
+        assert_eq!(
+            header_64k.encode().as_bytes(),
+            [0x82, 0x7F, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00]
+        );
+        let mut wire = Vec::from(header_64k.encode().as_bytes());
+        wire.extend(core::iter::repeat_n(0xAB, 65536));
+        let frames = decode_all(&wire).unwrap();
+        assert_eq!(frames[0].payload.len(), 65536);
+    }
+
+    #[test]
+    fn shortest_length_form_at_each_boundary() {
+        for (len, header_len) in [(0, 2), (125, 2), (126, 4), (65535, 4), (65536, 10)] {
+            let header = FrameHeader::new(Opcode::Binary, true, None, len);
+            assert_eq!(header.encode().as_bytes().len(), header_len, "{len}");
+            assert_eq!(header.encoded_len(), header_len);
+            let masked = FrameHeader::new(Opcode::Binary, true, Some([1, 2, 3, 4]), len);
+            assert_eq!(masked.encode().as_bytes().len(), header_len + 4);
+        }
+    }
+
+    #[test]
+    fn non_minimal_lengths_are_accepted() {
+        let (header, len) = FrameHeader::decode(b"\x82\x7e\x00\x05").unwrap().unwrap();
+        assert_eq!((header.payload_len, len), (5, 4));
+        let (header, len) = FrameHeader::decode(b"\x82\x7f\0\0\0\0\0\0\0\x05")
+            .unwrap()
+            .unwrap();
+        assert_eq!((header.payload_len, len), (5, 10));
+    }
+
+    #[test]
+    fn header_violations_are_rejected() {
+        for opcode in (3..=7).chain(11..=15) {
+            assert_eq!(
+                FrameHeader::decode(&[0x80 | opcode, 0]),
+                Err(ProtocolError::ReservedOpcode(opcode))
+            );
+        }
+        assert_eq!(
+            FrameHeader::decode(b"\x82\x7f\x80\0\0\0\0\0\0\0"),
+            Err(ProtocolError::LengthTopBitSet)
+        );
+        assert_eq!(
+            FrameHeader::decode(b"\x89\x7e"),
+            Ok(None),
+            "needs the extended length before judging"
+        );
+        assert_eq!(
+            FrameHeader::decode(b"\x89\x7e\x00\x7e"),
+            Err(ProtocolError::ControlFrameTooLarge { len: 126 })
+        );
+        assert!(FrameHeader::decode(b"\x89\x7d").unwrap().is_some());
+        assert_eq!(
+            FrameHeader::decode(b"\x09\x00"),
+            Err(ProtocolError::FragmentedControlFrame)
+        );
+        // RSV bits are decoded, not judged: whether they are allowed depends
+        // on the extensions negotiated.
+        let (header, _) = FrameHeader::decode(b"\xf1\x00").unwrap().unwrap();
+        assert_eq!(header.rsv, 0b111);
+    }
+
+    #[test]
+    fn partial_headers_wait() {
+        let full = b"\x82\xfe\x01\x00\x01\x02\x03\x04";
+        for cut in 0..full.len() {
+            assert_eq!(FrameHeader::decode(&full[..cut]), Ok(None), "{cut}");
+        }
+        assert!(FrameHeader::decode(full).unwrap().is_some());
+    }
+
+    #[test]
+    fn payload_is_unmasked_as_it_arrives() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let mut wire = BytesMut::new();
+        Frame::new(Opcode::Binary, &b"abcdefghij"[..]).encode(Some(key), &mut wire);
+        let mut decoder = FrameDecoder::new();
+        let mut buf = BytesMut::new();
+        let mut frame = None;
+        for byte in wire.iter() {
+            buf.extend_from_slice(&[*byte]);
+            while let Some(decoded) = decoder.decode(&mut buf).unwrap() {
+                if let Decoded::Frame(f) = decoded {
+                    frame = Some(f);
+                }
+            }
+            if decoder.current_header().is_some() {
+                let partial = decoder.partial_payload(&buf);
+                assert_eq!(partial, &b"abcdefghij"[..partial.len()]);
+            }
+        }
+        assert_eq!(frame.unwrap().payload, &b"abcdefghij"[..]);
+    }
+}

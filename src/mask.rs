@@ -9,3 +9,10 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
     }
     phase
 }
+
+/// Placeholder.
+pub fn extend_masked(dst: &mut bytes::BytesMut, src: &[u8], key: [u8; 4], phase: usize) -> usize {
+    let start = dst.len();
+    dst.extend_from_slice(src);
+    apply_mask(&mut dst[start..], key, phase)
+}
