@@ -9,7 +9,10 @@
 //!   incremental UTF-8 validation);
 //! - [`frame`] and [`close`]: the frame layer (RFC 6455 §5 and §7.4);
 //! - [`http`] and [`chunked`]: the HTTP/1.1 subset an opening handshake needs
-//!   (RFC 9110, RFC 9112).
+//!   (RFC 9110, RFC 9112);
+//! - [`handshake`]: RFC 6455 §4 on both sides;
+//! - [`Connection`], with its two roles [`Client`] and [`Server`]: the whole
+//!   lifecycle.
 #![no_std]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
@@ -18,10 +21,31 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod accept_key;
 pub mod chunked;
 pub mod close;
+pub mod config;
+pub mod entropy;
 pub mod error;
+pub mod event;
 pub mod frame;
+pub mod handshake;
 pub mod http;
 pub mod mask;
+pub mod state;
 pub mod utf8;
+
+mod client;
+mod connection;
+mod protocol;
+mod server;
+
+pub use client::{Client, ClientRole};
+pub use close::CloseCode;
+pub use connection::{Connection, Role};
+pub use error::{Error, SendError};
+pub use event::{Close, Event, Initiator};
+pub use frame::{Frame, Opcode};
+pub use protocol::{DataKind, Fragment};
+pub use server::{Server, ServerRole};
+pub use state::State;

@@ -1,0 +1,210 @@
+//! [`Connection`]: one engine, two roles.
+
+use bytes::{Bytes, BytesMut};
+use core::time::Duration;
+
+use crate::close::CloseCode;
+use crate::error::{Error, SendError};
+use crate::event::Event;
+use crate::frame::Opcode;
+use crate::protocol::{DataKind, Engine, Fragment};
+use crate::state::{Phase, State};
+
+pub(crate) mod role {
+    use super::*;
+    use crate::protocol::MaskSource;
+
+    /// What a role adds to the shared engine: its masks and its side of the
+    /// opening handshake. Sealed: the crate's two roles are the only ones.
+    pub trait RoleImpl: MaskSource {
+        /// Consumes handshake bytes from `engine.recv`. Leaves any bytes after
+        /// a successful handshake in the buffer for the frame decoder.
+        fn receive_handshake(&mut self, engine: &mut Engine, now: Duration) -> Result<(), Error>;
+        /// The transport ended during the handshake.
+        fn handshake_eof(&mut self, engine: &mut Engine, now: Duration) -> Result<(), Error>;
+    }
+}
+
+/// A connection's role: [`ClientRole`](crate::ClientRole) or
+/// [`ServerRole`](crate::ServerRole).
+pub trait Role: role::RoleImpl {}
+
+/// A WebSocket connection as a state machine: bytes and the caller's clock
+/// in, events and bytes out.
+///
+/// [`Client`](crate::Client) and [`Server`](crate::Server) are its two
+/// roles; everything here applies to both.
+///
+/// # The polling loop
+///
+/// After every input (`receive`, `receive_eof`, `handle_timeout`) and every
+/// command (`send_*`, `close`, `accept`, `reject`), the caller:
+/// 1. drains [`poll_event`](Self::poll_event) until it returns `None`;
+/// 2. drains [`poll_transmit`](Self::poll_transmit) into the transport;
+/// 3. when [`state`](Self::state) is [`State::Closed`], closes the transport;
+/// 4. otherwise waits for input, no later than
+///    [`poll_timeout`](Self::poll_timeout).
+///
+/// An `Err` from `receive` is sticky and already has its reply queued: drain
+/// events and output as usual, then close the transport.
+#[derive(Debug)]
+pub struct Connection<R: Role> {
+    pub(crate) role: R,
+    pub(crate) engine: Engine,
+}
+
+impl<R: Role> Connection<R> {
+    /// Feeds bytes read from the transport. `now` is the caller's clock: a
+    /// time since an epoch of its choice, never decreasing.
+    ///
+    /// # Errors
+    /// The connection's fatal [`Error`], with its Close frame or HTTP error
+    /// response already queued. Returned again by every later call.
+    pub fn receive(&mut self, now: Duration, data: &[u8]) -> Result<(), Error> {
+        if let Some(error) = self.engine.error() {
+            return Err(error.clone());
+        }
+        if matches!(self.engine.phase(), Phase::AwaitingEof | Phase::Closed) {
+            // RFC 6455 §5.5.1: nothing after the closing handshake counts.
+            return Ok(());
+        }
+        self.engine.recv.extend_from_slice(data);
+        self.process(now)
+    }
+
+    /// Feeds a buffer read from the transport without copying it when the
+    /// connection holds no unconsumed bytes.
+    ///
+    /// # Errors
+    /// As [`receive`](Self::receive).
+    pub fn receive_buf(&mut self, now: Duration, data: BytesMut) -> Result<(), Error> {
+        if let Some(error) = self.engine.error() {
+            return Err(error.clone());
+        }
+        if matches!(self.engine.phase(), Phase::AwaitingEof | Phase::Closed) {
+            return Ok(());
+        }
+        if self.engine.recv.is_empty() {
+            self.engine.recv = data;
+        } else {
+            self.engine.recv.extend_from_slice(&data);
+        }
+        self.process(now)
+    }
+
+    fn process(&mut self, now: Duration) -> Result<(), Error> {
+        if self.engine.phase() == Phase::Handshake {
+            self.role.receive_handshake(&mut self.engine, now)?;
+        }
+        self.engine.process(&mut self.role, now)
+    }
+
+    /// Tells the connection that the peer closed the transport.
+    ///
+    /// # Errors
+    /// [`Error::UnexpectedEof`] when the transport ended before the closing
+    /// handshake (the Close event reports 1006), or the handshake's error when
+    /// it ended during the opening handshake.
+    pub fn receive_eof(&mut self, now: Duration) -> Result<(), Error> {
+        if let Some(error) = self.engine.error() {
+            return Err(error.clone());
+        }
+        if self.engine.phase() == Phase::Handshake {
+            return self.role.handshake_eof(&mut self.engine, now);
+        }
+        self.engine.receive_eof(now)
+    }
+
+    /// The next event for the app.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.engine.poll_event()
+    }
+
+    /// The next bytes to write to the transport, in order.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        self.engine.poll_transmit()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should be called next, on
+    /// the caller's clock.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        self.engine.poll_timeout()
+    }
+
+    /// Fires the timers due at `now`: the close handshake timeout and the
+    /// keepalive ping and pong deadlines.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        self.engine.handle_timeout(&mut self.role, now);
+    }
+
+    /// The connection's state.
+    pub fn state(&self) -> State {
+        self.engine.state()
+    }
+
+    /// Whether the transport should be closed once the output is drained.
+    pub fn is_closed(&self) -> bool {
+        self.engine.state() == State::Closed
+    }
+
+    /// The fatal error, if the connection failed.
+    pub fn error(&self) -> Option<&Error> {
+        self.engine.error()
+    }
+
+    /// Sends a text message in one frame.
+    ///
+    /// # Errors
+    /// [`SendError::NotOpen`] unless open; [`SendError::MessageInProgress`]
+    /// while a fragmented message is unfinished.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.engine.send_message(&mut self.role, DataKind::Text, text.as_bytes())
+    }
+
+    /// Sends a binary message in one frame.
+    ///
+    /// # Errors
+    /// As [`send_text`](Self::send_text).
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.engine.send_message(&mut self.role, DataKind::Binary, data)
+    }
+
+    /// Sends one fragment of a message: the first (choosing text or binary),
+    /// a middle one, or the last. Text fragments are UTF-8 checked across
+    /// fragments.
+    ///
+    /// # Errors
+    /// [`SendError::MessageInProgress`] for a first fragment while another
+    /// message is unfinished, [`SendError::NoMessageInProgress`] for a
+    /// continuation without one, [`SendError::InvalidUtf8`],
+    /// [`SendError::NotOpen`].
+    pub fn send_fragment(&mut self, fragment: Fragment, data: &[u8]) -> Result<(), SendError> {
+        self.engine.send_fragment(&mut self.role, fragment, data)
+    }
+
+    /// Sends a ping.
+    ///
+    /// # Errors
+    /// [`SendError::ControlPayloadTooLarge`] over 125 bytes;
+    /// [`SendError::NotOpen`].
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.engine.send_control(&mut self.role, Opcode::Ping, payload)
+    }
+
+    /// Sends an unsolicited pong (a heartbeat that expects no answer).
+    ///
+    /// # Errors
+    /// As [`send_ping`](Self::send_ping).
+    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.engine.send_control(&mut self.role, Opcode::Pong, payload)
+    }
+
+    /// Starts the closing handshake and arms the close timer.
+    ///
+    /// # Errors
+    /// [`SendError::InvalidClose`] for a code that may not be sent or a
+    /// reason over 123 bytes; [`SendError::NotOpen`] when not open.
+    pub fn close(&mut self, now: Duration, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.engine.close(&mut self.role, now, code, reason)
+    }
+}

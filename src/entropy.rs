@@ -1,0 +1,167 @@
+//! Randomness supplied by the caller: the client's `Sec-WebSocket-Key` and
+//! the per-frame masking keys.
+//!
+//! RFC 6455 §5.3 asks for masking keys from "a strong source of entropy", so
+//! that a hostile script cannot predict the bytes a client puts on the wire.
+//! The core never draws randomness of its own: a client is given an
+//! [`Entropy`] source when it is built.
+
+/// The random source could not deliver bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the entropy source failed")]
+pub struct EntropyError;
+
+/// A source of random bytes for keys and masks.
+///
+/// Implement it over your platform's generator on no_std targets; with the
+/// default `os-entropy` feature, [`OsEntropy`] reads the operating system's.
+pub trait Entropy {
+    /// Fills `dest` with random bytes.
+    ///
+    /// # Errors
+    /// [`EntropyError`] when the source cannot deliver; the operation that
+    /// needed the bytes fails instead of using weak ones.
+    fn fill(&mut self, dest: &mut [u8]) -> Result<(), EntropyError>;
+}
+
+impl<E: Entropy + ?Sized> Entropy for &mut E {
+    fn fill(&mut self, dest: &mut [u8]) -> Result<(), EntropyError> {
+        (**self).fill(dest)
+    }
+}
+
+/// A deterministic source that repeats a fixed byte sequence: for tests and
+/// reproducible examples only, never for a real connection.
+///
+/// ```
+/// use wsmachine::entropy::{Entropy, FixedEntropy};
+///
+/// let mut entropy = FixedEntropy::new(&[1, 2, 3]);
+/// let mut out = [0u8; 5];
+/// entropy.fill(&mut out).unwrap();
+/// assert_eq!(out, [1, 2, 3, 1, 2]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct FixedEntropy {
+    bytes: alloc::vec::Vec<u8>,
+    position: usize,
+}
+
+impl FixedEntropy {
+    /// A source that yields `bytes` in order, over and over. An empty
+    /// sequence yields zeros.
+    pub fn new(bytes: &[u8]) -> Self {
+        FixedEntropy {
+            bytes: bytes.to_vec(),
+            position: 0,
+        }
+    }
+}
+
+impl Entropy for FixedEntropy {
+    fn fill(&mut self, dest: &mut [u8]) -> Result<(), EntropyError> {
+        for byte in dest {
+            *byte = self.bytes.get(self.position).copied().unwrap_or(0);
+            self.position = (self.position + 1) % self.bytes.len().max(1);
+        }
+        Ok(())
+    }
+}
+
+/// The operating system's random source, buffered so that small frames do
+/// not pay a system call each.
+///
+/// One refill serves 128 masking keys.
+#[cfg(feature = "os-entropy")]
+#[derive(Clone)]
+pub struct OsEntropy {
+    buffer: [u8; OS_BUFFER_LEN],
+    position: usize,
+}
+
+#[cfg(feature = "os-entropy")]
+const OS_BUFFER_LEN: usize = 512;
+
+#[cfg(feature = "os-entropy")]
+impl OsEntropy {
+    /// A source with an empty buffer; the first use fills it.
+    pub const fn new() -> Self {
+        OsEntropy {
+            buffer: [0; OS_BUFFER_LEN],
+            position: OS_BUFFER_LEN,
+        }
+    }
+}
+
+#[cfg(feature = "os-entropy")]
+impl Default for OsEntropy {
+    fn default() -> Self {
+        OsEntropy::new()
+    }
+}
+
+#[cfg(feature = "os-entropy")]
+impl core::fmt::Debug for OsEntropy {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // The buffered bytes are future keys: never print them.
+        f.debug_struct("OsEntropy").finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "os-entropy")]
+impl Entropy for OsEntropy {
+    fn fill(&mut self, mut dest: &mut [u8]) -> Result<(), EntropyError> {
+        // Large requests bypass the buffer.
+        if dest.len() >= OS_BUFFER_LEN {
+            return getrandom::fill(dest).map_err(|_| EntropyError);
+        }
+        while !dest.is_empty() {
+            if self.position >= OS_BUFFER_LEN {
+                getrandom::fill(&mut self.buffer).map_err(|_| EntropyError)?;
+                self.position = 0;
+            }
+            let available = self.buffer.get(self.position..).unwrap_or(&[]);
+            let take = available.len().min(dest.len());
+            let (head, tail) = core::mem::take(&mut dest).split_at_mut(take);
+            head.copy_from_slice(available.get(..take).unwrap_or(&[]));
+            // Used bytes are wiped so they cannot be read back later.
+            if let Some(used) = self.buffer.get_mut(self.position..self.position + take) {
+                used.fill(0);
+            }
+            self.position += take;
+            dest = tail;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_source_cycles_and_handles_empty() {
+        let mut empty = FixedEntropy::new(&[]);
+        let mut out = [9u8; 3];
+        empty.fill(&mut out).unwrap();
+        assert_eq!(out, [0, 0, 0]);
+    }
+
+    #[cfg(feature = "os-entropy")]
+    #[test]
+    fn os_source_fills_across_refills() {
+        let mut entropy = OsEntropy::new();
+        let mut seen_nonzero = false;
+        for len in [4usize, 16, 511, 512, 1000, 4] {
+            let mut out = alloc::vec![0u8; len];
+            entropy.fill(&mut out).unwrap();
+            seen_nonzero |= out.iter().any(|b| *b != 0);
+        }
+        assert!(seen_nonzero);
+        let mut a = [0u8; 16];
+        let mut b = [0u8; 16];
+        entropy.fill(&mut a).unwrap();
+        entropy.fill(&mut b).unwrap();
+        assert_ne!(a, b, "two keys in a row must differ");
+    }
+}

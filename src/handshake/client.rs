@@ -1,0 +1,403 @@
+//! The client's side of the opening handshake: the target URL, the request,
+//! and the checks on the server's 101 (RFC 6455 §4.1).
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use bytes::BytesMut;
+
+use super::{Accepted, HandshakeError};
+use crate::accept_key::accept_key;
+use crate::config::Config;
+use crate::entropy::EntropyError;
+use crate::http::{BodyLimits, HeadLimits, Headers, Response, WriteError, is_token, write_request};
+
+/// Why a `ws://` or `wss://` URL was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// The scheme is not `ws` or `wss`.
+    #[error("scheme is not ws or wss")]
+    UnsupportedScheme,
+    /// There is no host.
+    #[error("missing host")]
+    MissingHost,
+    /// The host has characters a host cannot have, or an unclosed `[`.
+    #[error("invalid host")]
+    InvalidHost,
+    /// The port is not a number from 0 to 65535.
+    #[error("invalid port")]
+    InvalidPort,
+    /// RFC 6455 §3: fragment identifiers are not allowed.
+    #[error("WebSocket URLs cannot have a fragment")]
+    Fragment,
+    /// Credentials in the URL are not sent anywhere; refused rather than lost.
+    #[error("user information in the URL is not supported")]
+    UserInfo,
+}
+
+/// Why a client could not be built.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientConfigError {
+    /// A subprotocol is not a token, or is offered twice (RFC 6455 §4.1).
+    #[error("invalid subprotocol {protocol:?}")]
+    InvalidProtocol {
+        /// The subprotocol.
+        protocol: String,
+    },
+    /// An extra header the handshake sets itself.
+    #[error("header {name} is set by the handshake itself")]
+    ReservedHeader {
+        /// The header's name.
+        name: String,
+    },
+    /// An extra header, the Origin or an extension offer that cannot be
+    /// written safely.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// The entropy source failed to give the key.
+    #[error(transparent)]
+    Entropy(#[from] EntropyError),
+}
+
+/// Everything a client needs for its handshake and its connection.
+///
+/// ```
+/// use wsmachine::handshake::client::ClientConfig;
+///
+/// let config = ClientConfig::new("ws://[::1]:9001/chat?room=7").unwrap()
+///     .with_protocol("chat.v2")
+///     .with_origin("https://example.com");
+/// assert_eq!(config.host_header(), "[::1]:9001");
+/// assert_eq!(config.resource(), "/chat?room=7");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientConfig {
+    url: String,
+    secure: bool,
+    host: String,
+    port: u16,
+    resource: String,
+    /// The `Origin` header to send, if any.
+    pub origin: Option<String>,
+    /// Subprotocols to offer, most preferred first.
+    pub protocols: Vec<String>,
+    /// Extension offers to send, one per element of
+    /// `Sec-WebSocket-Extensions`.
+    pub extensions: Vec<String>,
+    /// Extra request headers (cookies, authorization, ...). Validated when
+    /// the client is built: no CR, LF or NUL, names are tokens, and none of
+    /// the fields the handshake sets itself.
+    pub headers: Headers,
+    /// Limits on the server's response head.
+    pub head_limits: HeadLimits,
+    /// Limits on a rejection's body.
+    pub body_limits: BodyLimits,
+    /// The connection's behaviour once open.
+    pub config: Config,
+}
+
+impl ClientConfig {
+    /// A configuration for the given `ws://` or `wss://` URL. For `wss`,
+    /// the caller runs TLS underneath.
+    ///
+    /// # Errors
+    /// [`UrlError`] when the URL is not a valid WebSocket URL.
+    pub fn new(url: &str) -> Result<Self, UrlError> {
+        let (scheme, rest) = url.split_once("://").ok_or(UrlError::UnsupportedScheme)?;
+        let secure = if scheme.eq_ignore_ascii_case("ws") {
+            false
+        } else if scheme.eq_ignore_ascii_case("wss") {
+            true
+        } else {
+            return Err(UrlError::UnsupportedScheme);
+        };
+        if rest.contains('#') {
+            return Err(UrlError::Fragment);
+        }
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, resource) = rest.split_at(authority_end);
+        if authority.contains('@') {
+            return Err(UrlError::UserInfo);
+        }
+        let (host, port) = split_host_port(authority)?;
+        let default_port = if secure { 443 } else { 80 };
+        let port = match port {
+            None => default_port,
+            Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                digits.parse().map_err(|_| UrlError::InvalidPort)?
+            }
+            Some(_) => return Err(UrlError::InvalidPort),
+        };
+        let mut resource = match resource.strip_prefix('?') {
+            Some(query) => alloc::format!("/?{query}"),
+            None if resource.is_empty() => String::from("/"),
+            None => String::from(resource),
+        };
+        if resource.bytes().any(|b| !(0x21..0x7F).contains(&b)) {
+            // Spaces and controls would break the request line; non-ASCII
+            // must be percent-encoded by the caller.
+            resource = percent_encode_invalid(&resource);
+        }
+        Ok(ClientConfig {
+            url: String::from(url),
+            secure,
+            host: host.to_ascii_lowercase(),
+            port,
+            resource,
+            ..ClientConfig::pre_upgraded(Config::default())
+        })
+    }
+
+    /// The configuration of a client whose stream was upgraded elsewhere: no
+    /// URL, only the connection's behaviour.
+    pub(crate) fn pre_upgraded(config: Config) -> Self {
+        ClientConfig {
+            url: String::new(),
+            secure: false,
+            host: String::new(),
+            port: 0,
+            resource: String::from("/"),
+            origin: None,
+            protocols: Vec::new(),
+            extensions: Vec::new(),
+            headers: Headers::new(),
+            head_limits: HeadLimits::default(),
+            body_limits: BodyLimits::default(),
+            config,
+        }
+    }
+
+    /// Adds a subprotocol to offer.
+    pub fn with_protocol(mut self, protocol: impl Into<String>) -> Self {
+        self.protocols.push(protocol.into());
+        self
+    }
+
+    /// Sets the `Origin` header.
+    pub fn with_origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// Adds an extra request header.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+        self.headers.push(name, value);
+        self
+    }
+
+    /// The URL as given.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Whether the URL is `wss://`.
+    pub fn is_secure(&self) -> bool {
+        self.secure
+    }
+
+    /// The host, without brackets for an IPv6 literal.
+    pub fn host(&self) -> &str {
+        self.host.trim_start_matches('[').trim_end_matches(']')
+    }
+
+    /// The port, explicit or the scheme's default.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The path and query sent in the request line.
+    pub fn resource(&self) -> &str {
+        &self.resource
+    }
+
+    /// The `Host` header: the host, with the port when it is not the
+    /// scheme's default (RFC 6455 §4.1, item 4).
+    pub fn host_header(&self) -> String {
+        let default_port = if self.secure { 443 } else { 80 };
+        if self.port == default_port {
+            self.host.clone()
+        } else {
+            alloc::format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// Writes the handshake request with the given key to `out`.
+    pub(crate) fn write_request(&self, key: &str, out: &mut BytesMut) -> Result<(), ClientConfigError> {
+        for (name, _) in self.headers.iter() {
+            if is_reserved_header(name) {
+                return Err(ClientConfigError::ReservedHeader { name: name.to_string() });
+            }
+        }
+        for (index, protocol) in self.protocols.iter().enumerate() {
+            let repeated = self.protocols.get(..index).is_some_and(|earlier| earlier.contains(protocol));
+            if !is_token(protocol) || repeated {
+                return Err(ClientConfigError::InvalidProtocol {
+                    protocol: protocol.clone(),
+                });
+            }
+        }
+        let mut headers = Headers::new();
+        headers.push("Host", self.host_header());
+        headers.push("Upgrade", "websocket");
+        headers.push("Connection", "Upgrade");
+        headers.push("Sec-WebSocket-Key", key);
+        headers.push("Sec-WebSocket-Version", "13");
+        if let Some(origin) = &self.origin {
+            headers.push("Origin", origin.as_str());
+        }
+        if !self.protocols.is_empty() {
+            headers.push("Sec-WebSocket-Protocol", self.protocols.join(", "));
+        }
+        if !self.extensions.is_empty() {
+            headers.push("Sec-WebSocket-Extensions", self.extensions.join(", "));
+        }
+        for (name, value) in self.headers.iter() {
+            headers.push(name, value);
+        }
+        write_request(out, "GET", &self.resource, &headers, &[])?;
+        Ok(())
+    }
+
+    /// Checks a 101 response against RFC 6455 §4.1 and this offer.
+    pub(crate) fn check_response(&self, key: &str, response: Response) -> Result<Accepted, HandshakeError> {
+        let headers = &response.headers;
+        // RFC 6455 §4.1, client requirements 2 to 6, in order.
+        if !headers.get_all("Upgrade").any(|value| value.eq_ignore_ascii_case(b"websocket")) {
+            return Err(HandshakeError::ResponseNotWebSocket);
+        }
+        if !headers.contains_token("Connection", "upgrade") {
+            return Err(HandshakeError::ResponseMissingConnectionUpgrade);
+        }
+        let mut accepts = headers.get_all("Sec-WebSocket-Accept");
+        let accept = accepts.next().ok_or(HandshakeError::MissingAccept)?;
+        if accepts.next().is_some() || accept != accept_key(key.as_bytes()).as_bytes() {
+            return Err(HandshakeError::AcceptMismatch);
+        }
+        let mut extensions = Vec::new();
+        for element in headers.tokens("Sec-WebSocket-Extensions") {
+            let name = element.split(';').next().unwrap_or("").trim();
+            let offered = self
+                .extensions
+                .iter()
+                .any(|offer| offer.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case(name));
+            if !offered {
+                return Err(HandshakeError::UnofferedExtension {
+                    extension: String::from(element),
+                });
+            }
+            extensions.push(String::from(element));
+        }
+        let mut chosen = headers.tokens("Sec-WebSocket-Protocol");
+        let protocol = chosen.next().map(String::from);
+        if let Some(protocol) = &protocol
+            && (chosen.next().is_some() || !self.protocols.contains(protocol))
+        {
+            return Err(HandshakeError::UnofferedSubprotocol {
+                protocol: protocol.clone(),
+            });
+        }
+        Ok(Accepted {
+            response,
+            protocol,
+            extensions,
+        })
+    }
+}
+
+/// Fields the handshake writes itself, and framing fields the writer owns.
+fn is_reserved_header(name: &str) -> bool {
+    [
+        "Host",
+        "Upgrade",
+        "Connection",
+        "Sec-WebSocket-Key",
+        "Sec-WebSocket-Version",
+        "Sec-WebSocket-Accept",
+        "Sec-WebSocket-Protocol",
+        "Sec-WebSocket-Extensions",
+        "Origin",
+    ]
+    .iter()
+    .any(|reserved| reserved.eq_ignore_ascii_case(name))
+}
+
+fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), UrlError> {
+    if authority.is_empty() {
+        return Err(UrlError::MissingHost);
+    }
+    if authority.starts_with('[') {
+        let close = authority.find(']').ok_or(UrlError::InvalidHost)?;
+        let (host, rest) = authority.split_at(close + 1);
+        let inner = host.get(1..host.len() - 1).unwrap_or("");
+        if inner.is_empty() || !inner.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.') {
+            return Err(UrlError::InvalidHost);
+        }
+        return match rest {
+            "" => Ok((host, None)),
+            _ => rest.strip_prefix(':').map(|port| (host, Some(port))).ok_or(UrlError::InvalidHost),
+        };
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    if host.is_empty() {
+        return Err(UrlError::MissingHost);
+    }
+    let valid = host
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'%'));
+    if !valid {
+        return Err(UrlError::InvalidHost);
+    }
+    Ok((host, port))
+}
+
+fn percent_encode_invalid(resource: &str) -> String {
+    let mut encoded = String::with_capacity(resource.len());
+    for byte in resource.bytes() {
+        if (0x21..0x7F).contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&alloc::format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse() {
+        let config = ClientConfig::new("ws://Example.com/chat").unwrap();
+        assert_eq!((config.host(), config.port(), config.resource()), ("example.com", 80, "/chat"));
+        assert_eq!(config.host_header(), "example.com");
+        let config = ClientConfig::new("wss://example.com:8443").unwrap();
+        assert_eq!((config.port(), config.resource(), config.is_secure()), (8443, "/", true));
+        assert_eq!(config.host_header(), "example.com:8443");
+        let config = ClientConfig::new("wss://example.com:443?x=1").unwrap();
+        assert_eq!((config.host_header().as_str(), config.resource()), ("example.com", "/?x=1"));
+        let config = ClientConfig::new("ws://[::1]/").unwrap();
+        assert_eq!((config.host(), config.host_header().as_str()), ("::1", "[::1]"));
+        let config = ClientConfig::new("ws://h/a b").unwrap();
+        assert_eq!(config.resource(), "/a%20b");
+    }
+
+    #[test]
+    fn bad_urls_are_refused() {
+        assert_eq!(ClientConfig::new("http://h/"), Err(UrlError::UnsupportedScheme));
+        assert_eq!(ClientConfig::new("h/"), Err(UrlError::UnsupportedScheme));
+        assert_eq!(ClientConfig::new("ws:///x"), Err(UrlError::MissingHost));
+        assert_eq!(ClientConfig::new("ws://h:99999/"), Err(UrlError::InvalidPort));
+        assert_eq!(ClientConfig::new("ws://h:/"), Err(UrlError::InvalidPort));
+        assert_eq!(ClientConfig::new("ws://h:+1/"), Err(UrlError::InvalidPort));
+        assert_eq!(ClientConfig::new("ws://h/#frag"), Err(UrlError::Fragment));
+        assert_eq!(ClientConfig::new("ws://u:p@h/"), Err(UrlError::UserInfo));
+        assert_eq!(ClientConfig::new("ws://[::1/"), Err(UrlError::InvalidHost));
+        assert_eq!(ClientConfig::new("ws://h\r\nX: y/"), Err(UrlError::InvalidHost));
+    }
+}

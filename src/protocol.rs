@@ -1,0 +1,584 @@
+//! The engine both roles share once the handshake is done: buffers, frame
+//! rules, fragmentation, control frames, the closing handshake, timers and
+//! limits.
+//!
+//! Phase changes go through [`crate::state::step`]; this module carries out
+//! what a step decides.
+
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use bytes::{Bytes, BytesMut};
+use core::time::Duration;
+
+use crate::close::{ClosePayload, CloseCode, MAX_REASON_LEN};
+use crate::config::Config;
+use crate::entropy::EntropyError;
+use crate::error::{Error, ProtocolError, SendError};
+use crate::event::{Close, Event, Initiator};
+use crate::frame::{Decoded, Frame, FrameDecoder, FrameHeader, MAX_CONTROL_PAYLOAD, Opcode, encode_frame};
+use crate::state::{Input, Phase, State, Step, step};
+use crate::utf8::Utf8Validator;
+
+/// Where masking keys for outgoing frames come from: nowhere for a server,
+/// the caller's entropy for a client.
+pub trait MaskSource {
+    /// The key for the next outgoing frame, or `None` when frames are not
+    /// masked.
+    fn next_mask(&mut self) -> Result<Option<[u8; 4]>, EntropyError>;
+}
+
+/// The kind of a data message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DataKind {
+    /// UTF-8 text.
+    Text,
+    /// Arbitrary bytes.
+    Binary,
+}
+
+impl DataKind {
+    fn opcode(self) -> Opcode {
+        match self {
+            DataKind::Text => Opcode::Text,
+            DataKind::Binary => Opcode::Binary,
+        }
+    }
+}
+
+/// One piece of a fragmented message, for
+/// [`Connection::send_fragment`](crate::Connection::send_fragment).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Fragment {
+    /// The first fragment of a new message of this kind.
+    First(DataKind),
+    /// A middle fragment.
+    Continue,
+    /// The final fragment.
+    Last,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    Close,
+    PongDeadline,
+    KeepalivePing,
+}
+
+const TIMERS: [Timer; 3] = [Timer::Close, Timer::PongDeadline, Timer::KeepalivePing];
+
+/// The message being received.
+#[derive(Clone, Debug, Default)]
+struct Incoming {
+    /// The kind of the fragmented message in progress.
+    message: Option<DataKind>,
+    /// Payload bytes of that message in earlier frames.
+    size: u64,
+    /// Whether the current frame's payload is text to validate.
+    frame_is_text: bool,
+    /// Payload bytes of the current frame already validated.
+    validated: usize,
+    utf8: Utf8Validator,
+}
+
+/// The message being sent.
+#[derive(Clone, Debug, Default)]
+struct Outgoing {
+    message: Option<DataKind>,
+    utf8: Utf8Validator,
+}
+
+/// The shared engine. See the module docs.
+#[derive(Debug)]
+pub struct Engine {
+    config: Config,
+    is_client: bool,
+    phase: Phase,
+    /// Received bytes not yet consumed.
+    pub(crate) recv: BytesMut,
+    decoder: FrameDecoder,
+    incoming: Incoming,
+    outgoing: Outgoing,
+    out: BytesMut,
+    events: VecDeque<Event>,
+    error: Option<Error>,
+    timers: [Option<Duration>; TIMERS.len()],
+    /// The payload of the keepalive ping awaiting its pong.
+    awaited_pong: Option<[u8; 8]>,
+    pings_sent: u64,
+    /// RSV bits that negotiated extensions define on a message's first frame.
+    allowed_rsv: u8,
+}
+
+impl Engine {
+    pub(crate) fn new(config: Config, is_client: bool) -> Self {
+        Engine {
+            config,
+            is_client,
+            phase: Phase::Handshake,
+            recv: BytesMut::new(),
+            decoder: FrameDecoder::new(),
+            incoming: Incoming::default(),
+            outgoing: Outgoing::default(),
+            out: BytesMut::new(),
+            events: VecDeque::new(),
+            error: None,
+            timers: [None; TIMERS.len()],
+            awaited_pong: None,
+            pings_sent: 0,
+            allowed_rsv: 0,
+        }
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    pub(crate) fn state(&self) -> State {
+        self.phase.state()
+    }
+
+    pub(crate) fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
+    pub(crate) fn push_event(&mut self, event: Event) {
+        self.events.push_back(event);
+    }
+
+    pub(crate) fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Queues bytes for the transport (a handshake request or response).
+    pub(crate) fn queue_output(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+
+    pub(crate) fn output_buffer(&mut self) -> &mut BytesMut {
+        &mut self.out
+    }
+
+    pub(crate) fn poll_transmit(&mut self) -> Option<Bytes> {
+        if self.out.is_empty() {
+            None
+        } else {
+            Some(self.out.split().freeze())
+        }
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Duration> {
+        self.timers.iter().flatten().min().copied()
+    }
+
+    fn set_timer(&mut self, timer: Timer, deadline: Option<Duration>) {
+        if let Some(slot) = self.timers.get_mut(timer as usize) {
+            *slot = deadline;
+        }
+    }
+
+    fn timer(&self, timer: Timer) -> Option<Duration> {
+        self.timers.get(timer as usize).copied().flatten()
+    }
+
+    /// Applies a transition's phase change and timer.
+    fn enter(&mut self, step: Step, now: Duration) {
+        self.phase = step.next;
+        if step.arm_close_timer {
+            self.set_timer(Timer::Close, now.checked_add(self.config.close_timeout));
+        }
+        match self.phase {
+            Phase::Handshake | Phase::Open => {}
+            Phase::CloseSent | Phase::AwaitingEof => {
+                self.set_timer(Timer::KeepalivePing, None);
+                self.set_timer(Timer::PongDeadline, None);
+                self.awaited_pong = None;
+            }
+            Phase::Closed => {
+                self.timers = [None; TIMERS.len()];
+                self.awaited_pong = None;
+                // Nothing more is read: release the buffers.
+                self.recv = BytesMut::new();
+                self.decoder = FrameDecoder::new();
+            }
+        }
+    }
+
+    /// The handshake succeeded: frames may flow, and keepalive starts.
+    pub(crate) fn open(&mut self, now: Duration, allowed_rsv: u8) {
+        if let Some(next) = step(self.is_client, self.phase, Input::HandshakeDone) {
+            self.enter(next, now);
+            self.allowed_rsv = allowed_rsv;
+            if let Some(keepalive) = self.config.keepalive {
+                self.set_timer(Timer::KeepalivePing, now.checked_add(keepalive.interval));
+            }
+        }
+    }
+
+    /// The handshake failed or was rejected; any response is already queued.
+    pub(crate) fn fail_handshake(&mut self, now: Duration, error: Option<Error>) {
+        if let Some(next) = step(self.is_client, self.phase, Input::HandshakeFailed) {
+            self.enter(next, now);
+        }
+        if error.is_some() {
+            self.error = error;
+        }
+    }
+
+    /// Fails the connection: queues the Close the error calls for, reports
+    /// the Close event, and makes the error sticky.
+    pub(crate) fn fail(&mut self, masks: &mut impl MaskSource, now: Duration, error: Error) -> Error {
+        if let Some(next) = step(self.is_client, self.phase, Input::Failure) {
+            if next.send_close
+                && let Some(code) = error.close_code()
+            {
+                // A failing entropy source leaves no way to mask the Close;
+                // the transport is closed without it.
+                let _ = self.queue_close(masks, Some((code, "")));
+            }
+            if next.emit_close {
+                self.events.push_back(Event::Close(Close {
+                    code: error.close_code().unwrap_or(CloseCode::ABNORMAL),
+                    reason: String::new(),
+                    initiator: Initiator::Local,
+                    error: Some(error.clone()),
+                }));
+            }
+            self.enter(next, now);
+        }
+        self.error = Some(error.clone());
+        error
+    }
+
+    /// Consumes frames from the receive buffer.
+    pub(crate) fn process(&mut self, masks: &mut impl MaskSource, now: Duration) -> Result<(), Error> {
+        loop {
+            if !matches!(self.phase, Phase::Open | Phase::CloseSent) {
+                // RFC 6455 §5.5.1: after the closing handshake, and before the
+                // opening one ends, no frame is processed.
+                if self.phase != Phase::Handshake {
+                    self.recv.clear();
+                }
+                return Ok(());
+            }
+            let decoded = match self.decoder.decode(&mut self.recv) {
+                Ok(decoded) => decoded,
+                Err(error) => return Err(self.fail(masks, now, error.into())),
+            };
+            let result = match decoded {
+                None => return self.validate_partial().map_err(|error| self.fail(masks, now, error.into())),
+                Some(Decoded::Header(header)) => self.check_header(&header).map_err(Error::from),
+                Some(Decoded::Frame(frame)) => self.on_frame(masks, now, frame),
+            };
+            if let Err(error) = result {
+                return Err(self.fail(masks, now, error));
+            }
+        }
+    }
+
+    fn check_header(&mut self, header: &FrameHeader) -> Result<(), ProtocolError> {
+        // RFC 6455 §5.1: a server MUST close on an unmasked frame, a client
+        // on a masked one.
+        match (self.is_client, header.mask.is_some()) {
+            (true, true) => return Err(ProtocolError::MaskedFrame),
+            (false, false) => return Err(ProtocolError::UnmaskedFrame),
+            _ => {}
+        }
+        // RFC 6455 §5.2: RSV bits MUST be 0 unless an extension defines them;
+        // the extensions here define them on a message's first frame only.
+        let allowed = match header.opcode {
+            Opcode::Text | Opcode::Binary => self.allowed_rsv,
+            _ => 0,
+        };
+        if header.rsv & !allowed != 0 {
+            return Err(ProtocolError::ReservedBitsSet { bits: header.rsv });
+        }
+        // RFC 6455 §5.4: fragments of one message are not interleaved with
+        // another message's.
+        match (header.opcode, self.incoming.message) {
+            (Opcode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+            (Opcode::Text | Opcode::Binary, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
+            _ => {}
+        }
+        if !header.opcode.is_control() {
+            let limits = &self.config.limits;
+            if header.payload_len > limits.max_frame_payload {
+                return Err(ProtocolError::FrameTooLarge {
+                    len: header.payload_len,
+                    limit: limits.max_frame_payload,
+                });
+            }
+            let total = self.incoming.size.saturating_add(header.payload_len);
+            if total > limits.max_message_size {
+                return Err(ProtocolError::MessageTooLarge {
+                    limit: limits.max_message_size,
+                });
+            }
+        }
+        self.incoming.frame_is_text = match header.opcode {
+            Opcode::Text => true,
+            Opcode::Continuation => self.incoming.message == Some(DataKind::Text),
+            _ => false,
+        };
+        self.incoming.validated = 0;
+        Ok(())
+    }
+
+    /// Validates the text that has arrived of an unfinished frame, so invalid
+    /// UTF-8 fails the connection as soon as it arrives.
+    fn validate_partial(&mut self) -> Result<(), ProtocolError> {
+        if !self.incoming.frame_is_text {
+            return Ok(());
+        }
+        let partial = self.decoder.partial_payload(&self.recv);
+        if let Some(fresh) = partial.get(self.incoming.validated..) {
+            self.incoming.utf8.feed(fresh)?;
+        }
+        self.incoming.validated = partial.len();
+        Ok(())
+    }
+
+    fn on_frame(&mut self, masks: &mut impl MaskSource, now: Duration, frame: Frame) -> Result<(), Error> {
+        match frame.opcode {
+            Opcode::Text | Opcode::Binary | Opcode::Continuation => {
+                if self.incoming.frame_is_text {
+                    if let Some(fresh) = frame.payload.get(self.incoming.validated..) {
+                        self.incoming.utf8.feed(fresh).map_err(ProtocolError::from)?;
+                    }
+                    if frame.fin {
+                        self.incoming.utf8.finish().map_err(ProtocolError::from)?;
+                    }
+                }
+                self.incoming.frame_is_text = false;
+                if frame.fin {
+                    self.incoming.message = None;
+                    self.incoming.size = 0;
+                } else {
+                    if frame.opcode == Opcode::Text {
+                        self.incoming.message = Some(DataKind::Text);
+                    } else if frame.opcode == Opcode::Binary {
+                        self.incoming.message = Some(DataKind::Binary);
+                    }
+                    self.incoming.size = self.incoming.size.saturating_add(frame.payload.len() as u64);
+                }
+                self.events.push_back(Event::Frame(frame));
+            }
+            Opcode::Ping => {
+                // RFC 6455 §5.5.2: a ping is answered with a pong carrying the
+                // same payload, unless a Close was already sent.
+                if self.config.auto_pong && self.phase == Phase::Open {
+                    self.queue_frame(masks, Opcode::Pong, true, &frame.payload)?;
+                }
+                self.events.push_back(Event::Frame(frame));
+            }
+            Opcode::Pong => {
+                if self.awaited_pong.is_some_and(|awaited| frame.payload[..] == awaited[..]) {
+                    self.awaited_pong = None;
+                    self.set_timer(Timer::PongDeadline, None);
+                }
+                self.events.push_back(Event::Frame(frame));
+            }
+            Opcode::Close => self.on_peer_close(masks, now, &frame.payload)?,
+        }
+        Ok(())
+    }
+
+    fn on_peer_close(&mut self, masks: &mut impl MaskSource, now: Duration, payload: &[u8]) -> Result<(), Error> {
+        let received = ClosePayload::decode(payload).map_err(ProtocolError::from)?;
+        let Some(next) = step(self.is_client, self.phase, Input::PeerClose) else {
+            return Ok(());
+        };
+        if next.send_close {
+            // RFC 6455 §5.5.1: the reply typically echoes the status code.
+            let echo = received.as_ref().map(|close| (close.code, ""));
+            let _ = self.queue_close(masks, echo);
+        }
+        if next.emit_close {
+            let initiator = if self.phase == Phase::Open {
+                Initiator::Remote
+            } else {
+                Initiator::Local
+            };
+            let (code, reason) = match received {
+                Some(close) => (close.code, close.reason),
+                None => (CloseCode::NO_STATUS, String::new()),
+            };
+            self.events.push_back(Event::Close(Close {
+                code,
+                reason,
+                initiator,
+                error: None,
+            }));
+        }
+        self.enter(next, now);
+        Ok(())
+    }
+
+    /// The peer closed the transport.
+    pub(crate) fn receive_eof(&mut self, now: Duration) -> Result<(), Error> {
+        let initiator = if self.phase == Phase::CloseSent {
+            Initiator::Local
+        } else {
+            Initiator::Remote
+        };
+        let Some(next) = step(self.is_client, self.phase, Input::Eof) else {
+            return Ok(());
+        };
+        let abnormal = next.emit_close || self.phase == Phase::Handshake;
+        if next.emit_close {
+            self.events.push_back(Event::Close(Close {
+                code: CloseCode::ABNORMAL,
+                reason: String::new(),
+                initiator,
+                error: Some(Error::UnexpectedEof),
+            }));
+        }
+        self.enter(next, now);
+        if abnormal {
+            self.error = Some(Error::UnexpectedEof);
+            return Err(Error::UnexpectedEof);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn handle_timeout(&mut self, masks: &mut impl MaskSource, now: Duration) {
+        for timer in TIMERS {
+            if !self.timer(timer).is_some_and(|deadline| deadline <= now) {
+                continue;
+            }
+            self.set_timer(timer, None);
+            match timer {
+                Timer::Close => self.close_timed_out(now),
+                Timer::PongDeadline => {
+                    self.fail(masks, now, Error::PongTimeout);
+                }
+                Timer::KeepalivePing => self.send_keepalive_ping(masks, now),
+            }
+        }
+    }
+
+    fn close_timed_out(&mut self, now: Duration) {
+        let Some(next) = step(self.is_client, self.phase, Input::CloseTimeout) else {
+            return;
+        };
+        if next.emit_close {
+            self.events.push_back(Event::Close(Close {
+                code: CloseCode::ABNORMAL,
+                reason: String::new(),
+                initiator: Initiator::Local,
+                error: Some(Error::CloseTimeout),
+            }));
+            self.error = Some(Error::CloseTimeout);
+        }
+        self.enter(next, now);
+    }
+
+    fn send_keepalive_ping(&mut self, masks: &mut impl MaskSource, now: Duration) {
+        let Some(keepalive) = self.config.keepalive else {
+            return;
+        };
+        if self.phase != Phase::Open {
+            return;
+        }
+        // A counter tells this ping's pong from earlier and unsolicited ones.
+        self.pings_sent = self.pings_sent.wrapping_add(1);
+        let payload = self.pings_sent.to_be_bytes();
+        if let Err(error) = self.queue_frame(masks, Opcode::Ping, true, &payload) {
+            self.fail(masks, now, error.into());
+            return;
+        }
+        self.awaited_pong = Some(payload);
+        self.set_timer(Timer::PongDeadline, now.checked_add(keepalive.timeout));
+        self.set_timer(Timer::KeepalivePing, now.checked_add(keepalive.interval));
+    }
+
+    /// Queues a frame, masked when the role masks.
+    fn queue_frame(&mut self, masks: &mut impl MaskSource, opcode: Opcode, fin: bool, payload: &[u8]) -> Result<(), EntropyError> {
+        let mask = masks.next_mask()?;
+        let header = FrameHeader::new(opcode, fin, mask, payload.len() as u64);
+        encode_frame(&header, payload, &mut self.out);
+        Ok(())
+    }
+
+    /// Queues a Close frame: with a code and reason, or empty. Callers pass
+    /// a code and reason already known to be valid; anything else is sent as
+    /// an empty Close rather than an invalid one.
+    fn queue_close(&mut self, masks: &mut impl MaskSource, close: Option<(CloseCode, &str)>) -> Result<(), EntropyError> {
+        let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+        let mut len = 0;
+        if let Some((code, reason)) = close
+            && ClosePayload::encode(code, reason, &mut &mut payload[..]).is_ok()
+        {
+            len = 2 + reason.len();
+        }
+        self.queue_frame(masks, Opcode::Close, true, payload.get(..len).unwrap_or(&[]))
+    }
+
+    fn require_open(&self) -> Result<(), SendError> {
+        if self.phase == Phase::Open {
+            Ok(())
+        } else {
+            Err(SendError::NotOpen { state: self.state() })
+        }
+    }
+
+    pub(crate) fn send_message(&mut self, masks: &mut impl MaskSource, kind: DataKind, payload: &[u8]) -> Result<(), SendError> {
+        self.require_open()?;
+        if self.outgoing.message.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.queue_frame(masks, kind.opcode(), true, payload)
+    }
+
+    pub(crate) fn send_fragment(&mut self, masks: &mut impl MaskSource, fragment: Fragment, payload: &[u8]) -> Result<(), SendError> {
+        self.require_open()?;
+        let (opcode, fin, kind) = match (fragment, self.outgoing.message) {
+            (Fragment::First(_), Some(_)) => return Err(SendError::MessageInProgress),
+            (Fragment::Continue | Fragment::Last, None) => return Err(SendError::NoMessageInProgress),
+            (Fragment::First(kind), None) => (kind.opcode(), false, kind),
+            (Fragment::Continue, Some(kind)) => (Opcode::Continuation, false, kind),
+            (Fragment::Last, Some(kind)) => (Opcode::Continuation, true, kind),
+        };
+        if kind == DataKind::Text {
+            // Checked on a copy, so that a refused fragment changes nothing.
+            let mut utf8 = if fragment == Fragment::First(kind) {
+                Utf8Validator::new()
+            } else {
+                self.outgoing.utf8.clone()
+            };
+            utf8.feed(payload).map_err(|_| SendError::InvalidUtf8)?;
+            if fin {
+                utf8.finish().map_err(|_| SendError::InvalidUtf8)?;
+            }
+            self.outgoing.utf8 = utf8;
+        }
+        self.queue_frame(masks, opcode, fin, payload)?;
+        self.outgoing.message = if fin { None } else { Some(kind) };
+        Ok(())
+    }
+
+    pub(crate) fn send_control(&mut self, masks: &mut impl MaskSource, opcode: Opcode, payload: &[u8]) -> Result<(), SendError> {
+        self.require_open()?;
+        // RFC 6455 §5.5: control frames carry at most 125 bytes.
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlPayloadTooLarge { len: payload.len() });
+        }
+        self.queue_frame(masks, opcode, true, payload)
+    }
+
+    pub(crate) fn close(&mut self, masks: &mut impl MaskSource, now: Duration, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        // Checked before anything changes, so a refused close does nothing.
+        ClosePayload::encode(code, reason, &mut &mut [0u8; 2 + MAX_REASON_LEN][..])?;
+        let Some(next) = step(self.is_client, self.phase, Input::LocalClose) else {
+            return Err(SendError::NotOpen { state: self.state() });
+        };
+        if next.send_close {
+            self.queue_close(masks, Some((code, reason)))?;
+        }
+        self.enter(next, now);
+        Ok(())
+    }
+}

@@ -1,0 +1,188 @@
+//! The server role: reads and checks the handshake request, lets the app
+//! accept or reject it, and answers bad requests itself.
+
+use bytes::Buf;
+use core::time::Duration;
+
+use crate::connection::role::RoleImpl;
+use crate::connection::{Connection, Role};
+use crate::entropy::EntropyError;
+use crate::error::Error;
+use crate::event::Event;
+use crate::handshake::server::{
+    Accept, DecisionError, ServerConfig, check_request, write_accept, write_error_response, write_rejection,
+};
+use crate::handshake::{HandshakeError, HandshakeRequest};
+use crate::http::{HeadParser, Headers};
+use crate::protocol::{Engine, MaskSource};
+
+/// A server connection.
+///
+/// ```
+/// use core::time::Duration;
+/// use wsmachine::{Event, Server};
+/// use wsmachine::handshake::server::{Accept, ServerConfig};
+///
+/// let mut server = Server::new(ServerConfig::default());
+/// server.receive(Duration::ZERO, b"GET /chat HTTP/1.1\r\nHost: example.com\r\n\
+///     Upgrade: websocket\r\nConnection: Upgrade\r\n\
+///     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").unwrap();
+/// let Some(Event::Request(request)) = server.poll_event() else { panic!() };
+/// assert_eq!(request.target(), "/chat");
+/// server.accept(Duration::ZERO, Accept::default()).unwrap();
+/// let response = server.poll_transmit().unwrap();
+/// assert!(response.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+/// ```
+pub type Server = Connection<ServerRole>;
+
+/// The server role: its side of the handshake.
+#[derive(Debug)]
+pub struct ServerRole {
+    config: ServerConfig,
+    handshake: ServerHandshake,
+}
+
+#[derive(Debug)]
+enum ServerHandshake {
+    AwaitingRequest(HeadParser),
+    AwaitingDecision(HandshakeRequest),
+    Done,
+}
+
+impl Role for ServerRole {}
+
+impl MaskSource for ServerRole {
+    fn next_mask(&mut self) -> Result<Option<[u8; 4]>, EntropyError> {
+        // RFC 6455 §5.1: a server MUST NOT mask its frames.
+        Ok(None)
+    }
+}
+
+impl Connection<ServerRole> {
+    /// A server waiting for a handshake request.
+    pub fn new(config: ServerConfig) -> Self {
+        let parser = HeadParser::new(config.head_limits.clone());
+        Connection {
+            engine: Engine::new(config.config.clone(), false),
+            role: ServerRole {
+                config,
+                handshake: ServerHandshake::AwaitingRequest(parser),
+            },
+        }
+    }
+
+    /// A server on a stream another HTTP stack already upgraded (hyper or
+    /// axum `on_upgrade`, an HTTP/2 extended CONNECT): it starts open.
+    pub fn new_open(config: crate::config::Config, now: Duration) -> Self {
+        let mut engine = Engine::new(config.clone(), false);
+        engine.open(now, 0);
+        let mut server_config = ServerConfig::default();
+        server_config.config = config;
+        Connection {
+            engine,
+            role: ServerRole {
+                config: server_config,
+                handshake: ServerHandshake::Done,
+            },
+        }
+    }
+
+    /// Accepts the pending request: queues the 101 and opens the
+    /// connection. Frames that arrived early are processed now.
+    ///
+    /// # Errors
+    /// [`DecisionError`] when no request is pending, the subprotocol was not
+    /// offered or a header cannot be written. Nothing is queued then.
+    pub fn accept(&mut self, now: Duration, accept: Accept) -> Result<(), DecisionError> {
+        let ServerHandshake::AwaitingDecision(request) = &self.role.handshake else {
+            return Err(DecisionError::NoPendingRequest);
+        };
+        write_accept(request, &accept, self.engine.output_buffer())?;
+        self.role.handshake = ServerHandshake::Done;
+        self.engine.open(now, 0);
+        // A failure here is sticky and reported by the next call and as a
+        // Close event.
+        let _ = self.engine.process(&mut self.role, now);
+        Ok(())
+    }
+
+    /// Rejects the pending request with a status, headers and a body. The
+    /// response gets Content-Length and `Connection: close`, and the
+    /// connection ends.
+    ///
+    /// # Errors
+    /// [`DecisionError`] when no request is pending, the status is 1xx or
+    /// 101, or a header cannot be written. Nothing is queued then.
+    pub fn reject(&mut self, status: u16, headers: &Headers, body: &[u8]) -> Result<(), DecisionError> {
+        if !matches!(self.role.handshake, ServerHandshake::AwaitingDecision(_)) {
+            return Err(DecisionError::NoPendingRequest);
+        }
+        write_rejection(status, headers, body, self.engine.output_buffer())?;
+        self.role.handshake = ServerHandshake::Done;
+        // No timer is armed on the way to Closed, so the clock is not needed.
+        self.engine.fail_handshake(Duration::ZERO, None);
+        Ok(())
+    }
+
+    /// The pending request, between [`Event::Request`] and the decision.
+    pub fn pending_request(&self) -> Option<&HandshakeRequest> {
+        match &self.role.handshake {
+            ServerHandshake::AwaitingDecision(request) => Some(request),
+            ServerHandshake::AwaitingRequest(_) | ServerHandshake::Done => None,
+        }
+    }
+}
+
+impl ServerRole {
+    fn fail(&mut self, engine: &mut Engine, now: Duration, error: HandshakeError) -> Result<(), Error> {
+        write_error_response(&error, engine.output_buffer());
+        self.handshake = ServerHandshake::Done;
+        let error = Error::Handshake(error);
+        engine.fail_handshake(now, Some(error.clone()));
+        Err(error)
+    }
+}
+
+impl RoleImpl for ServerRole {
+    fn receive_handshake(&mut self, engine: &mut Engine, now: Duration) -> Result<(), Error> {
+        match &mut self.handshake {
+            ServerHandshake::AwaitingRequest(parser) => {
+                let (request, head_len) = match parser.parse_request(&engine.recv) {
+                    Ok(Some(parsed)) => parsed,
+                    Ok(None) => return Ok(()),
+                    Err(error) => return self.fail(engine, now, HandshakeError::InvalidRequestHead(error)),
+                };
+                engine.recv.advance(head_len);
+                match check_request(request, &self.config) {
+                    Ok(request) => {
+                        engine.push_event(Event::Request(request.clone()));
+                        self.handshake = ServerHandshake::AwaitingDecision(request);
+                        self.check_early_data(engine, now)
+                    }
+                    Err(error) => self.fail(engine, now, error),
+                }
+            }
+            ServerHandshake::AwaitingDecision(_) => self.check_early_data(engine, now),
+            ServerHandshake::Done => Ok(()),
+        }
+    }
+
+    fn handshake_eof(&mut self, engine: &mut Engine, now: Duration) -> Result<(), Error> {
+        self.handshake = ServerHandshake::Done;
+        let error = Error::Handshake(HandshakeError::UnexpectedEof);
+        engine.fail_handshake(now, Some(error.clone()));
+        Err(error)
+    }
+}
+
+impl ServerRole {
+    /// A client must wait for the 101 before sending frames (RFC 6455 §4.1);
+    /// what it sends early is kept for after the decision, up to the head
+    /// limit, so that memory stays bounded while the app decides.
+    fn check_early_data(&mut self, engine: &mut Engine, now: Duration) -> Result<(), Error> {
+        if engine.recv.len() > self.config.head_limits.max_head_len {
+            return self.fail(engine, now, HandshakeError::EarlyData);
+        }
+        Ok(())
+    }
+}
