@@ -1017,7 +1017,7 @@ mod tests {
         assert_eq!(err, Err(ChunkedError::TrailersTooLarge { limit: 18 }));
         // One endless trailer line is stopped at the limit, whatever its split.
         let mut endless = b"0\r\nA: ".to_vec();
-        endless.extend_from_slice(&vec![b'v'; 100]);
+        endless.extend_from_slice(&[b'v'; 100]);
         let (whole, _, _) = decode_whole(&endless, limits, MAX);
         assert_eq!(whole, Err(ChunkedError::TrailersTooLarge { limit: 18 }));
     }
