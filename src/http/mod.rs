@@ -2,6 +2,8 @@
 //!
 //! This layer knows nothing about WebSocket.
 
+mod body;
 mod headers;
 
+pub use body::{BodyDecoder, BodyError, BodyFraming, BodyLimits};
 pub use headers::Headers;
