@@ -369,3 +369,233 @@ impl Digits {
         self.len() == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{HeadParser, HttpVersion};
+    use alloc::vec::Vec;
+
+    fn host() -> Headers {
+        let mut headers = Headers::new();
+        headers.push("Host", "example.com");
+        headers
+    }
+
+    fn request_bytes(method: &str, target: &str, headers: &Headers, body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_request(&mut out, method, target, headers, body).unwrap();
+        out
+    }
+
+    #[test]
+    fn request_without_body_has_no_content_length() {
+        let out = request_bytes("GET", "/chat", &host(), b"");
+        assert_eq!(out, b"GET /chat HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    }
+
+    #[test]
+    fn request_with_body_gets_content_length() {
+        let out = request_bytes("POST", "/x", &host(), b"hello");
+        assert_eq!(
+            out,
+            b"POST /x HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\n\r\nhello"
+        );
+    }
+
+    #[test]
+    fn written_request_parses_back() {
+        let mut headers = host();
+        headers.push("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+        headers.push("X-Obs", b"\xe9\tx".to_vec());
+        let out = request_bytes("GET", "*", &headers, b"");
+        let (req, len) = HeadParser::default().parse_request(&out).unwrap().unwrap();
+        assert_eq!(len, out.len());
+        assert_eq!(req.method, "GET");
+        assert_eq!(req.target, "*");
+        assert_eq!(req.version, HttpVersion::Http11);
+        assert_eq!(req.headers, headers);
+    }
+
+    #[test]
+    fn injection_in_header_value_or_name_is_refused() {
+        let mut out = b"untouched".to_vec();
+        for (name, value) in [
+            ("X", &b"a\r\nInjected: yes"[..]),
+            ("X", b"a\nb"),
+            ("X", b"a\rb"),
+            ("X", b"nul\0"),
+            ("X", b" leading"),
+        ] {
+            let mut headers = host();
+            headers.push(name, value);
+            assert_eq!(
+                write_request(&mut out, "GET", "/", &headers, b""),
+                Err(WriteError::Header(HeaderError::InvalidValue {
+                    name: name.into()
+                }))
+            );
+            assert_eq!(
+                write_response(&mut out, 200, "OK", &headers, b""),
+                Err(WriteError::Header(HeaderError::InvalidValue {
+                    name: name.into()
+                }))
+            );
+        }
+        for name in ["Foo\r\nX: y", "", "A B", "A:"] {
+            let mut headers = host();
+            headers.push(name, "v");
+            assert_eq!(
+                write_request(&mut out, "GET", "/", &headers, b""),
+                Err(WriteError::Header(HeaderError::InvalidName {
+                    name: name.into()
+                }))
+            );
+        }
+        assert_eq!(out, b"untouched");
+    }
+
+    #[test]
+    fn bad_method_or_target_is_refused() {
+        let mut out = Vec::new();
+        for method in ["", "GET /", "G\r\nET", "GÉT"] {
+            assert_eq!(
+                write_request(&mut out, method, "/", &host(), b""),
+                Err(WriteError::InvalidMethod),
+                "{method:?}"
+            );
+        }
+        for target in ["", "/a b", "/a\r\nHost: evil", "/\0", "/é", "/\x7f", "/\t"] {
+            assert_eq!(
+                write_request(&mut out, "GET", target, &host(), b""),
+                Err(WriteError::InvalidTarget),
+                "{target:?}"
+            );
+        }
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn framing_headers_belong_to_the_writer() {
+        let mut out = Vec::new();
+        for name in [
+            "Content-Length",
+            "content-length",
+            "Transfer-Encoding",
+            "TRANSFER-ENCODING",
+        ] {
+            let mut headers = host();
+            headers.push(name, "0");
+            assert_eq!(
+                write_request(&mut out, "GET", "/", &headers, b""),
+                Err(WriteError::FramingHeaderNotAllowed { name: name.into() })
+            );
+            assert_eq!(
+                write_response(&mut out, 200, "OK", &headers, b""),
+                Err(WriteError::FramingHeaderNotAllowed { name: name.into() })
+            );
+        }
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn response_content_length_rules() {
+        let mut out = Vec::new();
+        write_response(&mut out, 200, "OK", &Headers::new(), b"").unwrap();
+        assert_eq!(out, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        for status in [100, 101, 199, 204, 304] {
+            out.clear();
+            write_response(&mut out, status, "", &Headers::new(), b"").unwrap();
+            assert_eq!(out, alloc::format!("HTTP/1.1 {status} \r\n\r\n").as_bytes());
+            assert_eq!(
+                write_response(&mut out, status, "", &Headers::new(), b"x"),
+                Err(WriteError::BodyNotAllowed { status })
+            );
+        }
+        out.clear();
+        write_response(&mut out, 403, "Forbidden", &Headers::new(), b"go away").unwrap();
+        assert_eq!(
+            out,
+            b"HTTP/1.1 403 Forbidden\r\nContent-Length: 7\r\n\r\ngo away"
+        );
+    }
+
+    #[test]
+    fn status_and_reason_are_checked() {
+        let mut out = Vec::new();
+        for status in [0, 99, 1000, u16::MAX] {
+            assert_eq!(
+                write_response(&mut out, status, "X", &Headers::new(), b""),
+                Err(WriteError::InvalidStatus { status })
+            );
+        }
+        for reason in ["a\r\nX: y", "a\n", "\0", "\x7f", "\x1b[31m"] {
+            assert_eq!(
+                write_response(&mut out, 200, reason, &Headers::new(), b""),
+                Err(WriteError::InvalidReason),
+                "{reason:?}"
+            );
+        }
+        assert!(out.is_empty());
+        write_response(&mut out, 999, "Tab\there é", &Headers::new(), b"").unwrap();
+        let (resp, _) = HeadParser::default().parse_response(&out).unwrap().unwrap();
+        assert_eq!((resp.status, resp.reason.as_str()), (999, "Tab\there é"));
+    }
+
+    #[test]
+    fn a_too_small_fixed_buffer_is_refused_untouched() {
+        let mut storage = [b'.'; 40];
+        let mut window: &mut [u8] = &mut storage;
+        let needed = b"GET /chat HTTP/1.1\r\nHost: example.com\r\n\r\n".len();
+        assert_eq!(
+            write_request(&mut window, "GET", "/chat", &host(), b""),
+            Err(WriteError::OutputTooSmall {
+                needed,
+                remaining: 40
+            })
+        );
+        assert_eq!(storage, [b'.'; 40]);
+
+        let mut storage = [b'.'; 41];
+        let mut window: &mut [u8] = &mut storage;
+        write_request(&mut window, "GET", "/chat", &host(), b"").unwrap();
+        assert!(window.is_empty());
+        assert_eq!(
+            &storage[..],
+            b"GET /chat HTTP/1.1\r\nHost: example.com\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn writes_into_bytes_mut() {
+        let mut out = bytes::BytesMut::new();
+        write_response(&mut out, 101, "Switching Protocols", &Headers::new(), b"").unwrap();
+        assert_eq!(&out[..], b"HTTP/1.1 101 Switching Protocols\r\n\r\n");
+    }
+
+    #[test]
+    fn digits_are_decimal() {
+        for n in [0usize, 7, 10, 99, 100, 12345, usize::MAX] {
+            assert_eq!(Digits::new(n).as_bytes(), alloc::format!("{n}").as_bytes());
+        }
+        assert!(Digits::none().is_empty());
+        assert!(Digits::none().as_bytes().is_empty());
+    }
+
+    #[test]
+    fn canonical_reasons_are_valid_reason_phrases() {
+        let mut out = Vec::new();
+        for status in 100..=999 {
+            if let Some(reason) = canonical_reason(status) {
+                out.clear();
+                write_response(&mut out, status, reason, &Headers::new(), b"").unwrap();
+            }
+        }
+        assert_eq!(canonical_reason(400), Some("Bad Request"));
+        assert_eq!(
+            canonical_reason(431),
+            Some("Request Header Fields Too Large")
+        );
+        assert_eq!(canonical_reason(1), None);
+    }
+}
