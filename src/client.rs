@@ -109,7 +109,14 @@ impl<E: Entropy> Connection<ClientRole<E>> {
 }
 
 impl<E: Entropy> ClientRole<E> {
-    fn reject(&mut self, engine: &mut Engine, now: Duration, response: Response, decoder: Option<BodyDecoder>, body_error: Option<crate::http::BodyError>) -> Result<(), Error> {
+    fn reject(
+        &mut self,
+        engine: &mut Engine,
+        now: Duration,
+        response: Response,
+        decoder: Option<BodyDecoder>,
+        body_error: Option<crate::http::BodyError>,
+    ) -> Result<(), Error> {
         let (body, trailers) = match decoder {
             Some(decoder) => decoder.into_parts(),
             None => Default::default(),
@@ -130,7 +137,12 @@ impl<E: Entropy> ClientRole<E> {
         error.map_or(Ok(()), Err)
     }
 
-    fn fail(&mut self, engine: &mut Engine, now: Duration, error: HandshakeError) -> Result<(), Error> {
+    fn fail(
+        &mut self,
+        engine: &mut Engine,
+        now: Duration,
+        error: HandshakeError,
+    ) -> Result<(), Error> {
         self.handshake = ClientHandshake::Done;
         let error = Error::Handshake(error);
         engine.fail_handshake(now, Some(error.clone()));
@@ -147,7 +159,13 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
                     let (response, head_len) = match parser.parse_response(&engine.recv) {
                         Ok(Some(parsed)) => parsed,
                         Ok(None) => return Ok(()),
-                        Err(error) => return self.fail(engine, now, HandshakeError::InvalidResponseHead(error)),
+                        Err(error) => {
+                            return self.fail(
+                                engine,
+                                now,
+                                HandshakeError::InvalidResponseHead(error),
+                            );
+                        }
                     };
                     engine.recv.advance(head_len);
                     match response.status {
@@ -168,10 +186,14 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
                         100..=199 => parser.reset(),
                         _ => match BodyFraming::for_response(response.status, &response.headers) {
                             Ok(framing) => {
-                                let decoder = BodyDecoder::new(framing, self.config.body_limits.clone());
-                                self.handshake = ClientHandshake::ReadingRejection(response, decoder);
+                                let decoder =
+                                    BodyDecoder::new(framing, self.config.body_limits.clone());
+                                self.handshake =
+                                    ClientHandshake::ReadingRejection(response, decoder);
                             }
-                            Err(error) => return self.reject(engine, now, response, None, Some(error)),
+                            Err(error) => {
+                                return self.reject(engine, now, response, None, Some(error));
+                            }
                         },
                     }
                 }
@@ -182,7 +204,11 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
                         Ok(consumed) => engine.recv.advance(consumed.min(engine.recv.len())),
                         Err(error) => return self.finish_rejection(engine, now, Some(error)),
                     }
-                    return if complete { self.finish_rejection(engine, now, None) } else { Ok(()) };
+                    return if complete {
+                        self.finish_rejection(engine, now, None)
+                    } else {
+                        Ok(())
+                    };
                 }
             }
         }
@@ -202,9 +228,16 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
 }
 
 impl<E: Entropy> ClientRole<E> {
-    fn finish_rejection(&mut self, engine: &mut Engine, now: Duration, error: Option<crate::http::BodyError>) -> Result<(), Error> {
+    fn finish_rejection(
+        &mut self,
+        engine: &mut Engine,
+        now: Duration,
+        error: Option<crate::http::BodyError>,
+    ) -> Result<(), Error> {
         match core::mem::replace(&mut self.handshake, ClientHandshake::Done) {
-            ClientHandshake::ReadingRejection(response, decoder) => self.reject(engine, now, response, Some(decoder), error),
+            ClientHandshake::ReadingRejection(response, decoder) => {
+                self.reject(engine, now, response, Some(decoder), error)
+            }
             other => {
                 self.handshake = other;
                 Ok(())
@@ -212,4 +245,3 @@ impl<E: Entropy> ClientRole<E> {
         }
     }
 }
-

@@ -158,7 +158,8 @@ impl<R: Role> Connection<R> {
     /// [`SendError::NotOpen`] unless open; [`SendError::MessageInProgress`]
     /// while a fragmented message is unfinished.
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
-        self.engine.send_message(&mut self.role, DataKind::Text, text.as_bytes())
+        self.engine
+            .send_message(&mut self.role, DataKind::Text, text.as_bytes())
     }
 
     /// Sends a binary message in one frame.
@@ -166,7 +167,8 @@ impl<R: Role> Connection<R> {
     /// # Errors
     /// As [`send_text`](Self::send_text).
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
-        self.engine.send_message(&mut self.role, DataKind::Binary, data)
+        self.engine
+            .send_message(&mut self.role, DataKind::Binary, data)
     }
 
     /// Sends one fragment of a message: the first (choosing text or binary),
@@ -188,7 +190,8 @@ impl<R: Role> Connection<R> {
     /// [`SendError::ControlPayloadTooLarge`] over 125 bytes;
     /// [`SendError::NotOpen`].
     pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
-        self.engine.send_control(&mut self.role, Opcode::Ping, payload)
+        self.engine
+            .send_control(&mut self.role, Opcode::Ping, payload)
     }
 
     /// Sends an unsolicited pong (a heartbeat that expects no answer).
@@ -196,7 +199,8 @@ impl<R: Role> Connection<R> {
     /// # Errors
     /// As [`send_ping`](Self::send_ping).
     pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
-        self.engine.send_control(&mut self.role, Opcode::Pong, payload)
+        self.engine
+            .send_control(&mut self.role, Opcode::Pong, payload)
     }
 
     /// Starts the closing handshake and arms the close timer.

@@ -10,12 +10,14 @@ use alloc::string::String;
 use bytes::{Bytes, BytesMut};
 use core::time::Duration;
 
-use crate::close::{ClosePayload, CloseCode, MAX_REASON_LEN};
+use crate::close::{CloseCode, ClosePayload, MAX_REASON_LEN};
 use crate::config::Config;
 use crate::entropy::EntropyError;
 use crate::error::{Error, ProtocolError, SendError};
 use crate::event::{Close, Event, Initiator};
-use crate::frame::{Decoded, Frame, FrameDecoder, FrameHeader, MAX_CONTROL_PAYLOAD, Opcode, encode_frame};
+use crate::frame::{
+    Decoded, Frame, FrameDecoder, FrameHeader, MAX_CONTROL_PAYLOAD, Opcode, encode_frame,
+};
 use crate::state::{Input, Phase, State, Step, step};
 use crate::utf8::Utf8Validator;
 
@@ -129,10 +131,6 @@ impl Engine {
         }
     }
 
-    pub(crate) fn config(&self) -> &Config {
-        &self.config
-    }
-
     pub(crate) fn phase(&self) -> Phase {
         self.phase
     }
@@ -153,11 +151,7 @@ impl Engine {
         self.events.pop_front()
     }
 
-    /// Queues bytes for the transport (a handshake request or response).
-    pub(crate) fn queue_output(&mut self, bytes: &[u8]) {
-        self.out.extend_from_slice(bytes);
-    }
-
+    /// The output buffer, for a handshake request or response.
     pub(crate) fn output_buffer(&mut self) -> &mut BytesMut {
         &mut self.out
     }
@@ -230,7 +224,12 @@ impl Engine {
 
     /// Fails the connection: queues the Close the error calls for, reports
     /// the Close event, and makes the error sticky.
-    pub(crate) fn fail(&mut self, masks: &mut impl MaskSource, now: Duration, error: Error) -> Error {
+    pub(crate) fn fail(
+        &mut self,
+        masks: &mut impl MaskSource,
+        now: Duration,
+        error: Error,
+    ) -> Error {
         if let Some(next) = step(self.is_client, self.phase, Input::Failure) {
             if next.send_close
                 && let Some(code) = error.close_code()
@@ -254,7 +253,11 @@ impl Engine {
     }
 
     /// Consumes frames from the receive buffer.
-    pub(crate) fn process(&mut self, masks: &mut impl MaskSource, now: Duration) -> Result<(), Error> {
+    pub(crate) fn process(
+        &mut self,
+        masks: &mut impl MaskSource,
+        now: Duration,
+    ) -> Result<(), Error> {
         loop {
             if !matches!(self.phase, Phase::Open | Phase::CloseSent) {
                 // RFC 6455 §5.5.1: after the closing handshake, and before the
@@ -269,7 +272,11 @@ impl Engine {
                 Err(error) => return Err(self.fail(masks, now, error.into())),
             };
             let result = match decoded {
-                None => return self.validate_partial().map_err(|error| self.fail(masks, now, error.into())),
+                None => {
+                    return self
+                        .validate_partial()
+                        .map_err(|error| self.fail(masks, now, error.into()));
+                }
                 Some(Decoded::Header(header)) => self.check_header(&header).map_err(Error::from),
                 Some(Decoded::Frame(frame)) => self.on_frame(masks, now, frame),
             };
@@ -300,7 +307,9 @@ impl Engine {
         // another message's.
         match (header.opcode, self.incoming.message) {
             (Opcode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
-            (Opcode::Text | Opcode::Binary, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
+            (Opcode::Text | Opcode::Binary, Some(_)) => {
+                return Err(ProtocolError::ExpectedContinuation);
+            }
             _ => {}
         }
         if !header.opcode.is_control() {
@@ -341,12 +350,20 @@ impl Engine {
         Ok(())
     }
 
-    fn on_frame(&mut self, masks: &mut impl MaskSource, now: Duration, frame: Frame) -> Result<(), Error> {
+    fn on_frame(
+        &mut self,
+        masks: &mut impl MaskSource,
+        now: Duration,
+        frame: Frame,
+    ) -> Result<(), Error> {
         match frame.opcode {
             Opcode::Text | Opcode::Binary | Opcode::Continuation => {
                 if self.incoming.frame_is_text {
                     if let Some(fresh) = frame.payload.get(self.incoming.validated..) {
-                        self.incoming.utf8.feed(fresh).map_err(ProtocolError::from)?;
+                        self.incoming
+                            .utf8
+                            .feed(fresh)
+                            .map_err(ProtocolError::from)?;
                     }
                     if frame.fin {
                         self.incoming.utf8.finish().map_err(ProtocolError::from)?;
@@ -362,7 +379,10 @@ impl Engine {
                     } else if frame.opcode == Opcode::Binary {
                         self.incoming.message = Some(DataKind::Binary);
                     }
-                    self.incoming.size = self.incoming.size.saturating_add(frame.payload.len() as u64);
+                    self.incoming.size = self
+                        .incoming
+                        .size
+                        .saturating_add(frame.payload.len() as u64);
                 }
                 self.events.push_back(Event::Frame(frame));
             }
@@ -375,7 +395,10 @@ impl Engine {
                 self.events.push_back(Event::Frame(frame));
             }
             Opcode::Pong => {
-                if self.awaited_pong.is_some_and(|awaited| frame.payload[..] == awaited[..]) {
+                if self
+                    .awaited_pong
+                    .is_some_and(|awaited| frame.payload[..] == awaited[..])
+                {
                     self.awaited_pong = None;
                     self.set_timer(Timer::PongDeadline, None);
                 }
@@ -386,7 +409,12 @@ impl Engine {
         Ok(())
     }
 
-    fn on_peer_close(&mut self, masks: &mut impl MaskSource, now: Duration, payload: &[u8]) -> Result<(), Error> {
+    fn on_peer_close(
+        &mut self,
+        masks: &mut impl MaskSource,
+        now: Duration,
+        payload: &[u8],
+    ) -> Result<(), Error> {
         let received = ClosePayload::decode(payload).map_err(ProtocolError::from)?;
         let Some(next) = step(self.is_client, self.phase, Input::PeerClose) else {
             return Ok(());
@@ -496,7 +524,13 @@ impl Engine {
     }
 
     /// Queues a frame, masked when the role masks.
-    fn queue_frame(&mut self, masks: &mut impl MaskSource, opcode: Opcode, fin: bool, payload: &[u8]) -> Result<(), EntropyError> {
+    fn queue_frame(
+        &mut self,
+        masks: &mut impl MaskSource,
+        opcode: Opcode,
+        fin: bool,
+        payload: &[u8],
+    ) -> Result<(), EntropyError> {
         let mask = masks.next_mask()?;
         let header = FrameHeader::new(opcode, fin, mask, payload.len() as u64);
         encode_frame(&header, payload, &mut self.out);
@@ -506,7 +540,11 @@ impl Engine {
     /// Queues a Close frame: with a code and reason, or empty. Callers pass
     /// a code and reason already known to be valid; anything else is sent as
     /// an empty Close rather than an invalid one.
-    fn queue_close(&mut self, masks: &mut impl MaskSource, close: Option<(CloseCode, &str)>) -> Result<(), EntropyError> {
+    fn queue_close(
+        &mut self,
+        masks: &mut impl MaskSource,
+        close: Option<(CloseCode, &str)>,
+    ) -> Result<(), EntropyError> {
         let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
         let mut len = 0;
         if let Some((code, reason)) = close
@@ -514,30 +552,49 @@ impl Engine {
         {
             len = 2 + reason.len();
         }
-        self.queue_frame(masks, Opcode::Close, true, payload.get(..len).unwrap_or(&[]))
+        self.queue_frame(
+            masks,
+            Opcode::Close,
+            true,
+            payload.get(..len).unwrap_or(&[]),
+        )
     }
 
     fn require_open(&self) -> Result<(), SendError> {
         if self.phase == Phase::Open {
             Ok(())
         } else {
-            Err(SendError::NotOpen { state: self.state() })
+            Err(SendError::NotOpen {
+                state: self.state(),
+            })
         }
     }
 
-    pub(crate) fn send_message(&mut self, masks: &mut impl MaskSource, kind: DataKind, payload: &[u8]) -> Result<(), SendError> {
+    pub(crate) fn send_message(
+        &mut self,
+        masks: &mut impl MaskSource,
+        kind: DataKind,
+        payload: &[u8],
+    ) -> Result<(), SendError> {
         self.require_open()?;
         if self.outgoing.message.is_some() {
             return Err(SendError::MessageInProgress);
         }
-        self.queue_frame(masks, kind.opcode(), true, payload)
+        Ok(self.queue_frame(masks, kind.opcode(), true, payload)?)
     }
 
-    pub(crate) fn send_fragment(&mut self, masks: &mut impl MaskSource, fragment: Fragment, payload: &[u8]) -> Result<(), SendError> {
+    pub(crate) fn send_fragment(
+        &mut self,
+        masks: &mut impl MaskSource,
+        fragment: Fragment,
+        payload: &[u8],
+    ) -> Result<(), SendError> {
         self.require_open()?;
         let (opcode, fin, kind) = match (fragment, self.outgoing.message) {
             (Fragment::First(_), Some(_)) => return Err(SendError::MessageInProgress),
-            (Fragment::Continue | Fragment::Last, None) => return Err(SendError::NoMessageInProgress),
+            (Fragment::Continue | Fragment::Last, None) => {
+                return Err(SendError::NoMessageInProgress);
+            }
             (Fragment::First(kind), None) => (kind.opcode(), false, kind),
             (Fragment::Continue, Some(kind)) => (Opcode::Continuation, false, kind),
             (Fragment::Last, Some(kind)) => (Opcode::Continuation, true, kind),
@@ -560,20 +617,33 @@ impl Engine {
         Ok(())
     }
 
-    pub(crate) fn send_control(&mut self, masks: &mut impl MaskSource, opcode: Opcode, payload: &[u8]) -> Result<(), SendError> {
+    pub(crate) fn send_control(
+        &mut self,
+        masks: &mut impl MaskSource,
+        opcode: Opcode,
+        payload: &[u8],
+    ) -> Result<(), SendError> {
         self.require_open()?;
         // RFC 6455 §5.5: control frames carry at most 125 bytes.
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(SendError::ControlPayloadTooLarge { len: payload.len() });
         }
-        self.queue_frame(masks, opcode, true, payload)
+        Ok(self.queue_frame(masks, opcode, true, payload)?)
     }
 
-    pub(crate) fn close(&mut self, masks: &mut impl MaskSource, now: Duration, code: CloseCode, reason: &str) -> Result<(), SendError> {
+    pub(crate) fn close(
+        &mut self,
+        masks: &mut impl MaskSource,
+        now: Duration,
+        code: CloseCode,
+        reason: &str,
+    ) -> Result<(), SendError> {
         // Checked before anything changes, so a refused close does nothing.
         ClosePayload::encode(code, reason, &mut &mut [0u8; 2 + MAX_REASON_LEN][..])?;
         let Some(next) = step(self.is_client, self.phase, Input::LocalClose) else {
-            return Err(SendError::NotOpen { state: self.state() });
+            return Err(SendError::NotOpen {
+                state: self.state(),
+            });
         };
         if next.send_close {
             self.queue_close(masks, Some((code, reason)))?;

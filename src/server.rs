@@ -10,7 +10,8 @@ use crate::entropy::EntropyError;
 use crate::error::Error;
 use crate::event::Event;
 use crate::handshake::server::{
-    Accept, DecisionError, ServerConfig, check_request, write_accept, write_error_response, write_rejection,
+    Accept, DecisionError, ServerConfig, check_request, write_accept, write_error_response,
+    write_rejection,
 };
 use crate::handshake::{HandshakeError, HandshakeRequest};
 use crate::http::{HeadParser, Headers};
@@ -113,7 +114,12 @@ impl Connection<ServerRole> {
     /// # Errors
     /// [`DecisionError`] when no request is pending, the status is 1xx or
     /// 101, or a header cannot be written. Nothing is queued then.
-    pub fn reject(&mut self, status: u16, headers: &Headers, body: &[u8]) -> Result<(), DecisionError> {
+    pub fn reject(
+        &mut self,
+        status: u16,
+        headers: &Headers,
+        body: &[u8],
+    ) -> Result<(), DecisionError> {
         if !matches!(self.role.handshake, ServerHandshake::AwaitingDecision(_)) {
             return Err(DecisionError::NoPendingRequest);
         }
@@ -134,7 +140,12 @@ impl Connection<ServerRole> {
 }
 
 impl ServerRole {
-    fn fail(&mut self, engine: &mut Engine, now: Duration, error: HandshakeError) -> Result<(), Error> {
+    fn fail(
+        &mut self,
+        engine: &mut Engine,
+        now: Duration,
+        error: HandshakeError,
+    ) -> Result<(), Error> {
         write_error_response(&error, engine.output_buffer());
         self.handshake = ServerHandshake::Done;
         let error = Error::Handshake(error);
@@ -150,7 +161,9 @@ impl RoleImpl for ServerRole {
                 let (request, head_len) = match parser.parse_request(&engine.recv) {
                     Ok(Some(parsed)) => parsed,
                     Ok(None) => return Ok(()),
-                    Err(error) => return self.fail(engine, now, HandshakeError::InvalidRequestHead(error)),
+                    Err(error) => {
+                        return self.fail(engine, now, HandshakeError::InvalidRequestHead(error));
+                    }
                 };
                 engine.recv.advance(head_len);
                 match check_request(request, &self.config) {

@@ -134,7 +134,9 @@ pub(crate) fn step(is_client: bool, phase: Phase, input: Input) -> Option<Step> 
         (Phase::Handshake, Input::PeerClose) => None,
         (Phase::Handshake, Input::CloseTimeout) => None,
 
-        (Phase::Open, Input::LocalClose) => Some(to(Phase::CloseSent).sending_close().arming_timer()),
+        (Phase::Open, Input::LocalClose) => {
+            Some(to(Phase::CloseSent).sending_close().arming_timer())
+        }
         (Phase::Open, Input::PeerClose) => Some(after_handshake.sending_close().emitting_close()),
         (Phase::Open, Input::Failure) => Some(to(Phase::Closed).sending_close().emitting_close()),
         (Phase::Open, Input::Eof) => Some(to(Phase::Closed).emitting_close()),
@@ -209,12 +211,17 @@ mod tests {
         for is_client in [false, true] {
             for phase in PHASES {
                 for input in INPUTS {
-                    let Some(step) = step(is_client, phase, input) else { continue };
+                    let Some(step) = step(is_client, phase, input) else {
+                        continue;
+                    };
                     if step.send_close {
                         assert_eq!(phase, Phase::Open, "{input:?}");
                     }
                     if step.emit_close {
-                        assert!(matches!(phase, Phase::Open | Phase::CloseSent), "{phase:?} {input:?}");
+                        assert!(
+                            matches!(phase, Phase::Open | Phase::CloseSent),
+                            "{phase:?} {input:?}"
+                        );
                     }
                 }
             }
@@ -228,6 +235,9 @@ mod tests {
         let client = step(true, Phase::Open, Input::PeerClose).unwrap();
         assert_eq!(client.next, Phase::AwaitingEof);
         assert!(client.arm_close_timer);
-        assert_eq!(step(true, Phase::AwaitingEof, Input::Eof).unwrap().next, Phase::Closed);
+        assert_eq!(
+            step(true, Phase::AwaitingEof, Input::Eof).unwrap().next,
+            Phase::Closed
+        );
     }
 }

@@ -224,14 +224,23 @@ impl ClientConfig {
     }
 
     /// Writes the handshake request with the given key to `out`.
-    pub(crate) fn write_request(&self, key: &str, out: &mut BytesMut) -> Result<(), ClientConfigError> {
+    pub(crate) fn write_request(
+        &self,
+        key: &str,
+        out: &mut BytesMut,
+    ) -> Result<(), ClientConfigError> {
         for (name, _) in self.headers.iter() {
             if is_reserved_header(name) {
-                return Err(ClientConfigError::ReservedHeader { name: name.to_string() });
+                return Err(ClientConfigError::ReservedHeader {
+                    name: name.to_string(),
+                });
             }
         }
         for (index, protocol) in self.protocols.iter().enumerate() {
-            let repeated = self.protocols.get(..index).is_some_and(|earlier| earlier.contains(protocol));
+            let repeated = self
+                .protocols
+                .get(..index)
+                .is_some_and(|earlier| earlier.contains(protocol));
             if !is_token(protocol) || repeated {
                 return Err(ClientConfigError::InvalidProtocol {
                     protocol: protocol.clone(),
@@ -261,27 +270,38 @@ impl ClientConfig {
     }
 
     /// Checks a 101 response against RFC 6455 §4.1 and this offer.
-    pub(crate) fn check_response(&self, key: &str, response: Response) -> Result<Accepted, HandshakeError> {
+    pub(crate) fn check_response(
+        &self,
+        key: &str,
+        response: Response,
+    ) -> Result<Accepted, HandshakeError> {
         let headers = &response.headers;
         // RFC 6455 §4.1, client requirements 2 to 6, in order.
-        if !headers.get_all("Upgrade").any(|value| value.eq_ignore_ascii_case(b"websocket")) {
+        if !headers
+            .get_all("Upgrade")
+            .any(|value| value.eq_ignore_ascii_case(b"websocket"))
+        {
             return Err(HandshakeError::ResponseNotWebSocket);
         }
         if !headers.contains_token("Connection", "upgrade") {
             return Err(HandshakeError::ResponseMissingConnectionUpgrade);
         }
-        let mut accepts = headers.get_all("Sec-WebSocket-Accept");
-        let accept = accepts.next().ok_or(HandshakeError::MissingAccept)?;
-        if accepts.next().is_some() || accept != accept_key(key.as_bytes()).as_bytes() {
-            return Err(HandshakeError::AcceptMismatch);
+        match single_value(headers, "Sec-WebSocket-Accept") {
+            None => return Err(HandshakeError::MissingAccept),
+            Some(Some(accept)) if accept == accept_key(key.as_bytes()).as_bytes() => {}
+            Some(_) => return Err(HandshakeError::AcceptMismatch),
         }
         let mut extensions = Vec::new();
         for element in headers.tokens("Sec-WebSocket-Extensions") {
             let name = element.split(';').next().unwrap_or("").trim();
-            let offered = self
-                .extensions
-                .iter()
-                .any(|offer| offer.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case(name));
+            let offered = self.extensions.iter().any(|offer| {
+                offer
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case(name)
+            });
             if !offered {
                 return Err(HandshakeError::UnofferedExtension {
                     extension: String::from(element),
@@ -289,21 +309,36 @@ impl ClientConfig {
             }
             extensions.push(String::from(element));
         }
-        let mut chosen = headers.tokens("Sec-WebSocket-Protocol");
-        let protocol = chosen.next().map(String::from);
-        if let Some(protocol) = &protocol
-            && (chosen.next().is_some() || !self.protocols.contains(protocol))
-        {
-            return Err(HandshakeError::UnofferedSubprotocol {
-                protocol: protocol.clone(),
-            });
-        }
+        let chosen: Vec<&str> = headers.tokens("Sec-WebSocket-Protocol").collect();
+        let protocol = match chosen.as_slice() {
+            [] => None,
+            [protocol] if self.protocols.iter().any(|offered| offered == protocol) => {
+                Some(String::from(*protocol))
+            }
+            _ => {
+                return Err(HandshakeError::UnofferedSubprotocol {
+                    protocol: chosen.join(", "),
+                });
+            }
+        };
         Ok(Accepted {
             response,
             protocol,
             extensions,
         })
     }
+}
+
+/// The value of a field that must appear once: `None` when absent,
+/// `Some(None)` when repeated.
+pub(crate) fn single_value<'a>(headers: &'a Headers, name: &'a str) -> Option<Option<&'a [u8]>> {
+    let mut values = headers.get_all(name);
+    let first = values.next()?;
+    Some(if values.next().is_some() {
+        None
+    } else {
+        Some(first)
+    })
 }
 
 /// Fields the handshake writes itself, and framing fields the writer owns.
@@ -331,12 +366,19 @@ fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), UrlError> {
         let close = authority.find(']').ok_or(UrlError::InvalidHost)?;
         let (host, rest) = authority.split_at(close + 1);
         let inner = host.get(1..host.len() - 1).unwrap_or("");
-        if inner.is_empty() || !inner.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.') {
+        if inner.is_empty()
+            || !inner
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
             return Err(UrlError::InvalidHost);
         }
         return match rest {
             "" => Ok((host, None)),
-            _ => rest.strip_prefix(':').map(|port| (host, Some(port))).ok_or(UrlError::InvalidHost),
+            _ => rest
+                .strip_prefix(':')
+                .map(|port| (host, Some(port)))
+                .ok_or(UrlError::InvalidHost),
         };
     }
     let (host, port) = match authority.rsplit_once(':') {
@@ -374,30 +416,51 @@ mod tests {
     #[test]
     fn urls_parse() {
         let config = ClientConfig::new("ws://Example.com/chat").unwrap();
-        assert_eq!((config.host(), config.port(), config.resource()), ("example.com", 80, "/chat"));
+        assert_eq!(
+            (config.host(), config.port(), config.resource()),
+            ("example.com", 80, "/chat")
+        );
         assert_eq!(config.host_header(), "example.com");
         let config = ClientConfig::new("wss://example.com:8443").unwrap();
-        assert_eq!((config.port(), config.resource(), config.is_secure()), (8443, "/", true));
+        assert_eq!(
+            (config.port(), config.resource(), config.is_secure()),
+            (8443, "/", true)
+        );
         assert_eq!(config.host_header(), "example.com:8443");
         let config = ClientConfig::new("wss://example.com:443?x=1").unwrap();
-        assert_eq!((config.host_header().as_str(), config.resource()), ("example.com", "/?x=1"));
+        assert_eq!(
+            (config.host_header().as_str(), config.resource()),
+            ("example.com", "/?x=1")
+        );
         let config = ClientConfig::new("ws://[::1]/").unwrap();
-        assert_eq!((config.host(), config.host_header().as_str()), ("::1", "[::1]"));
+        assert_eq!(
+            (config.host(), config.host_header().as_str()),
+            ("::1", "[::1]")
+        );
         let config = ClientConfig::new("ws://h/a b").unwrap();
         assert_eq!(config.resource(), "/a%20b");
     }
 
     #[test]
     fn bad_urls_are_refused() {
-        assert_eq!(ClientConfig::new("http://h/"), Err(UrlError::UnsupportedScheme));
+        assert_eq!(
+            ClientConfig::new("http://h/"),
+            Err(UrlError::UnsupportedScheme)
+        );
         assert_eq!(ClientConfig::new("h/"), Err(UrlError::UnsupportedScheme));
         assert_eq!(ClientConfig::new("ws:///x"), Err(UrlError::MissingHost));
-        assert_eq!(ClientConfig::new("ws://h:99999/"), Err(UrlError::InvalidPort));
+        assert_eq!(
+            ClientConfig::new("ws://h:99999/"),
+            Err(UrlError::InvalidPort)
+        );
         assert_eq!(ClientConfig::new("ws://h:/"), Err(UrlError::InvalidPort));
         assert_eq!(ClientConfig::new("ws://h:+1/"), Err(UrlError::InvalidPort));
         assert_eq!(ClientConfig::new("ws://h/#frag"), Err(UrlError::Fragment));
         assert_eq!(ClientConfig::new("ws://u:p@h/"), Err(UrlError::UserInfo));
         assert_eq!(ClientConfig::new("ws://[::1/"), Err(UrlError::InvalidHost));
-        assert_eq!(ClientConfig::new("ws://h\r\nX: y/"), Err(UrlError::InvalidHost));
+        assert_eq!(
+            ClientConfig::new("ws://h\r\nX: y/"),
+            Err(UrlError::InvalidHost)
+        );
     }
 }

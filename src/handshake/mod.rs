@@ -170,26 +170,27 @@ impl HandshakeError {
     pub fn kind(&self) -> HandshakeErrorKind {
         use HandshakeErrorKind as Kind;
         match self {
-            HandshakeError::InvalidRequestHead(error) | HandshakeError::InvalidResponseHead(error) => {
-                match error {
-                    HeadError::RequestLineTooLong { .. }
-                    | HeadError::StatusLineTooLong { .. }
-                    | HeadError::HeaderLineTooLong { .. }
-                    | HeadError::HeadTooLarge { .. }
-                    | HeadError::TooManyHeaders { .. } => Kind::HeadTooLarge,
-                    HeadError::UnsupportedVersion { .. } => Kind::HttpVersion,
-                    HeadError::MissingHost | HeadError::DuplicateHost | HeadError::Malformed(_) => {
-                        Kind::MalformedHttp
-                    }
+            HandshakeError::InvalidRequestHead(error)
+            | HandshakeError::InvalidResponseHead(error) => match error {
+                HeadError::RequestLineTooLong { .. }
+                | HeadError::StatusLineTooLong { .. }
+                | HeadError::HeaderLineTooLong { .. }
+                | HeadError::HeadTooLarge { .. }
+                | HeadError::TooManyHeaders { .. } => Kind::HeadTooLarge,
+                HeadError::UnsupportedVersion { .. } => Kind::HttpVersion,
+                HeadError::MissingHost | HeadError::DuplicateHost | HeadError::Malformed(_) => {
+                    Kind::MalformedHttp
                 }
-            }
+            },
             HandshakeError::Http10Request => Kind::HttpVersion,
             HandshakeError::MethodNotAllowed { .. } => Kind::MethodNotAllowed,
             HandshakeError::NotWebSocket => Kind::NotWebSocket,
-            HandshakeError::MissingConnectionUpgrade | HandshakeError::RequestBody | HandshakeError::EarlyData => {
-                Kind::BadRequest
+            HandshakeError::MissingConnectionUpgrade
+            | HandshakeError::RequestBody
+            | HandshakeError::EarlyData => Kind::BadRequest,
+            HandshakeError::MissingVersion | HandshakeError::UnsupportedVersion { .. } => {
+                Kind::BadVersion
             }
-            HandshakeError::MissingVersion | HandshakeError::UnsupportedVersion { .. } => Kind::BadVersion,
             HandshakeError::MissingKey | HandshakeError::InvalidKey => Kind::BadKey,
             HandshakeError::OriginNotAllowed { .. } => Kind::OriginRejected,
             HandshakeError::ResponseNotWebSocket
@@ -226,9 +227,9 @@ impl HandshakeError {
             HandshakeError::Http10Request => 505,
             HandshakeError::MethodNotAllowed { .. } => 405,
             // RFC 9110 §15.5.22 with RFC 6455 §4.4: 426 names what to upgrade to.
-            HandshakeError::NotWebSocket | HandshakeError::MissingVersion | HandshakeError::UnsupportedVersion { .. } => {
-                426
-            }
+            HandshakeError::NotWebSocket
+            | HandshakeError::MissingVersion
+            | HandshakeError::UnsupportedVersion { .. } => 426,
             HandshakeError::MissingConnectionUpgrade
             | HandshakeError::MissingKey
             | HandshakeError::InvalidKey
@@ -364,13 +365,13 @@ impl Rejection {
 
 /// Resolves `reference` against `base`, an absolute URL.
 fn resolve_reference(base: &str, reference: &str) -> String {
-    let has_scheme = reference
-        .split_once(':')
-        .is_some_and(|(scheme, _)| {
-            !scheme.is_empty()
-                && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-                && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-        });
+    let has_scheme = reference.split_once(':').is_some_and(|(scheme, _)| {
+        !scheme.is_empty()
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    });
     if has_scheme {
         return String::from(reference);
     }
@@ -413,11 +414,17 @@ mod tests {
     fn references_resolve() {
         let base = "ws://example.com:8080/a/b?q=1";
         assert_eq!(resolve_reference(base, "wss://other/x"), "wss://other/x");
-        assert_eq!(resolve_reference(base, "https://other/x"), "https://other/x");
+        assert_eq!(
+            resolve_reference(base, "https://other/x"),
+            "https://other/x"
+        );
         assert_eq!(resolve_reference(base, "//other/x"), "ws://other/x");
         assert_eq!(resolve_reference(base, "/x"), "ws://example.com:8080/x");
         assert_eq!(resolve_reference(base, "c"), "ws://example.com:8080/a/c");
-        assert_eq!(resolve_reference(base, "?z=2"), "ws://example.com:8080/a/b?z=2");
+        assert_eq!(
+            resolve_reference(base, "?z=2"),
+            "ws://example.com:8080/a/b?z=2"
+        );
         assert_eq!(resolve_reference("ws://h", "c"), "ws://h/c");
     }
 }

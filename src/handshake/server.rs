@@ -5,11 +5,13 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use bytes::BytesMut;
 
+use super::client::single_value;
 use super::{HandshakeError, HandshakeRequest};
 use crate::accept_key::{accept_key, is_valid_key};
 use crate::config::Config;
 use crate::http::{
-    BodyFraming, HeadLimits, Headers, HttpVersion, Request, WriteError, canonical_reason, write_response,
+    BodyFraming, HeadLimits, Headers, HttpVersion, Request, WriteError, canonical_reason,
+    write_response,
 };
 
 /// Everything a server needs for its handshakes and connections.
@@ -98,7 +100,10 @@ pub enum DecisionError {
 }
 
 /// Checks a request against RFC 6455 §4.2.1 and the server's policy.
-pub(crate) fn check_request(request: Request, config: &ServerConfig) -> Result<HandshakeRequest, HandshakeError> {
+pub(crate) fn check_request(
+    request: Request,
+    config: &ServerConfig,
+) -> Result<HandshakeRequest, HandshakeError> {
     if request.version == HttpVersion::Http10 {
         return Err(HandshakeError::Http10Request);
     }
@@ -115,17 +120,20 @@ pub(crate) fn check_request(request: Request, config: &ServerConfig) -> Result<H
     if !headers.contains_token("Connection", "upgrade") {
         return Err(HandshakeError::MissingConnectionUpgrade);
     }
-    let mut keys = headers.get_all("Sec-WebSocket-Key");
-    let key = keys.next().ok_or(HandshakeError::MissingKey)?;
-    if keys.next().is_some() || !is_valid_key(key) {
-        return Err(HandshakeError::InvalidKey);
+    match single_value(headers, "Sec-WebSocket-Key") {
+        None => return Err(HandshakeError::MissingKey),
+        Some(Some(key)) if is_valid_key(key) => {}
+        Some(_) => return Err(HandshakeError::InvalidKey),
     }
-    let mut versions = headers.get_all("Sec-WebSocket-Version");
-    let version = versions.next().ok_or(HandshakeError::MissingVersion)?;
-    if version != b"13" || versions.next().is_some() {
-        return Err(HandshakeError::UnsupportedVersion {
-            version: String::from_utf8_lossy(version).into_owned(),
-        });
+    match single_value(headers, "Sec-WebSocket-Version") {
+        None => return Err(HandshakeError::MissingVersion),
+        Some(Some(b"13")) => {}
+        Some(_) => {
+            let versions: Vec<&[u8]> = headers.get_all("Sec-WebSocket-Version").collect();
+            return Err(HandshakeError::UnsupportedVersion {
+                version: String::from_utf8_lossy(&versions.join(&b", "[..])).into_owned(),
+            });
+        }
     }
     // RFC 6455 §4.1: the handshake is a GET without a body; a body would be
     // read as frames.
@@ -135,15 +143,25 @@ pub(crate) fn check_request(request: Request, config: &ServerConfig) -> Result<H
     }
     if let Some(allowed) = &config.allowed_origins {
         let origin = headers.get_str("Origin");
-        let permitted = origin.is_some_and(|origin| allowed.iter().any(|entry| entry.eq_ignore_ascii_case(origin)));
+        let permitted = origin.is_some_and(|origin| {
+            allowed
+                .iter()
+                .any(|entry| entry.eq_ignore_ascii_case(origin))
+        });
         if !permitted {
             return Err(HandshakeError::OriginNotAllowed {
                 origin: origin.map(String::from),
             });
         }
     }
-    let protocols = headers.tokens("Sec-WebSocket-Protocol").map(String::from).collect();
-    let extensions = headers.tokens("Sec-WebSocket-Extensions").map(String::from).collect();
+    let protocols = headers
+        .tokens("Sec-WebSocket-Protocol")
+        .map(String::from)
+        .collect();
+    let extensions = headers
+        .tokens("Sec-WebSocket-Extensions")
+        .map(String::from)
+        .collect();
     Ok(HandshakeRequest {
         request,
         protocols,
@@ -152,7 +170,11 @@ pub(crate) fn check_request(request: Request, config: &ServerConfig) -> Result<H
 }
 
 /// Writes the 101 response accepting `request`.
-pub(crate) fn write_accept(request: &HandshakeRequest, accept: &Accept, out: &mut BytesMut) -> Result<(), DecisionError> {
+pub(crate) fn write_accept(
+    request: &HandshakeRequest,
+    accept: &Accept,
+    out: &mut BytesMut,
+) -> Result<(), DecisionError> {
     if let Some(protocol) = &accept.protocol
         && !request.protocols.contains(protocol)
     {
@@ -161,7 +183,11 @@ pub(crate) fn write_accept(request: &HandshakeRequest, accept: &Accept, out: &mu
         });
     }
     check_extra_headers(&accept.headers)?;
-    let key = request.request.headers.get("Sec-WebSocket-Key").unwrap_or(&[]);
+    let key = request
+        .request
+        .headers
+        .get("Sec-WebSocket-Key")
+        .unwrap_or(&[]);
     let mut headers = Headers::new();
     headers.push("Upgrade", "websocket");
     headers.push("Connection", "Upgrade");
@@ -181,7 +207,12 @@ pub(crate) fn write_accept(request: &HandshakeRequest, accept: &Accept, out: &mu
 
 /// Writes the app's rejection: its status, headers and body, framed with
 /// Content-Length and followed by the end of the connection.
-pub(crate) fn write_rejection(status: u16, extra: &Headers, body: &[u8], out: &mut BytesMut) -> Result<(), DecisionError> {
+pub(crate) fn write_rejection(
+    status: u16,
+    extra: &Headers,
+    body: &[u8],
+    out: &mut BytesMut,
+) -> Result<(), DecisionError> {
     if !(200..=999).contains(&status) {
         return Err(DecisionError::InvalidStatus { status });
     }
@@ -192,7 +223,13 @@ pub(crate) fn write_rejection(status: u16, extra: &Headers, body: &[u8], out: &m
     }
     let mut headers = extra.clone();
     headers.push("Connection", "close");
-    write_response(out, status, canonical_reason(status).unwrap_or(""), &headers, body)?;
+    write_response(
+        out,
+        status,
+        canonical_reason(status).unwrap_or(""),
+        &headers,
+        body,
+    )?;
     Ok(())
 }
 
@@ -207,7 +244,13 @@ pub(crate) fn write_error_response(error: &HandshakeError, out: &mut BytesMut) {
     let body = alloc::format!("{error}\n");
     // The status comes from a fixed table and the headers are constants, so
     // this cannot fail; if it ever did, the connection would just close.
-    let _ = write_response(out, status, canonical_reason(status).unwrap_or(""), &headers, body.as_bytes());
+    let _ = write_response(
+        out,
+        status,
+        canonical_reason(status).unwrap_or(""),
+        &headers,
+        body.as_bytes(),
+    );
 }
 
 fn check_extra_headers(headers: &Headers) -> Result<(), DecisionError> {
@@ -222,7 +265,9 @@ fn check_extra_headers(headers: &Headers) -> Result<(), DecisionError> {
         .iter()
         .any(|reserved| reserved.eq_ignore_ascii_case(name));
         if reserved {
-            return Err(DecisionError::ReservedHeader { name: name.to_string() });
+            return Err(DecisionError::ReservedHeader {
+                name: name.to_string(),
+            });
         }
     }
     Ok(())

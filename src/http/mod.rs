@@ -2,6 +2,20 @@
 //!
 //! This layer knows nothing about WebSocket.
 
+mod body;
 mod headers;
 
+pub use body::{BodyDecoder, BodyError, BodyFraming, BodyLimits};
 pub use headers::Headers;
+pub use headers::{HeaderError, is_field_value, is_token};
+
+mod head;
+pub use head::{HeadError, HeadLimits, HeadParser, HttpVersion, MalformedKind, Request, Response};
+
+mod write;
+pub use write::{WriteError, canonical_reason, write_request, write_response};
+
+#[cfg(feature = "http")]
+mod convert;
+#[cfg(feature = "http")]
+pub use convert::{ConvertError, status_from_http, status_to_http};
