@@ -49,3 +49,8 @@ pub use frame::{Frame, Opcode};
 pub use protocol::{DataKind, Fragment};
 pub use server::{Server, ServerRole};
 pub use state::State;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
