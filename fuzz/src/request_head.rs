@@ -1,4 +1,87 @@
-//! Placeholder: being written.
+//! Fuzz check for `HeadParser::parse_request`: the outcome does not depend
+//! on how the bytes are split, a complete head ends with a blank line, and a
+//! parsed head written back with `write_request` parses to the same head.
 
-/// Placeholder.
-pub fn run(_data: &[u8]) {}
+use wsmachine::http::{
+    HeadError, HeadLimits, HeadParser, HttpVersion, Request, write_request,
+};
+
+type Outcome = Result<Option<(Request, usize)>, HeadError>;
+
+/// Small limits, so that the fuzzer reaches every limit error.
+const LIMITS: HeadLimits = HeadLimits {
+    max_line_len: 256,
+    max_head_len: 2048,
+    max_headers: 24,
+};
+
+/// Limits no re-serialised head of an accepted input can reach.
+const ROOMY: HeadLimits = HeadLimits {
+    max_line_len: 1 << 16,
+    max_head_len: 1 << 16,
+    max_headers: 1 << 10,
+};
+
+/// Feeds `data` as a growing buffer that stops at each cut, then whole.
+fn feed(data: &[u8], cuts: impl IntoIterator<Item = usize>) -> Outcome {
+    let mut parser = HeadParser::new(LIMITS);
+    for cut in cuts {
+        match parser.parse_request(&data[..cut.min(data.len())]) {
+            Ok(None) => {}
+            done => return done,
+        }
+    }
+    parser.parse_request(data)
+}
+
+/// Cut points taken from the data itself: steps of 1 to 13 bytes.
+fn derived_cuts(data: &[u8]) -> Vec<usize> {
+    let mut cuts = Vec::new();
+    let mut at = 0;
+    for (i, _) in data.iter().enumerate() {
+        let step = 1 + usize::from(data[(i * 7 + 3) % data.len()]) % 13;
+        at += step;
+        if at >= data.len() {
+            break;
+        }
+        cuts.push(at);
+    }
+    cuts
+}
+
+/// Runs the checks on one input.
+pub fn run(data: &[u8]) {
+    let whole = HeadParser::new(LIMITS).parse_request(data);
+    assert_eq!(feed(data, 0..=data.len()), whole, "byte-by-byte feed differs");
+    assert_eq!(feed(data, derived_cuts(data)), whole, "chunked feed differs");
+
+    let Ok(Some((request, head_len))) = whole else {
+        return;
+    };
+    assert!(head_len <= data.len());
+    assert!(head_len <= LIMITS.max_head_len);
+    assert!(data[..head_len].ends_with(b"\r\n\r\n"));
+    // Bytes after the head are not part of it.
+    let alone = HeadParser::new(LIMITS).parse_request(&data[..head_len]);
+    assert_eq!(alone, Ok(Some((request.clone(), head_len))));
+
+    // Framing is the writer's to set, so it is taken out before writing.
+    let mut headers = request.headers.clone();
+    headers.remove("content-length");
+    headers.remove("transfer-encoding");
+    let mut wire = Vec::new();
+    write_request(&mut wire, &request.method, &request.target, &headers, b"")
+        .expect("a parsed request head can be written");
+    let reparsed = HeadParser::new(ROOMY).parse_request(&wire);
+    // The writer always says HTTP/1.1, which requires Host.
+    if request.version == HttpVersion::Http10 && !headers.contains("host") {
+        assert_eq!(reparsed, Err(HeadError::MissingHost));
+        return;
+    }
+    let expected = Request {
+        version: HttpVersion::Http11,
+        headers,
+        ..request
+    };
+    assert_eq!(reparsed, Ok(Some((expected, wire.len()))));
+}

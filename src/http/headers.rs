@@ -124,7 +124,8 @@ impl Headers {
     pub fn remove(&mut self, name: &str) -> usize {
         let before = self.entries.len();
         self.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        before - self.entries.len()
+        // `retain` only shrinks the list.
+        before.saturating_sub(self.entries.len())
     }
 
     /// Every field as `(name, value)`, in order.
