@@ -5,24 +5,6 @@
 //! [`BodyDecoder`] then collects the body, stopping exactly at its end so
 //! that the bytes after it are never mistaken for body (or for anything
 //! else).
-//!
-//! ```
-//! use wsmachine::http::{BodyDecoder, BodyFraming, BodyLimits, Headers};
-//!
-//! let mut headers = Headers::new();
-//! headers.push("Transfer-Encoding", "chunked");
-//! let framing = BodyFraming::for_response(503, &headers)?;
-//! assert_eq!(framing, BodyFraming::Chunked);
-//!
-//! let mut decoder = BodyDecoder::new(framing, BodyLimits::default());
-//! let wire = b"b\r\nbusy, sorry\r\n0\r\nRetry-After: 5\r\n\r\n";
-//! assert_eq!(decoder.decode(wire)?, wire.len());
-//! assert!(decoder.is_complete());
-//! let (body, trailers) = decoder.into_parts();
-//! assert_eq!(&body[..], b"busy, sorry");
-//! assert_eq!(trailers.get("retry-after"), Some(&b"5"[..]));
-//! # Ok::<(), wsmachine::http::BodyError>(())
-//! ```
 
 use bytes::{Bytes, BytesMut};
 
@@ -322,6 +304,24 @@ static NO_TRAILERS: Headers = Headers::new();
 /// byte is read: [`new`](Self::new) records the error, and the first
 /// [`decode`](Self::decode) or [`finish_eof`](Self::finish_eof) returns
 /// [`BodyError::BodyTooLarge`].
+///
+/// ```
+/// use wsmachine::http::{BodyDecoder, BodyFraming, BodyLimits, Headers};
+///
+/// let mut headers = Headers::new();
+/// headers.push("Transfer-Encoding", "chunked");
+/// let framing = BodyFraming::for_response(503, &headers)?;
+/// assert_eq!(framing, BodyFraming::Chunked);
+///
+/// let mut decoder = BodyDecoder::new(framing, BodyLimits::default());
+/// let wire = b"b\r\nbusy, sorry\r\n0\r\nRetry-After: 5\r\n\r\n";
+/// assert_eq!(decoder.decode(wire)?, wire.len());
+/// assert!(decoder.is_complete());
+/// let (body, trailers) = decoder.into_parts();
+/// assert_eq!(&body[..], b"busy, sorry");
+/// assert_eq!(trailers.get("retry-after"), Some(&b"5"[..]));
+/// # Ok::<(), wsmachine::http::BodyError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct BodyDecoder {
     framing: BodyFraming,
@@ -393,7 +393,8 @@ impl BodyDecoder {
                 let take = usize::try_from(*remaining).map_or(input.len(), |r| r.min(input.len()));
                 let (data, _) = input.split_at_checked(take).unwrap_or((input, &[]));
                 self.body.extend_from_slice(data);
-                *remaining = remaining.saturating_sub(u64::try_from(data.len()).unwrap_or(0));
+                *remaining =
+                    remaining.saturating_sub(u64::try_from(data.len()).unwrap_or(u64::MAX));
                 if *remaining == 0 {
                     self.progress = Progress::Complete;
                 }
