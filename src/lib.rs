@@ -54,3 +54,8 @@ pub use state::State;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// The handshake failures guide's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/handshake-failures.md")]
+struct HandshakeFailuresDoctests;
