@@ -120,7 +120,17 @@ fn assert_refused(
     assert_eq!(outcome.state, State::Closed);
     let response = single_response(&outcome.transmitted);
     assert_eq!(response.status_line, status_line);
-    assert_eq!(response.header("Connection"), Some("close"));
+    // RFC 9110 §7.8: whoever sends Upgrade (a 426 must) also sends the
+    // `upgrade` connection option, so that proxies do not forward it.
+    let connection = if status == 426 {
+        "upgrade, close"
+    } else {
+        "close"
+    };
+    assert_eq!(response.header("Connection"), Some(connection));
+    if status == 426 {
+        assert_eq!(response.header("Upgrade"), Some("websocket"));
+    }
     for (name, value) in required {
         assert_eq!(response.header(name), Some(*value), "{name}");
     }

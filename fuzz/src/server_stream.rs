@@ -207,7 +207,18 @@ fn check(outcome: &Outcome) {
             "{status_line:?} for {error:?}"
         );
         assert_eq!(field(&fields, "transfer-encoding"), Vec::<&str>::new());
-        assert_eq!(field(&fields, "connection"), ["close"]);
+        // RFC 9110 §7.8: a 426 names the protocol, and Upgrade is a
+        // connection option.
+        let upgrade = field(&fields, "upgrade");
+        if status == 426 {
+            assert_eq!(upgrade, ["websocket"]);
+        }
+        let connection = if upgrade.is_empty() {
+            "close"
+        } else {
+            "upgrade, close"
+        };
+        assert_eq!(field(&fields, "connection"), [connection]);
         let length = field(&fields, "content-length");
         assert_eq!(length, [body.len().to_string().as_str()], "one response, framed");
         return;

@@ -248,19 +248,33 @@ impl HandshakeError {
         })
     }
 
-    /// The header fields the error response carries besides the framing:
-    /// `Allow` for 405, `Upgrade` or `Sec-WebSocket-Version` for 426.
+    /// The header fields the error response carries besides the framing and
+    /// `Content-Type`: `Allow` for 405; `Upgrade` (and `Sec-WebSocket-Version`
+    /// for a version problem) for 426; and `Connection`.
     pub(crate) fn response_headers(&self) -> Headers {
         let mut headers = Headers::new();
-        match self {
+        if matches!(self, HandshakeError::MethodNotAllowed { .. }) {
             // RFC 9110 §15.5.6: a 405 lists the allowed methods.
-            HandshakeError::MethodNotAllowed { .. } => headers.push("Allow", "GET"),
-            HandshakeError::NotWebSocket => headers.push("Upgrade", "websocket"),
+            headers.push("Allow", "GET");
+        }
+        if self.status() == Some(426) {
+            // RFC 9110 §7.8: a 426 MUST name the protocol to upgrade to.
+            headers.push("Upgrade", "websocket");
+        }
+        if matches!(
+            self,
+            HandshakeError::MissingVersion | HandshakeError::UnsupportedVersion { .. }
+        ) {
             // RFC 6455 §4.4: name the versions this server supports.
-            HandshakeError::MissingVersion | HandshakeError::UnsupportedVersion { .. } => {
-                headers.push("Sec-WebSocket-Version", "13")
-            }
-            _ => {}
+            headers.push("Sec-WebSocket-Version", "13");
+        }
+        // The connection ends after an error response. RFC 9110 §7.8: a
+        // sender of Upgrade also sends the `upgrade` connection option, so
+        // that intermediaries do not forward Upgrade.
+        if headers.contains("Upgrade") {
+            headers.push("Connection", "upgrade, close");
+        } else {
+            headers.push("Connection", "close");
         }
         headers
     }
