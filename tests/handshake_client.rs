@@ -914,6 +914,14 @@ fn redirects_resolve_against_the_url() {
             "?room=2",
             "ws://server.example.com:8080/v1/chat?room=2",
         ),
+        // RFC 3986 §5.2.4: dot segments are removed.
+        (301, "../v2/chat", "ws://server.example.com:8080/v2/chat"),
+        (
+            302,
+            "./socket?x=1",
+            "ws://server.example.com:8080/v1/socket?x=1",
+        ),
+        (307, "/a/./b/../c", "ws://server.example.com:8080/a/c"),
     ] {
         let response = format!(
             "HTTP/1.1 {status} Redirect\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
@@ -948,6 +956,9 @@ fn retry_after_is_parsed_when_it_is_seconds() {
         ("Fri, 31 Dec 1999 23:59:59 GMT", None),
         ("-1", None),
         ("1.5", None),
+        // RFC 9110 §10.2.3: delay-seconds = 1*DIGIT.
+        ("+5", None),
+        ("", None),
     ] {
         let response = format!(
             "HTTP/1.1 429 Too Many Requests\r\nRetry-After: {value}\r\nContent-Length: 0\r\n\r\n"
