@@ -606,6 +606,10 @@ fn rejection_with(
         panic!("{:?}", outcome.events)
     };
     assert_eq!(rejection.body_error, error);
+    if !eof {
+        // Complete before EOF, so EOF afterwards changes nothing.
+        assert_eq!(feed_every_way(&make, response, true), outcome);
+    }
     rejection.clone()
 }
 

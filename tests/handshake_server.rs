@@ -1133,3 +1133,68 @@ fn error_responses_are_plain_text_and_name_the_fault() {
     let body = String::from_utf8(response.body).unwrap();
     assert_eq!(body, format!("{}\n", HandshakeError::NotWebSocket));
 }
+
+#[test]
+fn requests_as_browsers_and_libraries_send_them_pass() {
+    let chrome = format!(
+        "GET /chat?room=7 HTTP/1.1\r\n\
+         Host: server.example.com:8080\r\n\
+         Connection: Upgrade\r\n\
+         Pragma: no-cache\r\n\
+         Cache-Control: no-cache\r\n\
+         User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36\r\n\
+         Upgrade: websocket\r\n\
+         Origin: https://app.example.com\r\n\
+         Sec-WebSocket-Version: 13\r\n\
+         Accept-Encoding: gzip, deflate, br\r\n\
+         Accept-Language: en-US,en;q=0.9\r\n\
+         Cookie: session=abc; theme=dark\r\n\
+         Sec-WebSocket-Key: {RFC_KEY}\r\n\
+         Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\
+         Sec-WebSocket-Protocol: chat.v2, chat.v1\r\n\
+         \r\n"
+    );
+    let firefox = format!(
+        "GET /chat HTTP/1.1\r\n\
+         Host: server.example.com\r\n\
+         User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0\r\n\
+         Accept: */*\r\n\
+         Sec-WebSocket-Version: 13\r\n\
+         Origin: https://app.example.com\r\n\
+         Sec-WebSocket-Extensions: permessage-deflate\r\n\
+         Sec-WebSocket-Key: {RFC_KEY}\r\n\
+         Connection: keep-alive, Upgrade\r\n\
+         Sec-Fetch-Mode: websocket\r\n\
+         Pragma: no-cache\r\n\
+         Upgrade: websocket\r\n\
+         \r\n"
+    );
+    // Lower-case names and values, an absolute-form target (through a proxy).
+    let library = format!(
+        "GET ws://server.example.com/chat HTTP/1.1\r\n\
+         host: server.example.com\r\n\
+         upgrade: WebSocket\r\n\
+         connection: upgrade\r\n\
+         sec-websocket-key: {RFC_KEY}\r\n\
+         sec-websocket-version: 13\r\n\
+         \r\n"
+    );
+    for (request, target, protocols) in [
+        (chrome, "/chat?room=7", vec!["chat.v2", "chat.v1"]),
+        (firefox, "/chat", vec![]),
+        (library, "ws://server.example.com/chat", vec![]),
+    ] {
+        let outcome = feed_every_way(server, request.as_bytes(), false);
+        assert_eq!(outcome.error, None, "{request}");
+        let [Event::Request(event)] = outcome.events.as_slice() else {
+            panic!("{:?}", outcome.events)
+        };
+        assert_eq!(event.target(), target);
+        assert_eq!(event.protocols, protocols);
+        let mut server = server();
+        server.receive(T0, request.as_bytes()).unwrap();
+        server.accept(T0, Accept::default()).unwrap();
+        let response = String::from_utf8(drain_transmit(&mut server)).unwrap();
+        assert!(response.contains(&format!("\r\nSec-WebSocket-Accept: {RFC_ACCEPT}\r\n")));
+    }
+}
