@@ -1198,3 +1198,42 @@ fn requests_as_browsers_and_libraries_send_them_pass() {
         assert!(response.contains(&format!("\r\nSec-WebSocket-Accept: {RFC_ACCEPT}\r\n")));
     }
 }
+
+#[test]
+fn an_early_close_is_answered_right_after_the_101() {
+    let mut input = upgrade_request("");
+    input.extend(masked_frame(
+        Opcode::Close,
+        true,
+        b"\x03\xe8bye",
+        CLIENT_KEY,
+    ));
+    for cut in [0, 10, input.len() - 3] {
+        let mut server = server();
+        if cut > 0 {
+            server.receive(T0, &input[..cut]).unwrap();
+        }
+        server.receive(T0, &input[cut..]).unwrap();
+        assert!(matches!(
+            drain_events(&mut server).as_slice(),
+            [Event::Request(_)]
+        ));
+        server.accept(T0, Accept::default()).unwrap();
+        let events = drain_events(&mut server);
+        let [Event::Close(close)] = events.as_slice() else {
+            panic!("{events:?}")
+        };
+        assert_eq!(close.code, CloseCode::NORMAL);
+        assert_eq!(close.reason, "bye");
+        assert_eq!(close.initiator, Initiator::Remote);
+        assert_eq!(close.error, None);
+        let out = drain_transmit(&mut server);
+        assert!(out.starts_with(b"HTTP/1.1 101 "));
+        // RFC 6455 §5.5.1: the reply echoes the code.
+        assert!(out.ends_with(b"\r\n\r\n\x88\x02\x03\xe8"), "{out:?}");
+        // The server closes the transport first (RFC 6455 §7.1.1).
+        assert_eq!(server.state(), State::Closed);
+        assert_eq!(server.receive_eof(T0), Ok(()));
+        assert_eq!(drain_events(&mut server), vec![]);
+    }
+}
