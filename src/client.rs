@@ -1,6 +1,7 @@
 //! The client role: sends the handshake request, reads the response, and
 //! masks every frame it sends.
 
+use alloc::boxed::Box;
 use bytes::Buf;
 use core::time::Duration;
 
@@ -47,7 +48,8 @@ pub struct ClientRole<E> {
 #[derive(Debug)]
 enum ClientHandshake {
     AwaitingResponse(HeadParser),
-    ReadingRejection(Response, BodyDecoder),
+    /// Boxed: a decoder is several times the size of the other states.
+    ReadingRejection(Box<(Response, BodyDecoder)>),
     Done,
 }
 
@@ -74,7 +76,7 @@ impl<E: Entropy> Connection<ClientRole<E>> {
         let key = encode_key(&nonce);
         let mut engine = Engine::new(config.config.clone(), true);
         config.write_request(&key, engine.output_buffer())?;
-        let parser = HeadParser::new(config.head_limits.clone());
+        let parser = HeadParser::new(config.head_limits);
         Ok(Connection {
             role: ClientRole {
                 entropy,
@@ -186,10 +188,10 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
                         100..=199 => parser.reset(),
                         _ => match BodyFraming::for_response(response.status, &response.headers) {
                             Ok(framing) => {
-                                let decoder =
-                                    BodyDecoder::new(framing, self.config.body_limits.clone());
-                                self.handshake =
-                                    ClientHandshake::ReadingRejection(response, decoder);
+                                let decoder = BodyDecoder::new(framing, self.config.body_limits);
+                                self.handshake = ClientHandshake::ReadingRejection(Box::new((
+                                    response, decoder,
+                                )));
                             }
                             Err(error) => {
                                 return self.reject(engine, now, response, None, Some(error));
@@ -197,7 +199,8 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
                         },
                     }
                 }
-                ClientHandshake::ReadingRejection(_, decoder) => {
+                ClientHandshake::ReadingRejection(rejection) => {
+                    let decoder = &mut rejection.1;
                     let result = decoder.decode(&engine.recv);
                     let complete = decoder.is_complete();
                     match result {
@@ -216,8 +219,8 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
 
     fn handshake_eof(&mut self, engine: &mut Engine, now: Duration) -> Result<(), Error> {
         match &mut self.handshake {
-            ClientHandshake::ReadingRejection(_, decoder) => {
-                let error = decoder.finish_eof().err();
+            ClientHandshake::ReadingRejection(rejection) => {
+                let error = rejection.1.finish_eof().err();
                 self.finish_rejection(engine, now, error)
             }
             ClientHandshake::AwaitingResponse(_) | ClientHandshake::Done => {
@@ -235,7 +238,8 @@ impl<E: Entropy> ClientRole<E> {
         error: Option<crate::http::BodyError>,
     ) -> Result<(), Error> {
         match core::mem::replace(&mut self.handshake, ClientHandshake::Done) {
-            ClientHandshake::ReadingRejection(response, decoder) => {
+            ClientHandshake::ReadingRejection(rejection) => {
+                let (response, decoder) = *rejection;
                 self.reject(engine, now, response, Some(decoder), error)
             }
             other => {

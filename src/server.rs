@@ -62,7 +62,7 @@ impl MaskSource for ServerRole {
 impl Connection<ServerRole> {
     /// A server waiting for a handshake request.
     pub fn new(config: ServerConfig) -> Self {
-        let parser = HeadParser::new(config.head_limits.clone());
+        let parser = HeadParser::new(config.head_limits);
         Connection {
             engine: Engine::new(config.config.clone(), false),
             role: ServerRole {
@@ -77,8 +77,10 @@ impl Connection<ServerRole> {
     pub fn new_open(config: crate::config::Config, now: Duration) -> Self {
         let mut engine = Engine::new(config.clone(), false);
         engine.open(now, 0);
-        let mut server_config = ServerConfig::default();
-        server_config.config = config;
+        let server_config = ServerConfig {
+            config,
+            ..ServerConfig::default()
+        };
         Connection {
             engine,
             role: ServerRole {

@@ -47,4 +47,6 @@ corpus_tests!(
     chunked => "../fuzz/src/chunked.rs",
     response_head => "../fuzz/src/response_head.rs",
     request_head => "../fuzz/src/request_head.rs",
+    server_stream => "../fuzz/src/server_stream.rs",
+    client_stream => "../fuzz/src/client_stream.rs",
 );

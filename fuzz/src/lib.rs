@@ -5,3 +5,5 @@ pub mod utf8;
 pub mod chunked;
 pub mod response_head;
 pub mod request_head;
+pub mod server_stream;
+pub mod client_stream;

@@ -240,7 +240,6 @@ pub(crate) fn write_error_response(error: &HandshakeError, out: &mut BytesMut) {
     };
     let mut headers = error.response_headers();
     headers.push("Content-Type", "text/plain; charset=utf-8");
-    headers.push("Connection", "close");
     let body = alloc::format!("{error}\n");
     // The status comes from a fixed table and the headers are constants, so
     // this cannot fail; if it ever did, the connection would just close.
