@@ -49,7 +49,9 @@ fn main() -> ExitCode {
             return usage(&format!("unexpected argument {arg:?}"));
         }
     }
-    let Some(url) = url else { return usage("missing URL") };
+    let Some(url) = url else {
+        return usage("missing URL");
+    };
     match run(&url, &messages) {
         Ok(Outcome::CleanClose) => ExitCode::SUCCESS,
         Ok(Outcome::Rejected) => ExitCode::from(2),
@@ -73,7 +75,11 @@ fn usage(problem: &str) -> ExitCode {
 fn run(url: &str, messages: &[String]) -> io::Result<Outcome> {
     let config = match ClientConfig::new(url) {
         Ok(config) if !config.is_secure() => config,
-        Ok(_) => return Ok(Outcome::Failed("wss:// needs TLS, which this example does not do".into())),
+        Ok(_) => {
+            return Ok(Outcome::Failed(
+                "wss:// needs TLS, which this example does not do".into(),
+            ));
+        }
         Err(error) => return Ok(Outcome::Failed(format!("invalid URL: {error}"))),
     };
     let mut config = config;
@@ -102,7 +108,8 @@ fn run(url: &str, messages: &[String]) -> io::Result<Outcome> {
             State::Connecting => Some(HANDSHAKE_TIMEOUT),
             _ => client.poll_timeout(),
         };
-        let wait = deadline.map(|deadline| deadline.saturating_sub(now()).max(Duration::from_millis(1)));
+        let wait =
+            deadline.map(|deadline| deadline.saturating_sub(now()).max(Duration::from_millis(1)));
         stream.set_read_timeout(wait)?;
         let result = match stream.read(&mut buf) {
             Ok(0) => client.receive_eof(now()),
@@ -147,7 +154,10 @@ fn run(url: &str, messages: &[String]) -> io::Result<Outcome> {
                             Message::Binary(data) => println!("binary: {} bytes", data.len()),
                         }
                         received += 1;
-                        if !messages.is_empty() && received >= messages.len() && client.state() == State::Open {
+                        if !messages.is_empty()
+                            && received >= messages.len()
+                            && client.state() == State::Open
+                        {
                             let _ = client.close(now(), CloseCode::NORMAL, "");
                         }
                     }

@@ -36,7 +36,8 @@ fn parse_args() -> Result<Options, String> {
         match arg.as_str() {
             "--max-message-size" => {
                 let value = args.next().ok_or("--max-message-size needs a value")?;
-                options.max_message_size = value.parse().map_err(|_| format!("bad size {value:?}"))?;
+                options.max_message_size =
+                    value.parse().map_err(|_| format!("bad size {value:?}"))?;
             }
             // Accepted for the command line's stability; compression arrives
             // with the deflate feature.
@@ -108,7 +109,9 @@ fn serve(mut stream: TcpStream, config: &ServerConfig, log: &dyn Fn(&str)) -> io
             let _ = stream.shutdown(Shutdown::Both);
             return Ok(());
         }
-        let wait = server.poll_timeout().map(|deadline| deadline.saturating_sub(now()).max(Duration::from_millis(1)));
+        let wait = server
+            .poll_timeout()
+            .map(|deadline| deadline.saturating_sub(now()).max(Duration::from_millis(1)));
         stream.set_read_timeout(wait)?;
         let result = match stream.read(&mut buf) {
             Ok(0) => server.receive_eof(now()),
@@ -123,7 +126,9 @@ fn serve(mut stream: TcpStream, config: &ServerConfig, log: &dyn Fn(&str)) -> io
             log(&format!(
                 "handshake failed: kind={} status={} ({error})",
                 error.kind().as_str(),
-                error.status().map_or("none".into(), |status| status.to_string())
+                error
+                    .status()
+                    .map_or("none".into(), |status| status.to_string())
             ));
         }
         while let Some(event) = server.poll_event() {
@@ -141,8 +146,14 @@ fn serve(mut stream: TcpStream, config: &ServerConfig, log: &dyn Fn(&str)) -> io
                     Err(error) => log(&format!("message error: {error}")),
                 },
                 Event::Close(close) => {
-                    let cause = close.error.map(|error| format!(" error: {error}")).unwrap_or_default();
-                    log(&format!("closed: code={} initiator={:?}{cause}", close.code, close.initiator));
+                    let cause = close
+                        .error
+                        .map(|error| format!(" error: {error}"))
+                        .unwrap_or_default();
+                    log(&format!(
+                        "closed: code={} initiator={:?}{cause}",
+                        close.code, close.initiator
+                    ));
                 }
                 Event::Accepted(_) | Event::HandshakeRejected(_) => {}
             }
@@ -155,4 +166,3 @@ fn serve(mut stream: TcpStream, config: &ServerConfig, log: &dyn Fn(&str)) -> io
 fn ignore_closed(result: Result<(), wsmachine::SendError>) {
     let _ = result;
 }
-

@@ -1237,3 +1237,33 @@ fn an_early_close_is_answered_right_after_the_101() {
         assert_eq!(drain_events(&mut server), vec![]);
     }
 }
+
+#[test]
+fn accepting_an_extension_the_client_did_not_offer_is_refused() {
+    use wsmachine::handshake::server::{Accept, DecisionError, ServerConfig};
+    let mut server = wsmachine::Server::new(ServerConfig::default());
+    server
+        .receive(
+            std::time::Duration::ZERO,
+            &support::upgrade_request("Sec-WebSocket-Extensions: x-offered; p=1\r\n"),
+        )
+        .unwrap();
+    let mut accept = Accept::default();
+    accept.extensions = vec!["x-other".into()];
+    assert_eq!(
+        server.accept(std::time::Duration::ZERO, accept),
+        Err(DecisionError::ExtensionNotOffered {
+            extension: "x-other".into()
+        })
+    );
+    assert!(server.poll_transmit().is_none(), "nothing queued");
+    let mut accept = Accept::default();
+    accept.extensions = vec!["X-Offered".into()];
+    server.accept(std::time::Duration::ZERO, accept).unwrap();
+    let response = server.poll_transmit().unwrap();
+    assert!(
+        response
+            .windows(35)
+            .any(|w| w == b"Sec-WebSocket-Extensions: X-Offered")
+    );
+}

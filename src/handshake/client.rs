@@ -5,7 +5,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use bytes::BytesMut;
 
-use super::{Accepted, HandshakeError};
+use super::{Accepted, HandshakeError, is_offered_extension};
 use crate::accept_key::accept_key;
 use crate::config::Config;
 use crate::entropy::EntropyError;
@@ -293,16 +293,7 @@ impl ClientConfig {
         }
         let mut extensions = Vec::new();
         for element in headers.tokens("Sec-WebSocket-Extensions") {
-            let name = element.split(';').next().unwrap_or("").trim();
-            let offered = self.extensions.iter().any(|offer| {
-                offer
-                    .split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .eq_ignore_ascii_case(name)
-            });
-            if !offered {
+            if !is_offered_extension(&self.extensions, element) {
                 return Err(HandshakeError::UnofferedExtension {
                     extension: String::from(element),
                 });

@@ -383,6 +383,17 @@ impl Rejection {
     }
 }
 
+/// Whether an extension element (`name; params`) names an extension among
+/// `offers`, compared by name, ASCII case-insensitively.
+pub(crate) fn is_offered_extension(offers: &[String], element: &str) -> bool {
+    fn name(element: &str) -> &str {
+        element.split(';').next().unwrap_or("").trim()
+    }
+    offers
+        .iter()
+        .any(|offer| name(offer).eq_ignore_ascii_case(name(element)))
+}
+
 /// Resolves `reference` against `base`, an absolute URL, following
 /// RFC 3986 §5.2.2. A reference with a scheme is returned as it is.
 fn resolve_reference(base: &str, reference: &str) -> String {

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use bytes::BytesMut;
 
 use super::client::single_value;
-use super::{HandshakeError, HandshakeRequest};
+use super::{HandshakeError, HandshakeRequest, is_offered_extension};
 use crate::accept_key::{accept_key, is_valid_key};
 use crate::config::Config;
 use crate::http::{
@@ -81,6 +81,13 @@ pub enum DecisionError {
     ProtocolNotOffered {
         /// The subprotocol.
         protocol: String,
+    },
+    /// An extension the client did not offer (RFC 6455 §9.1: the server
+    /// answers only with extensions from the client's list).
+    #[error("extension {extension:?} was not offered")]
+    ExtensionNotOffered {
+        /// The extension response.
+        extension: String,
     },
     /// A rejection must have a final status other than 101 (200–999).
     #[error("status {status} cannot reject a handshake")]
@@ -180,6 +187,15 @@ pub(crate) fn write_accept(
     {
         return Err(DecisionError::ProtocolNotOffered {
             protocol: protocol.clone(),
+        });
+    }
+    if let Some(extension) = accept
+        .extensions
+        .iter()
+        .find(|extension| !is_offered_extension(&request.extensions, extension))
+    {
+        return Err(DecisionError::ExtensionNotOffered {
+            extension: extension.clone(),
         });
     }
     check_extra_headers(&accept.headers)?;
