@@ -47,4 +47,5 @@ corpus_tests!(
     chunked => "../fuzz/src/chunked.rs",
     response_head => "../fuzz/src/response_head.rs",
     request_head => "../fuzz/src/request_head.rs",
+    pair_ops => "../fuzz/src/pair_ops.rs",
 );

@@ -5,3 +5,4 @@ pub mod utf8;
 pub mod chunked;
 pub mod response_head;
 pub mod request_head;
+pub mod pair_ops;
