@@ -148,10 +148,11 @@ fn run(url: &str, messages: &[String]) -> io::Result<Outcome> {
                     });
                 }
                 Event::Frame(frame) => match assembler.push(frame) {
-                    Ok(Some(message)) => {
+                    Ok(Some(message @ (Message::Text(_) | Message::Binary(_)))) => {
                         match message {
-                            Message::Text(text) => println!("text: {text}"),
+                            Message::Text(text) => println!("text: {}", text.as_str()),
                             Message::Binary(data) => println!("binary: {} bytes", data.len()),
+                            _ => {}
                         }
                         received += 1;
                         if !messages.is_empty()
@@ -161,7 +162,7 @@ fn run(url: &str, messages: &[String]) -> io::Result<Outcome> {
                             let _ = client.close(now(), CloseCode::NORMAL, "");
                         }
                     }
-                    Ok(None) => {}
+                    Ok(_) => {}
                     Err(error) => return Ok(Outcome::Failed(error.to_string())),
                 },
                 Event::Close(close) => {

@@ -140,7 +140,7 @@ fn serve(mut stream: TcpStream, config: &ServerConfig, log: &dyn Fn(&str)) -> io
                     }
                 }
                 Event::Frame(frame) => match assembler.push(frame) {
-                    Ok(Some(Message::Text(text))) => ignore_closed(server.send_text(&text)),
+                    Ok(Some(Message::Text(text))) => ignore_closed(server.send_text(text.as_str())),
                     Ok(Some(Message::Binary(data))) => ignore_closed(server.send_binary(&data)),
                     Ok(_) => {}
                     Err(error) => log(&format!("message error: {error}")),

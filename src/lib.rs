@@ -32,6 +32,7 @@ pub mod frame;
 pub mod handshake;
 pub mod http;
 pub mod mask;
+pub mod message;
 pub mod state;
 pub mod utf8;
 

@@ -474,7 +474,7 @@ impl Engine {
 
     pub(crate) fn handle_timeout(&mut self, masks: &mut impl MaskSource, now: Duration) {
         for timer in TIMERS {
-            if !self.timer(timer).is_some_and(|deadline| deadline <= now) {
+            if self.timer(timer).is_none_or(|deadline| deadline > now) {
                 continue;
             }
             self.set_timer(timer, None);
@@ -509,6 +509,13 @@ impl Engine {
             return;
         };
         if self.phase != Phase::Open {
+            return;
+        }
+        if self.awaited_pong.is_some() {
+            // The last ping is still unanswered. Sending another would move
+            // its deadline, and with an interval shorter than the timeout a
+            // silent peer would never be caught; its deadline stands.
+            self.set_timer(Timer::KeepalivePing, now.checked_add(keepalive.interval));
             return;
         }
         // A counter tells this ping's pong from earlier and unsolicited ones.
@@ -599,20 +606,21 @@ impl Engine {
             (Fragment::Continue, Some(kind)) => (Opcode::Continuation, false, kind),
             (Fragment::Last, Some(kind)) => (Opcode::Continuation, true, kind),
         };
+        // Checked on a copy, kept only once the frame is queued, so that a
+        // refused fragment (bad text or a failed mask) changes nothing.
+        let mut utf8 = if fragment == Fragment::First(kind) {
+            Utf8Validator::new()
+        } else {
+            self.outgoing.utf8.clone()
+        };
         if kind == DataKind::Text {
-            // Checked on a copy, so that a refused fragment changes nothing.
-            let mut utf8 = if fragment == Fragment::First(kind) {
-                Utf8Validator::new()
-            } else {
-                self.outgoing.utf8.clone()
-            };
             utf8.feed(payload).map_err(|_| SendError::InvalidUtf8)?;
             if fin {
                 utf8.finish().map_err(|_| SendError::InvalidUtf8)?;
             }
-            self.outgoing.utf8 = utf8;
         }
         self.queue_frame(masks, opcode, fin, payload)?;
+        self.outgoing.utf8 = utf8;
         self.outgoing.message = if fin { None } else { Some(kind) };
         Ok(())
     }

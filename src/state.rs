@@ -17,7 +17,7 @@
 //! - The end of the transport before a Close is an abnormal closure (1006).
 //! - The Close event is emitted exactly once for a connection that opened.
 //!
-//! [`step`] is the only function that decides a next phase. Its `match`
+//! `step` is the only function that decides a next phase. Its `match`
 //! names every pair of phase and input, so a new phase or input cannot compile
 //! until its transitions are decided.
 

@@ -49,4 +49,5 @@ corpus_tests!(
     request_head => "../fuzz/src/request_head.rs",
     server_stream => "../fuzz/src/server_stream.rs",
     client_stream => "../fuzz/src/client_stream.rs",
+    pair_ops => "../fuzz/src/pair_ops.rs",
 );

@@ -206,19 +206,19 @@ impl Pair {
             if self.server.state() == State::Closed && !self.server_transport_closed {
                 self.server_transport_closed = true;
                 progress = true;
-                if !self.client_transport_closed {
-                    if let Err(e) = self.client.receive_eof(self.now) {
-                        self.client_errors.push(e);
-                    }
+                if !self.client_transport_closed
+                    && let Err(e) = self.client.receive_eof(self.now)
+                {
+                    self.client_errors.push(e);
                 }
             }
             if self.client.state() == State::Closed && !self.client_transport_closed {
                 self.client_transport_closed = true;
                 progress = true;
-                if !self.server_transport_closed {
-                    if let Err(e) = self.server.receive_eof(self.now) {
-                        self.server_errors.push(e);
-                    }
+                if !self.server_transport_closed
+                    && let Err(e) = self.server.receive_eof(self.now)
+                {
+                    self.server_errors.push(e);
                 }
             }
             if !progress {
