@@ -10,8 +10,8 @@ use super::{HandshakeError, HandshakeRequest, is_offered_extension};
 use crate::accept_key::{accept_key, is_valid_key};
 use crate::config::Config;
 use crate::http::{
-    BodyFraming, HeadLimits, Headers, HttpVersion, Request, WriteError, canonical_reason,
-    write_response,
+    BodyFraming, HeadError, HeadLimits, Headers, HttpVersion, Request, WriteError,
+    canonical_reason, write_response,
 };
 
 /// Everything a server needs for its handshakes and connections.
@@ -106,6 +106,64 @@ pub enum DecisionError {
     Write(#[from] WriteError),
 }
 
+/// Checks a request that another HTTP stack already parsed (hyper, axum, a
+/// framework's router) as a [`Server`](crate::Server) checks the requests it
+/// parses itself: RFC 9112 §3.2's `Host` rule, RFC 6455 §4.2.1 and the
+/// server's policy (`allowed_origins`).
+///
+/// On success, answer with a 101 carrying [`accept_headers`], then run the
+/// upgraded stream with [`Server::new_open`](crate::Server::new_open). On
+/// failure, answer with [`error_response`].
+///
+/// # Errors
+///
+/// The [`HandshakeError`] a [`Server`](crate::Server) would report for the
+/// same request; [`HandshakeError::status`] gives its status.
+///
+/// ```
+/// use wsmachine::handshake::HandshakeError;
+/// use wsmachine::handshake::server::{ServerConfig, validate_request};
+/// use wsmachine::http::{Headers, HttpVersion, Request};
+///
+/// let mut headers = Headers::new();
+/// headers.push("Host", "example.com");
+/// headers.push("Upgrade", "websocket");
+/// headers.push("Connection", "Upgrade");
+/// headers.push("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==");
+/// headers.push("Sec-WebSocket-Version", "13");
+/// let request = Request {
+///     method: "GET".into(),
+///     target: "/chat".into(),
+///     version: HttpVersion::Http11,
+///     headers,
+/// };
+/// let valid = validate_request(request.clone(), &ServerConfig::default())?;
+/// assert_eq!(valid.target(), "/chat");
+///
+/// let mut plain = request;
+/// plain.headers.remove("Upgrade");
+/// let error = validate_request(plain, &ServerConfig::default()).unwrap_err();
+/// assert_eq!(error, HandshakeError::NotWebSocket);
+/// assert_eq!(error.status(), Some(426));
+/// # Ok::<(), HandshakeError>(())
+/// ```
+pub fn validate_request(
+    request: Request,
+    config: &ServerConfig,
+) -> Result<HandshakeRequest, HandshakeError> {
+    // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without
+    // Host and to any request with more than one. `HeadParser` enforces this
+    // for the requests a `Server` parses; another stack may not.
+    match request.headers.get_all("Host").count() {
+        0 if request.version == HttpVersion::Http11 => {
+            return Err(HandshakeError::InvalidRequestHead(HeadError::MissingHost));
+        }
+        0 | 1 => {}
+        _ => return Err(HandshakeError::InvalidRequestHead(HeadError::DuplicateHost)),
+    }
+    check_request(request, config)
+}
+
 /// Checks a request against RFC 6455 §4.2.1 and the server's policy.
 pub(crate) fn check_request(
     request: Request,
@@ -176,12 +234,46 @@ pub(crate) fn check_request(
     })
 }
 
-/// Writes the 101 response accepting `request`.
-pub(crate) fn write_accept(
+/// The header fields of the 101 response that accepts `request` with the
+/// app's `accept`: `Upgrade`, `Connection`, `Sec-WebSocket-Accept` (RFC 6455
+/// §4.2.2), the chosen subprotocol and extensions, then the app's extra
+/// headers.
+///
+/// A [`Server`](crate::Server) writes exactly these. An app whose HTTP stack
+/// did the upgrade (see [`validate_request`]) puts them on its own 101.
+///
+/// # Errors
+///
+/// [`DecisionError::ProtocolNotOffered`] and
+/// [`DecisionError::ExtensionNotOffered`] for a choice the client did not
+/// offer; [`DecisionError::ReservedHeader`] for an extra header the
+/// handshake sets itself; [`DecisionError::Write`] for a header that cannot
+/// be written safely or a framing header (a 101 has no body).
+///
+/// ```
+/// use wsmachine::handshake::server::{Accept, ServerConfig, accept_headers, validate_request};
+/// use wsmachine::http::{Headers, HttpVersion, Request};
+///
+/// let mut headers = Headers::new();
+/// headers.push("Host", "example.com");
+/// headers.push("Upgrade", "websocket");
+/// headers.push("Connection", "Upgrade");
+/// headers.push("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==");
+/// headers.push("Sec-WebSocket-Version", "13");
+/// headers.push("Sec-WebSocket-Protocol", "chat, superchat");
+/// let request = Request { method: "GET".into(), target: "/".into(), version: HttpVersion::Http11, headers };
+/// let request = validate_request(request, &ServerConfig::default())?;
+///
+/// let response = accept_headers(&request, &Accept::default().with_protocol("chat"))?;
+/// assert_eq!(response.get_str("Sec-WebSocket-Accept"), Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+/// assert_eq!(response.get_str("Sec-WebSocket-Protocol"), Some("chat"));
+/// assert!(accept_headers(&request, &Accept::default().with_protocol("mqtt")).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn accept_headers(
     request: &HandshakeRequest,
     accept: &Accept,
-    out: &mut BytesMut,
-) -> Result<(), DecisionError> {
+) -> Result<Headers, DecisionError> {
     if let Some(protocol) = &accept.protocol
         && !request.protocols.contains(protocol)
     {
@@ -217,6 +309,28 @@ pub(crate) fn write_accept(
     for (name, value) in accept.headers.iter() {
         headers.push(name, value);
     }
+    // The same checks `write_response` makes, so that headers handed to
+    // another HTTP stack are as safe as the ones a `Server` writes.
+    headers.validate().map_err(WriteError::Header)?;
+    for (name, _) in headers.iter() {
+        // RFC 9110 §8.6 and RFC 9112 §6.1: a 1xx response has no content
+        // and carries neither Content-Length nor Transfer-Encoding.
+        if name.eq_ignore_ascii_case("Content-Length")
+            || name.eq_ignore_ascii_case("Transfer-Encoding")
+        {
+            return Err(WriteError::FramingHeaderNotAllowed { name: name.into() }.into());
+        }
+    }
+    Ok(headers)
+}
+
+/// Writes the 101 response accepting `request`.
+pub(crate) fn write_accept(
+    request: &HandshakeRequest,
+    accept: &Accept,
+    out: &mut BytesMut,
+) -> Result<(), DecisionError> {
+    let headers = accept_headers(request, accept)?;
     write_response(out, 101, "Switching Protocols", &headers, &[])?;
     Ok(())
 }
@@ -249,22 +363,58 @@ pub(crate) fn write_rejection(
     Ok(())
 }
 
-/// Writes the error response a failed handshake calls for, if any.
-pub(crate) fn write_error_response(error: &HandshakeError, out: &mut BytesMut) {
-    let Some(status) = error.status() else {
-        return;
-    };
+/// The HTTP error response a server sends for a failed handshake: what a
+/// [`Server`](crate::Server) queues itself, for an app whose HTTP stack
+/// answers instead (see [`validate_request`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ErrorResponse {
+    /// The status, from [`HandshakeError::status`].
+    pub status: u16,
+    /// The header fields besides the framing (`Content-Length`, which the
+    /// HTTP stack sets from the body): `Allow` for 405, `Upgrade` and
+    /// `Sec-WebSocket-Version` for 426, `Connection`, `Content-Type`.
+    pub headers: Headers,
+    /// A one-line plain text body naming the failure.
+    pub body: String,
+}
+
+/// The error response for a failed handshake, or `None` for a failure that
+/// gets no response (a client-side failure, the end of the transport).
+///
+/// ```
+/// use wsmachine::handshake::HandshakeError;
+/// use wsmachine::handshake::server::error_response;
+///
+/// let response = error_response(&HandshakeError::NotWebSocket).unwrap();
+/// assert_eq!(response.status, 426);
+/// assert_eq!(response.headers.get_str("Upgrade"), Some("websocket"));
+/// assert!(error_response(&HandshakeError::UnexpectedEof).is_none());
+/// ```
+pub fn error_response(error: &HandshakeError) -> Option<ErrorResponse> {
+    let status = error.status()?;
     let mut headers = error.response_headers();
     headers.push("Content-Type", "text/plain; charset=utf-8");
-    let body = alloc::format!("{error}\n");
+    Some(ErrorResponse {
+        status,
+        headers,
+        body: alloc::format!("{error}\n"),
+    })
+}
+
+/// Writes the error response a failed handshake calls for, if any.
+pub(crate) fn write_error_response(error: &HandshakeError, out: &mut BytesMut) {
+    let Some(response) = error_response(error) else {
+        return;
+    };
     // The status comes from a fixed table and the headers are constants, so
     // this cannot fail; if it ever did, the connection would just close.
     let _ = write_response(
         out,
-        status,
-        canonical_reason(status).unwrap_or(""),
-        &headers,
-        body.as_bytes(),
+        response.status,
+        canonical_reason(response.status).unwrap_or(""),
+        &response.headers,
+        response.body.as_bytes(),
     );
 }
 
@@ -286,4 +436,315 @@ fn check_extra_headers(headers: &Headers) -> Result<(), DecisionError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use core::time::Duration;
+
+    use crate::event::Event;
+    use crate::http::HeadParser;
+
+    const SAMPLE_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+    const SAMPLE_ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+    fn upgrade_request(extra: &[(&str, &str)]) -> Request {
+        let mut headers = Headers::new();
+        headers.push("Host", "example.com");
+        headers.push("Upgrade", "websocket");
+        headers.push("Connection", "Upgrade");
+        headers.push("Sec-WebSocket-Key", SAMPLE_KEY);
+        headers.push("Sec-WebSocket-Version", "13");
+        for (name, value) in extra {
+            headers.push(*name, *value);
+        }
+        Request {
+            method: "GET".into(),
+            target: "/chat".into(),
+            version: HttpVersion::Http11,
+            headers,
+        }
+    }
+
+    fn names_and_values(headers: &Headers) -> Vec<(&str, &str)> {
+        headers
+            .iter()
+            .map(|(name, value)| (name, core::str::from_utf8(value).unwrap_or("<not utf-8>")))
+            .collect()
+    }
+
+    #[test]
+    fn a_valid_request_validates_as_a_server_reports_it() {
+        let wire = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+            Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+            Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat, superchat\r\n\r\n";
+        let mut server = crate::Server::new(ServerConfig::default());
+        server.receive(Duration::ZERO, wire).unwrap();
+        let Some(Event::Request(from_server)) = server.poll_event() else {
+            panic!("the server did not report the request");
+        };
+        let (parsed, _) = HeadParser::default().parse_request(wire).unwrap().unwrap();
+        let validated = validate_request(parsed, &ServerConfig::default()).unwrap();
+        assert_eq!(validated, from_server);
+        assert_eq!(validated.protocols, vec!["chat", "superchat"]);
+    }
+
+    #[test]
+    fn host_is_required_once_in_http_11() {
+        let mut missing = upgrade_request(&[]);
+        missing.headers.remove("Host");
+        let error = validate_request(missing.clone(), &ServerConfig::default()).unwrap_err();
+        assert_eq!(
+            error,
+            HandshakeError::InvalidRequestHead(HeadError::MissingHost)
+        );
+        assert_eq!(error.status(), Some(400));
+
+        let twice = upgrade_request(&[("host", "other.example")]);
+        assert_eq!(
+            validate_request(twice, &ServerConfig::default()),
+            Err(HandshakeError::InvalidRequestHead(HeadError::DuplicateHost))
+        );
+
+        // An HTTP/1.0 request may omit Host; it fails on its version instead.
+        missing.version = HttpVersion::Http10;
+        assert_eq!(
+            validate_request(missing, &ServerConfig::default()),
+            Err(HandshakeError::Http10Request)
+        );
+    }
+
+    #[test]
+    fn rfc_6455_failures_are_the_ones_check_request_gives() {
+        let mut not_websocket = upgrade_request(&[]);
+        not_websocket.headers.remove("Upgrade");
+        assert_eq!(
+            validate_request(not_websocket, &ServerConfig::default()),
+            Err(HandshakeError::NotWebSocket)
+        );
+
+        let mut post = upgrade_request(&[]);
+        post.method = "POST".into();
+        assert_eq!(
+            validate_request(post, &ServerConfig::default()),
+            Err(HandshakeError::MethodNotAllowed {
+                method: "POST".into()
+            })
+        );
+
+        let mut version_8 = upgrade_request(&[]);
+        version_8.headers.remove("Sec-WebSocket-Version");
+        version_8.headers.push("Sec-WebSocket-Version", "8");
+        assert_eq!(
+            validate_request(version_8, &ServerConfig::default()),
+            Err(HandshakeError::UnsupportedVersion {
+                version: "8".into()
+            })
+        );
+
+        let mut config = ServerConfig::default();
+        config.allowed_origins = Some(vec!["https://good.example".into()]);
+        let bad_origin = upgrade_request(&[("Origin", "https://evil.example")]);
+        assert_eq!(
+            validate_request(bad_origin, &config),
+            Err(HandshakeError::OriginNotAllowed {
+                origin: Some("https://evil.example".into())
+            })
+        );
+        let good_origin = upgrade_request(&[("Origin", "https://GOOD.example")]);
+        assert!(validate_request(good_origin, &config).is_ok());
+    }
+
+    #[test]
+    fn accept_headers_for_the_rfc_sample() {
+        let request = validate_request(upgrade_request(&[]), &ServerConfig::default()).unwrap();
+        let headers = accept_headers(&request, &Accept::default()).unwrap();
+        assert_eq!(
+            names_and_values(&headers),
+            vec![
+                ("Upgrade", "websocket"),
+                ("Connection", "Upgrade"),
+                ("Sec-WebSocket-Accept", SAMPLE_ACCEPT),
+            ]
+        );
+    }
+
+    #[test]
+    fn accept_headers_carry_the_choices_then_the_extra_headers() {
+        let request = validate_request(
+            upgrade_request(&[
+                ("Sec-WebSocket-Protocol", "chat, superchat"),
+                ("Sec-WebSocket-Extensions", "x-test; a=1"),
+            ]),
+            &ServerConfig::default(),
+        )
+        .unwrap();
+        let mut accept = Accept::default()
+            .with_protocol("superchat")
+            .with_header("Set-Cookie", "id=7");
+        accept.extensions.push("x-test".into());
+        let headers = accept_headers(&request, &accept).unwrap();
+        assert_eq!(
+            names_and_values(&headers),
+            vec![
+                ("Upgrade", "websocket"),
+                ("Connection", "Upgrade"),
+                ("Sec-WebSocket-Accept", SAMPLE_ACCEPT),
+                ("Sec-WebSocket-Protocol", "superchat"),
+                ("Sec-WebSocket-Extensions", "x-test"),
+                ("Set-Cookie", "id=7"),
+            ]
+        );
+    }
+
+    #[test]
+    fn accept_headers_refuse_what_cannot_be_sent() {
+        let request = validate_request(
+            upgrade_request(&[("Sec-WebSocket-Protocol", "chat")]),
+            &ServerConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            accept_headers(&request, &Accept::default().with_protocol("mqtt")),
+            Err(DecisionError::ProtocolNotOffered {
+                protocol: "mqtt".into()
+            })
+        );
+        let mut unoffered = Accept::default();
+        unoffered.extensions.push("permessage-deflate".into());
+        assert_eq!(
+            accept_headers(&request, &unoffered),
+            Err(DecisionError::ExtensionNotOffered {
+                extension: "permessage-deflate".into()
+            })
+        );
+        assert_eq!(
+            accept_headers(
+                &request,
+                &Accept::default().with_header("connection", "close")
+            ),
+            Err(DecisionError::ReservedHeader {
+                name: "connection".into()
+            })
+        );
+        assert_eq!(
+            accept_headers(
+                &request,
+                &Accept::default().with_header("X-Split", "a\r\nb: c")
+            ),
+            Err(DecisionError::Write(WriteError::Header(
+                crate::http::HeaderError::InvalidValue {
+                    name: "X-Split".into()
+                }
+            )))
+        );
+        assert_eq!(
+            accept_headers(
+                &request,
+                &Accept::default().with_header("Content-Length", "0")
+            ),
+            Err(DecisionError::Write(WriteError::FramingHeaderNotAllowed {
+                name: "Content-Length".into()
+            }))
+        );
+    }
+
+    #[test]
+    fn write_accept_writes_accept_headers() {
+        let request = validate_request(
+            upgrade_request(&[("Sec-WebSocket-Protocol", "chat")]),
+            &ServerConfig::default(),
+        )
+        .unwrap();
+        let accept = Accept::default()
+            .with_protocol("chat")
+            .with_header("X-Served-By", "edge-1");
+        let mut written = BytesMut::new();
+        write_accept(&request, &accept, &mut written).unwrap();
+        let expected = alloc::format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {SAMPLE_ACCEPT}\r\nSec-WebSocket-Protocol: chat\r\n\
+             X-Served-By: edge-1\r\n\r\n"
+        );
+        assert_eq!(&written[..], expected.as_bytes());
+
+        // A refused decision writes nothing.
+        let mut untouched = BytesMut::new();
+        let refused = write_accept(
+            &request,
+            &Accept::default().with_protocol("mqtt"),
+            &mut untouched,
+        );
+        assert!(refused.is_err());
+        assert!(untouched.is_empty());
+    }
+
+    #[test]
+    fn error_responses_name_what_to_upgrade_to() {
+        let response = error_response(&HandshakeError::UnsupportedVersion {
+            version: "8".into(),
+        })
+        .unwrap();
+        assert_eq!(response.status, 426);
+        assert_eq!(
+            names_and_values(&response.headers),
+            vec![
+                ("Upgrade", "websocket"),
+                ("Sec-WebSocket-Version", "13"),
+                ("Connection", "upgrade, close"),
+                ("Content-Type", "text/plain; charset=utf-8"),
+            ]
+        );
+        assert_eq!(response.body, "unsupported Sec-WebSocket-Version \"8\"\n");
+
+        let response = error_response(&HandshakeError::MethodNotAllowed {
+            method: "PUT".into(),
+        })
+        .unwrap();
+        assert_eq!(response.status, 405);
+        assert_eq!(response.headers.get_str("Allow"), Some("GET"));
+        assert_eq!(response.headers.get_str("Connection"), Some("close"));
+        assert!(!response.headers.contains("Upgrade"));
+    }
+
+    #[test]
+    fn failures_without_a_status_have_no_error_response() {
+        for error in [
+            HandshakeError::UnexpectedEof,
+            HandshakeError::AcceptMismatch,
+            HandshakeError::MissingAccept,
+        ] {
+            assert_eq!(error_response(&error), None, "{error:?}");
+            let mut out = BytesMut::new();
+            write_error_response(&error, &mut out);
+            assert!(out.is_empty(), "{error:?}");
+        }
+    }
+
+    #[test]
+    fn write_error_response_writes_error_response() {
+        for error in [
+            HandshakeError::NotWebSocket,
+            HandshakeError::MissingKey,
+            HandshakeError::InvalidRequestHead(HeadError::MissingHost),
+            HandshakeError::OriginNotAllowed { origin: None },
+        ] {
+            let response = error_response(&error).unwrap();
+            let mut expected = Vec::new();
+            write_response(
+                &mut expected,
+                response.status,
+                canonical_reason(response.status).unwrap_or(""),
+                &response.headers,
+                response.body.as_bytes(),
+            )
+            .unwrap();
+            let mut written = BytesMut::new();
+            write_error_response(&error, &mut written);
+            assert_eq!(&written[..], &expected[..], "{error:?}");
+            assert_eq!(Some(response.status), error.status());
+        }
+    }
 }
