@@ -544,8 +544,10 @@ mod tests {
             })
         );
 
-        let mut config = ServerConfig::default();
-        config.allowed_origins = Some(vec!["https://good.example".into()]);
+        let config = ServerConfig {
+            allowed_origins: Some(vec!["https://good.example".into()]),
+            ..ServerConfig::default()
+        };
         let bad_origin = upgrade_request(&[("Origin", "https://evil.example")]);
         assert_eq!(
             validate_request(bad_origin, &config),

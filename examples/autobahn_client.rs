@@ -1,0 +1,227 @@
+//! The client side of the Autobahn|Testsuite protocol, blocking std::net.
+//!
+//! ```text
+//! cargo run --release --example autobahn_client [-- BASE_URL]
+//! ```
+//!
+//! BASE_URL defaults to `ws://127.0.0.1:9001`, where `wstest -m
+//! fuzzingserver` listens. The client:
+//! 1. opens `/getCaseCount`, whose single text message is the number of
+//!    cases;
+//! 2. runs each case N at `/runCase?case=N&agent=wsmachine` as an echo
+//!    client: every text or binary message comes back whole, as the same
+//!    type, until the server closes;
+//! 3. opens `/updateReports?agent=wsmachine` so that the server writes its
+//!    report.
+//!
+//! One stdout line per case says how it ended; judging the case is the
+//! server's job. Limits are 16 MiB, as some cases send messages that large.
+//! Exit status: 0 when the count was read and the reports updated, 1
+//! otherwise (a line starting with `error:` says why), 2 for a bad command
+//! line.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use wsmachine::entropy::OsEntropy;
+use wsmachine::handshake::client::ClientConfig;
+use wsmachine::message::{Message, MessageAssembler};
+use wsmachine::{Client, Close, Event, State};
+
+/// The name the reports list this implementation under.
+const AGENT: &str = "wsmachine";
+
+/// The largest message and frame accepted: Autobahn's 9.x cases send up to
+/// 16 MiB.
+const MAX_MESSAGE_SIZE: usize = 16 << 20;
+
+/// How long a handshake may take: the machine has no handshake timer, so
+/// this loop brings one.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let base = args
+        .next()
+        .unwrap_or_else(|| "ws://127.0.0.1:9001".to_string());
+    if base.starts_with('-') || args.next().is_some() {
+        eprintln!("usage: autobahn_client [BASE_URL]");
+        return ExitCode::from(2);
+    }
+    match run(base.trim_end_matches('/')) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            println!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(base: &str) -> Result<(), String> {
+    let count_session = session(&format!("{base}/getCaseCount"), Role::ReadCount)
+        .map_err(|error| format!("getCaseCount: {error}"))?;
+    let count: u32 = match count_session.first_text.as_deref().map(str::trim) {
+        Some(text) => text
+            .parse()
+            .map_err(|_| format!("getCaseCount: not a count: {text:?}"))?,
+        None => return Err("getCaseCount: no count received".into()),
+    };
+    println!("cases: {count}");
+    for case in 1..=count {
+        let url = format!("{base}/runCase?case={case}&agent={AGENT}");
+        match session(&url, Role::Echo) {
+            Ok(ended) => println!(
+                "case {case}/{count}: {} messages echoed, {}",
+                ended.echoed,
+                describe(ended.close.as_ref())
+            ),
+            // One case's failure (some close the TCP connection abruptly)
+            // does not stop the run.
+            Err(error) => println!("case {case}/{count}: {error}"),
+        }
+    }
+    let report = session(&format!("{base}/updateReports?agent={AGENT}"), Role::Idle)
+        .map_err(|error| format!("updateReports: {error}"))?;
+    if report.close.is_none() {
+        return Err("updateReports: the connection did not open".into());
+    }
+    println!("reports updated for agent {AGENT}");
+    Ok(())
+}
+
+/// What a connection does with the messages it receives.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Keeps the first text message.
+    ReadCount,
+    /// Echoes every message.
+    Echo,
+    /// Ignores messages and waits for the server to close.
+    Idle,
+}
+
+/// How a connection went.
+struct Ended {
+    first_text: Option<String>,
+    echoed: usize,
+    /// The Close event; `None` if the connection never opened.
+    close: Option<Close>,
+}
+
+fn describe(close: Option<&Close>) -> String {
+    match close {
+        Some(close) => {
+            let cause = close
+                .error
+                .as_ref()
+                .map(|error| format!(" error: {error}"))
+                .unwrap_or_default();
+            format!(
+                "closed: code={} initiator={:?}{cause}",
+                close.code, close.initiator
+            )
+        }
+        None => "never opened".into(),
+    }
+}
+
+/// Runs one connection to its end.
+fn session(url: &str, role: Role) -> Result<Ended, String> {
+    let mut config = ClientConfig::new(url).map_err(|error| format!("invalid URL: {error}"))?;
+    if config.is_secure() {
+        return Err("wss:// needs TLS, which this example does not do".into());
+    }
+    config.config.limits.max_message_size = MAX_MESSAGE_SIZE as u64;
+    config.config.limits.max_frame_payload = MAX_MESSAGE_SIZE as u64;
+    let stream = TcpStream::connect((config.host(), config.port()))
+        .map_err(|error| format!("connect: {error}"))?;
+    let client = Client::new(config, OsEntropy::new()).map_err(|error| error.to_string())?;
+    drive(stream, client, role).map_err(|error| format!("transport: {error}"))
+}
+
+fn drive(mut stream: TcpStream, mut client: Client<OsEntropy>, role: Role) -> io::Result<Ended> {
+    // Many small messages go back and forth; do not let Nagle hold them.
+    stream.set_nodelay(true)?;
+    let start = Instant::now();
+    let now = || start.elapsed();
+    let mut assembler = MessageAssembler::new(MAX_MESSAGE_SIZE);
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut ended = Ended {
+        first_text: None,
+        echoed: 0,
+        close: None,
+    };
+    let mut rejected = None;
+    loop {
+        while let Some(bytes) = client.poll_transmit() {
+            stream.write_all(&bytes)?;
+        }
+        if client.state() == State::Closed {
+            let _ = stream.shutdown(Shutdown::Both);
+            if let Some(status) = rejected {
+                return Err(io::Error::other(format!(
+                    "handshake rejected with {status}"
+                )));
+            }
+            if let (None, Some(error)) = (&ended.close, client.error()) {
+                return Err(io::Error::other(format!("handshake failed: {error}")));
+            }
+            return Ok(ended);
+        }
+        let deadline = match client.state() {
+            State::Connecting => Some(HANDSHAKE_TIMEOUT),
+            _ => client.poll_timeout(),
+        };
+        let wait =
+            deadline.map(|deadline| deadline.saturating_sub(now()).max(Duration::from_millis(1)));
+        stream.set_read_timeout(wait)?;
+        // An error is sticky, its Close is queued, and the Close event says
+        // why: nothing more to do with it here.
+        let _ = match stream.read(&mut buf) {
+            Ok(0) => client.receive_eof(now()),
+            Ok(n) => client.receive(now(), buf.get(..n).unwrap_or_default()),
+            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                if client.state() == State::Connecting {
+                    let _ = stream.shutdown(Shutdown::Both);
+                    return Err(io::Error::other("handshake timed out"));
+                }
+                client.handle_timeout(now());
+                Ok(())
+            }
+            Err(error) => return Err(error),
+        };
+        while let Some(event) = client.poll_event() {
+            match event {
+                Event::Frame(frame) => match assembler.push(frame) {
+                    Ok(Some(Message::Text(text))) => match role {
+                        Role::ReadCount if ended.first_text.is_none() => {
+                            ended.first_text = Some(text.as_str().to_string());
+                        }
+                        Role::Echo => {
+                            // Fails only once closing; the echo is moot then.
+                            if client.send_text(text.as_str()).is_ok() {
+                                ended.echoed += 1;
+                            }
+                        }
+                        Role::ReadCount | Role::Idle => {}
+                    },
+                    Ok(Some(Message::Binary(data))) => {
+                        if role == Role::Echo && client.send_binary(&data).is_ok() {
+                            ended.echoed += 1;
+                        }
+                    }
+                    // Pings are answered by the machine (auto_pong).
+                    Ok(_) => {}
+                    // The connection already checks sizes and UTF-8 with the
+                    // same limit, so this does not happen; drop the message.
+                    Err(_) => {}
+                },
+                Event::Close(close) => ended.close = Some(close),
+                Event::HandshakeRejected(rejection) => rejected = Some(rejection.status),
+                Event::Accepted(_) | Event::Request(_) => {}
+            }
+        }
+    }
+}
