@@ -60,3 +60,9 @@ struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/handshake-failures.md")]
 struct HandshakeFailuresDoctests;
+
+/// The embedding guide's examples, compiled and run as doctests. Its hyper
+/// section uses the `http` feature's conversions.
+#[cfg(all(doctest, feature = "http"))]
+#[doc = include_str!("../docs/embedding.md")]
+struct EmbeddingDoctests;

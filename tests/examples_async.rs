@@ -9,6 +9,10 @@
 //! Every test is bounded: async ones by `tokio::time::timeout`, processes by
 //! a deadline after which they are killed.
 
+// Each example is included whole and brings its own `mod common;`, so the
+// shared module is compiled once per example, as in the examples themselves.
+#![allow(clippy::duplicate_mod)]
+
 #[allow(dead_code)]
 #[path = "../examples/tokio_echo.rs"]
 mod tokio_echo;
