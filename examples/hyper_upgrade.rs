@@ -33,7 +33,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use wsmachine::Server;
 use wsmachine::handshake::server::{
@@ -133,9 +133,12 @@ pub async fn serve(listener: TcpListener, app: Arc<App>) {
                 let app = Arc::clone(&app);
                 async move { Ok::<_, Infallible>(route(request, &app, peer)) }
             });
+            // The timer makes hyper's 30 s deadline for a request head take
+            // effect (what `tokio_echo`'s handshake timeout does), and
             // `with_upgrades` keeps the connection's I/O for
             // `hyper::upgrade::on` after a 101.
             let served = http1::Builder::new()
+                .timer(TokioTimer::new())
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades()
                 .await;
@@ -223,7 +226,11 @@ fn upgrade(mut request: Request<Incoming>, app: &Arc<App>, log: ConnLog) -> Resp
         let clock = Clock::start();
         let server = Server::new_open(config, clock.now());
         let stream = TokioIo::new(upgraded);
-        if let Err(error) = run_echo(server, clock, stream, max_message_size, &log).await {
+        // Open from the start, so the handshake timeout never applies.
+        let no_handshake = Duration::ZERO;
+        if let Err(error) =
+            run_echo(server, clock, stream, max_message_size, no_handshake, &log).await
+        {
             log.line(&format!("transport error: {error}"));
         }
     });

@@ -27,6 +27,9 @@ use wsmachine::handshake::server::ServerConfig;
 
 use common::{Clock, ConnLog, LogSink, run_echo, stderr_sink};
 
+/// How long a client may take to send its upgrade request.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The command line.
 pub struct Options {
     /// Where to listen.
@@ -92,12 +95,23 @@ async fn main() -> ExitCode {
     };
     eprintln!("tokio_echo: listening on ws://{}", options.addr);
     let config = Arc::new(server_config(options.max_message_size));
-    serve(listener, config, stderr_sink(options.quiet)).await;
+    serve(
+        listener,
+        config,
+        HANDSHAKE_TIMEOUT,
+        stderr_sink(options.quiet),
+    )
+    .await;
     ExitCode::SUCCESS
 }
 
 /// Accepts connections forever, each in its own task.
-pub async fn serve(listener: TcpListener, config: Arc<ServerConfig>, sink: Option<LogSink>) {
+pub async fn serve(
+    listener: TcpListener,
+    config: Arc<ServerConfig>,
+    handshake_timeout: Duration,
+    sink: Option<LogSink>,
+) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -114,7 +128,7 @@ pub async fn serve(listener: TcpListener, config: Arc<ServerConfig>, sink: Optio
         let config = Arc::clone(&config);
         let log = ConnLog::new(peer, sink.clone());
         tokio::spawn(async move {
-            if let Err(error) = serve_connection(stream, &config, &log).await {
+            if let Err(error) = serve_connection(stream, &config, handshake_timeout, &log).await {
                 log.line(&format!("transport error: {error}"));
             }
         });
@@ -128,6 +142,7 @@ pub async fn serve(listener: TcpListener, config: Arc<ServerConfig>, sink: Optio
 pub async fn serve_connection(
     stream: TcpStream,
     config: &ServerConfig,
+    handshake_timeout: Duration,
     log: &ConnLog,
 ) -> io::Result<()> {
     // Frames are small and interactive: send them as soon as they are
@@ -137,5 +152,13 @@ pub async fn serve_connection(
     let server = Server::new(config.clone());
     let max_message_size =
         usize::try_from(config.config.limits.max_message_size).unwrap_or(usize::MAX);
-    run_echo(server, clock, stream, max_message_size, log).await
+    run_echo(
+        server,
+        clock,
+        stream,
+        max_message_size,
+        handshake_timeout,
+        log,
+    )
+    .await
 }

@@ -35,6 +35,11 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
 use wsmachine::config::Keepalive;
 
+/// The handshake deadline of the tokio_echo servers under test; short only
+/// where the test is about it, so that a loaded machine cannot trip it.
+const HANDSHAKE_TIMEOUT: Duration = tokio_echo::HANDSHAKE_TIMEOUT;
+const SHORT_HANDSHAKE_TIMEOUT: Duration = Duration::from_millis(300);
+
 /// The bound on each async test.
 const TEST_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -209,12 +214,20 @@ async fn echo_and_close(url: &str) {
 async fn start_tokio_echo(
     config: wsmachine::handshake::server::ServerConfig,
 ) -> (SocketAddr, LogLines) {
+    start_tokio_echo_with(config, HANDSHAKE_TIMEOUT).await
+}
+
+async fn start_tokio_echo_with(
+    config: wsmachine::handshake::server::ServerConfig,
+    handshake_timeout: Duration,
+) -> (SocketAddr, LogLines) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let log = LogLines::default();
     tokio::spawn(tokio_echo::serve(
         listener,
         Arc::new(config),
+        handshake_timeout,
         Some(log.sink()),
     ));
     (addr, log)
@@ -249,6 +262,25 @@ async fn tokio_echo_serves_connections_concurrently() {
             idle.next().await.unwrap().unwrap(),
             WsMessage::text("still here")
         );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokio_echo_drops_a_client_that_sends_no_request() {
+    bounded(async {
+        let (addr, log) =
+            start_tokio_echo_with(tokio_echo::server_config(1 << 20), SHORT_HANDSHAKE_TIMEOUT)
+                .await;
+        // Before the server's clock starts, so a lower bound on its deadline.
+        let connecting = tokio::time::Instant::now();
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        let mut received = Vec::new();
+        stream.read_to_end(&mut received).await.unwrap();
+        assert!(connecting.elapsed() >= SHORT_HANDSHAKE_TIMEOUT);
+        assert_eq!(received, b"", "nothing is sent to a silent client");
+        log.wait_for("handshake timed out").await;
     })
     .await;
 }

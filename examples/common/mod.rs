@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use wsmachine::handshake::HandshakeError;
 use wsmachine::handshake::server::Accept;
 use wsmachine::message::{Message, MessageAssembler};
-use wsmachine::{Error, Event, SendError, Server};
+use wsmachine::{Error, Event, SendError, Server, State};
 
 /// Where log lines go: stderr in the examples, a vector in the tests.
 pub type LogSink = Arc<dyn Fn(&str) + Send + Sync>;
@@ -98,7 +98,9 @@ impl Clock {
 /// `server` may still be waiting for its handshake request (`Server::new`:
 /// the request is accepted as it comes) or already open
 /// (`Server::new_open`, after another HTTP stack did the upgrade); `clock`
-/// must be the one its `now` came from.
+/// must be the one its `now` came from. The machine has no timer for the
+/// opening handshake, so this loop drops a connection still connecting
+/// `handshake_timeout` after the clock's start.
 ///
 /// # Errors
 /// A transport error; the connection is over then.
@@ -107,6 +109,7 @@ pub async fn run_echo<S>(
     clock: Clock,
     mut stream: S,
     max_message_size: usize,
+    handshake_timeout: Duration,
     log: &ConnLog,
 ) -> io::Result<()>
 where
@@ -127,8 +130,14 @@ where
             let _ = stream.shutdown().await;
             return Ok(());
         }
-        // Wait for bytes, but no later than the machine's next timer.
-        let deadline = server.poll_timeout().map(|at| clock.instant(at));
+        // Wait for bytes, but no later than the machine's next timer (or,
+        // while connecting, than the handshake deadline).
+        let connecting = server.state() == State::Connecting;
+        let deadline = if connecting {
+            Some(clock.instant(handshake_timeout))
+        } else {
+            server.poll_timeout().map(|at| clock.instant(at))
+        };
         let result = tokio::select! {
             read = stream.read(&mut buf) => match read? {
                 0 => {
@@ -138,6 +147,11 @@ where
                 n => server.receive(clock.now(), buf.get(..n).unwrap_or_default()),
             },
             () = sleep_until(deadline) => {
+                if connecting {
+                    log.line("handshake timed out");
+                    let _ = stream.shutdown().await;
+                    return Ok(());
+                }
                 server.handle_timeout(clock.now());
                 Ok(())
             }
