@@ -116,6 +116,7 @@ impl<R: Role> Connection<R> {
     }
 
     /// The next event for the app.
+    #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.engine.poll_event()
     }

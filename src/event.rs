@@ -1,5 +1,7 @@
 //! What a connection reports to the app.
 
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
 use alloc::string::String;
 
 use crate::close::CloseCode;
@@ -49,4 +51,62 @@ pub struct Close {
     pub initiator: Initiator,
     /// Why the connection failed, if it did.
     pub error: Option<Error>,
+}
+
+/// The events a connection holds for the app, in order.
+///
+/// Frames are nearly all of the traffic and one read can bring thousands of
+/// small ones, so a frame is queued as it is, and the rarer, larger events
+/// are boxed: an entry is 40 bytes where an [`Event`] is over 130, and
+/// queueing and taking a frame moves a third as much memory.
+#[derive(Debug, Default)]
+pub(crate) struct EventQueue {
+    entries: VecDeque<Entry>,
+}
+
+#[derive(Debug)]
+enum Entry {
+    Frame(Frame),
+    Other(Box<Event>),
+}
+
+/// The capacity, in entries, that a drained queue keeps: enough for the
+/// few events a typical input brings, so that a connection receiving one
+/// message at a time does not allocate for each. A drained queue that grew
+/// past it gives its memory back, so an idle connection holds little.
+const KEPT_CAPACITY: usize = 4;
+
+impl EventQueue {
+    /// An empty queue that holds no memory.
+    pub(crate) const fn new() -> Self {
+        EventQueue {
+            entries: VecDeque::new(),
+        }
+    }
+
+    /// Queues `event` after the others.
+    #[inline]
+    pub(crate) fn push_back(&mut self, event: Event) {
+        let entry = match event {
+            Event::Frame(frame) => Entry::Frame(frame),
+            other => Entry::Other(Box::new(other)),
+        };
+        self.entries.push_back(entry);
+    }
+
+    /// Takes the oldest event. Once the queue is drained, memory beyond
+    /// [`KEPT_CAPACITY`] entries is released.
+    #[inline]
+    pub(crate) fn pop_front(&mut self) -> Option<Event> {
+        match self.entries.pop_front() {
+            Some(Entry::Frame(frame)) => Some(Event::Frame(frame)),
+            Some(Entry::Other(event)) => Some(*event),
+            None => {
+                if self.entries.capacity() > KEPT_CAPACITY {
+                    self.entries = VecDeque::new();
+                }
+                None
+            }
+        }
+    }
 }

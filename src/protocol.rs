@@ -5,7 +5,6 @@
 //! Phase changes go through [`crate::state::step`]; this module carries out
 //! what a step decides.
 
-use alloc::collections::VecDeque;
 use alloc::string::String;
 use bytes::{Bytes, BytesMut};
 use core::time::Duration;
@@ -101,7 +100,7 @@ pub struct Engine {
     incoming: Incoming,
     outgoing: Outgoing,
     out: BytesMut,
-    events: VecDeque<Event>,
+    events: crate::event::EventQueue,
     error: Option<Error>,
     timers: [Option<Duration>; TIMERS.len()],
     /// The payload of the keepalive ping awaiting its pong.
@@ -122,7 +121,7 @@ impl Engine {
             incoming: Incoming::default(),
             outgoing: Outgoing::default(),
             out: BytesMut::new(),
-            events: VecDeque::new(),
+            events: crate::event::EventQueue::new(),
             error: None,
             timers: [None; TIMERS.len()],
             awaited_pong: None,
@@ -147,6 +146,7 @@ impl Engine {
         self.events.push_back(event);
     }
 
+    #[inline]
     pub(crate) fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
