@@ -123,6 +123,7 @@ impl FrameHeader {
     /// assert_eq!((header.opcode, header.fin, header.payload_len, len), (Opcode::Text, true, 5, 2));
     /// assert_eq!(FrameHeader::decode(b"\x81").unwrap(), None);
     /// ```
+    #[inline]
     pub fn decode(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
         let [first, second, rest @ ..] = buf else {
             return Ok(None);
@@ -295,6 +296,34 @@ pub fn encode_frame(header: &FrameHeader, payload: &[u8], out: &mut BytesMut) {
     }
 }
 
+/// Payloads shorter than this are unmasked a word at a time by
+/// [`mask_payload`].
+const SHORT_PAYLOAD: usize = 64;
+
+/// Masks or unmasks a whole payload (key index 0 at its first byte).
+///
+/// [`mask::apply_mask`] works on 64-byte blocks against a key pattern it
+/// builds first; for the short payloads of chat and RPC traffic building the
+/// pattern costs more than the masking, so those are done here with the key
+/// as one 8-byte word.
+#[inline]
+fn mask_payload(payload: &mut [u8], key: [u8; 4]) {
+    if payload.len() >= SHORT_PAYLOAD {
+        mask::apply_mask(payload, key, 0);
+        return;
+    }
+    // The key twice over, in the byte order the payload words are read in.
+    let key_word = u64::from(u32::from_ne_bytes(key)) * 0x1_0000_0001;
+    let (words, tail) = payload.as_chunks_mut::<8>();
+    for word in words {
+        *word = (u64::from_ne_bytes(*word) ^ key_word).to_ne_bytes();
+    }
+    // The tail starts at a multiple of 8, so at key index 0.
+    for (byte, key_byte) in tail.iter_mut().zip(key.iter().cycle()) {
+        *byte ^= key_byte;
+    }
+}
+
 /// What [`FrameDecoder::decode`] found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decoded {
@@ -352,6 +381,7 @@ impl FrameDecoder {
     /// # Errors
     /// The header violations of [`FrameHeader::decode`]. Once an error is
     /// returned the stream is unusable; the caller fails the connection.
+    #[inline]
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Decoded>, ProtocolError> {
         let Some(current) = &mut self.current else {
             let Some((header, header_len)) = FrameHeader::decode(buf)? else {
@@ -383,6 +413,51 @@ impl FrameDecoder {
             rsv: header.rsv,
             payload: buf.split_to(payload_len).freeze(),
         })))
+    }
+
+    /// Takes a whole frame off the front of `buf` in one step: the common
+    /// case of small frames that arrive complete, without the separate header
+    /// and payload steps of [`decode`](Self::decode).
+    ///
+    /// It applies only when no frame is in progress, the next header and all
+    /// of its payload are in `buf`, and `accept` returns true for the header.
+    /// Then the frame is removed from `buf` and returned with its payload
+    /// unmasked. Otherwise nothing changes and `None` is returned, and
+    /// `decode` takes the frame (and reports what is wrong with it).
+    #[inline]
+    pub(crate) fn decode_whole(
+        &mut self,
+        buf: &mut BytesMut,
+        accept: impl FnOnce(&FrameHeader) -> bool,
+    ) -> Option<Frame> {
+        if self.current.is_some() {
+            return None;
+        }
+        let Ok(Some((header, header_len))) = FrameHeader::decode(buf) else {
+            return None;
+        };
+        let frame_len = usize::try_from(header.payload_len)
+            .ok()?
+            .checked_add(header_len)?;
+        if buf.len() < frame_len || !accept(&header) {
+            return None;
+        }
+        let mut wire = buf.split_to(frame_len);
+        if let Some(key) = header.mask
+            && let Some(payload) = wire.get_mut(header_len..)
+        {
+            mask_payload(payload, key);
+        }
+        // Dropping the header from the frozen bytes moves a pointer; doing
+        // it on the `BytesMut` costs a call.
+        let mut payload = wire.freeze();
+        payload.advance(header_len);
+        Some(Frame {
+            opcode: header.opcode,
+            fin: header.fin,
+            rsv: header.rsv,
+            payload,
+        })
     }
 
     /// The header of the frame whose payload is being received, if any.
@@ -539,5 +614,94 @@ mod tests {
             }
         }
         assert_eq!(frame.unwrap().payload, &b"abcdefghij"[..]);
+    }
+
+    /// Payload bytes that differ at every position, so that a byte masked
+    /// with the wrong key index shows.
+    fn pattern(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 7 + 3) as u8).collect()
+    }
+
+    #[test]
+    fn short_payloads_mask_like_the_block_wise_mask() {
+        for key in [[0x37, 0xfa, 0x21, 0x3d], [1, 2, 3, 4], [0xff; 4]] {
+            for len in 0..=130 {
+                let mut expected = pattern(len);
+                mask::apply_mask(&mut expected, key, 0);
+                let mut masked = pattern(len);
+                mask_payload(&mut masked, key);
+                assert_eq!(masked, expected, "{len} bytes, key {key:?}");
+            }
+        }
+    }
+
+    /// Frames of every length form, masked, one after another.
+    fn mixed_frames() -> (Vec<Frame>, Vec<u8>) {
+        let frames: Vec<Frame> = [0, 1, 16, 63, 64, 125, 126, 300, 70_000]
+            .into_iter()
+            .enumerate()
+            .map(|(i, len)| {
+                let opcode = if i % 2 == 0 {
+                    Opcode::Text
+                } else {
+                    Opcode::Binary
+                };
+                Frame::new(opcode, pattern(len))
+            })
+            .collect();
+        let mut wire = BytesMut::new();
+        for (i, frame) in frames.iter().enumerate() {
+            frame.encode(Some([i as u8, 0x5a, 0xc3, 0x81]), &mut wire);
+        }
+        (frames, wire.to_vec())
+    }
+
+    #[test]
+    fn whole_frames_decode_like_the_two_steps() {
+        let (frames, wire) = mixed_frames();
+        let mut decoder = FrameDecoder::new();
+        let mut buf = BytesMut::from(&wire[..]);
+        let mut taken = Vec::new();
+        while let Some(frame) = decoder.decode_whole(&mut buf, |_| true) {
+            taken.push(frame);
+        }
+        assert_eq!(taken, frames);
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn whole_frames_leave_everything_else_to_decode() {
+        let (frames, wire) = mixed_frames();
+        let mut decoder = FrameDecoder::new();
+        // Refused by the caller: nothing is consumed.
+        let mut buf = BytesMut::from(&wire[..]);
+        assert_eq!(decoder.decode_whole(&mut buf, |_| false), None);
+        assert_eq!(&buf[..], &wire[..]);
+        // Incomplete: nothing is consumed.
+        for cut in 0..frames[0].payload.len() + 6 {
+            let mut buf = BytesMut::from(&wire[..cut]);
+            assert_eq!(decoder.decode_whole(&mut buf, |_| true), None, "{cut}");
+            assert_eq!(buf.len(), cut);
+        }
+        // A frame in progress belongs to `decode`, even once it is whole.
+        // (The first frame is empty: its 6 header bytes are all of it.)
+        let mut buf = BytesMut::from(&wire[..6]);
+        assert!(matches!(
+            decoder.decode(&mut buf),
+            Ok(Some(Decoded::Header(_)))
+        ));
+        assert_eq!(decoder.decode_whole(&mut buf, |_| true), None);
+        assert_eq!(
+            decoder.decode(&mut buf),
+            Ok(Some(Decoded::Frame(frames[0].clone())))
+        );
+        // An invalid header is not its to report.
+        let mut buf = BytesMut::from(&b"\x83\x00"[..]);
+        let mut decoder = FrameDecoder::new();
+        assert_eq!(decoder.decode_whole(&mut buf, |_| true), None);
+        assert_eq!(
+            decoder.decode(&mut buf),
+            Err(ProtocolError::ReservedOpcode(3))
+        );
     }
 }
