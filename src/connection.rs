@@ -68,7 +68,7 @@ impl<R: Role> Connection<R> {
             // RFC 6455 §5.5.1: nothing after the closing handshake counts.
             return Ok(());
         }
-        self.engine.recv.extend_from_slice(data);
+        self.engine.append_received(data);
         self.process(now)
     }
 
@@ -84,11 +84,7 @@ impl<R: Role> Connection<R> {
         if matches!(self.engine.phase(), Phase::AwaitingEof | Phase::Closed) {
             return Ok(());
         }
-        if self.engine.recv.is_empty() {
-            self.engine.recv = data;
-        } else {
-            self.engine.recv.extend_from_slice(&data);
-        }
+        self.engine.take_received(data);
         self.process(now)
     }
 

@@ -415,6 +415,32 @@ impl FrameDecoder {
         })))
     }
 
+    /// Appends `data` to `buf`, unmasking the bytes that continue the payload
+    /// in progress while they are copied.
+    ///
+    /// The result is what `buf.extend_from_slice(data)` followed by
+    /// [`decode`](Self::decode) would leave, but a large payload is read and
+    /// written once instead of copied and then unmasked in a second pass.
+    /// Bytes after the payload (the next frames) are appended as they are.
+    pub(crate) fn extend(&mut self, buf: &mut BytesMut, data: &[u8]) {
+        let mut rest = data;
+        // Only when every buffered byte is unmasked payload does the next
+        // byte of `data` continue the payload at `unmasked`.
+        if let Some(current) = &mut self.current
+            && let Some(key) = current.header.mask
+            && current.unmasked == buf.len()
+        {
+            let payload_len = usize::try_from(current.header.payload_len).unwrap_or(usize::MAX);
+            let wanted = payload_len.saturating_sub(current.unmasked);
+            let (payload, after) = data.split_at(wanted.min(data.len()));
+            mask::extend_masked(buf, payload, key, current.unmasked);
+            // At most `payload_len`, so no overflow.
+            current.unmasked += payload.len();
+            rest = after;
+        }
+        buf.extend_from_slice(rest);
+    }
+
     /// Takes a whole frame off the front of `buf` in one step: the common
     /// case of small frames that arrive complete, without the separate header
     /// and payload steps of [`decode`](Self::decode).
@@ -703,5 +729,59 @@ mod tests {
             decoder.decode(&mut buf),
             Err(ProtocolError::ReservedOpcode(3))
         );
+    }
+
+    /// Decodes everything `decode` can from `buf`.
+    fn decode_available(decoder: &mut FrameDecoder, buf: &mut BytesMut, frames: &mut Vec<Frame>) {
+        while let Some(decoded) = decoder.decode(buf).unwrap() {
+            if let Decoded::Frame(frame) = decoded {
+                frames.push(frame);
+            }
+        }
+    }
+
+    #[test]
+    fn extend_unmasks_like_decode_at_every_split() {
+        let (frames, wire) = mixed_frames();
+        let piece_lengths = [1, 2, 3, 5, 7, 64, 1000, 4096, 65_536];
+        for piece_len in piece_lengths {
+            let mut decoder = FrameDecoder::new();
+            let mut buf = BytesMut::new();
+            let mut decoded = Vec::new();
+            for piece in wire.chunks(piece_len) {
+                decoder.extend(&mut buf, piece);
+                decode_available(&mut decoder, &mut buf, &mut decoded);
+                // The unmasked prefix is what `decode` alone would show.
+                if let Some(header) = decoder.current_header() {
+                    let index = decoded.len();
+                    let partial = decoder.partial_payload(&buf);
+                    assert_eq!(partial, &frames[index].payload[..partial.len()]);
+                    assert_eq!(header.payload_len, frames[index].payload.len() as u64);
+                }
+            }
+            assert_eq!(decoded, frames, "pieces of {piece_len}");
+        }
+    }
+
+    #[test]
+    fn extend_appends_after_masked_bytes_it_has_not_seen() {
+        // Bytes appended without `extend` are still masked; `extend` must
+        // not unmask past them.
+        let (frames, wire) = mixed_frames();
+        let mut decoder = FrameDecoder::new();
+        let mut buf = BytesMut::new();
+        let mut decoded = Vec::new();
+        for (i, piece) in wire.chunks(333).enumerate() {
+            if i % 3 == 0 {
+                buf.extend_from_slice(piece);
+            } else {
+                decoder.extend(&mut buf, piece);
+            }
+            if i % 2 == 0 {
+                decode_available(&mut decoder, &mut buf, &mut decoded);
+            }
+        }
+        decode_available(&mut decoder, &mut buf, &mut decoded);
+        assert_eq!(decoded, frames);
     }
 }

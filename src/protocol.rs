@@ -164,6 +164,22 @@ impl Engine {
         }
     }
 
+    /// Appends bytes read from the transport, unmasking the part that
+    /// continues the frame in progress while copying it.
+    pub(crate) fn append_received(&mut self, data: &[u8]) {
+        self.decoder.extend(&mut self.recv, data);
+    }
+
+    /// Takes a buffer read from the transport: without copying when nothing
+    /// is buffered, else appended.
+    pub(crate) fn take_received(&mut self, data: BytesMut) {
+        if self.recv.is_empty() {
+            self.recv = data;
+        } else {
+            self.append_received(&data);
+        }
+    }
+
     pub(crate) fn poll_timeout(&self) -> Option<Duration> {
         self.timers.iter().flatten().min().copied()
     }

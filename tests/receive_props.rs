@@ -1,0 +1,228 @@
+//! Receiving is split-invariant through every input path: one piece, any
+//! chunking through `receive`, any chunking through `receive_buf`, and a mix
+//! of the two give the same events, output, error and state, and the events
+//! are the frames that were sent. Small frames that arrive whole, frames
+//! whose payload spans reads (unmasked while copied) and frames that stop at
+//! a violation all take part.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use proptest::prelude::*;
+use wsmachine::config::Config;
+use wsmachine::{Error, Event, Frame, Opcode, Server, State};
+
+const NOW: Duration = Duration::ZERO;
+const LIMIT: u64 = 80_000;
+
+/// What the peer sends: valid frames, then perhaps one violation.
+#[derive(Clone, Debug)]
+struct Traffic {
+    frames: Vec<(Frame, [u8; 4])>,
+    violation: Option<Vec<u8>>,
+}
+
+fn payload(text: bool) -> impl Strategy<Value = Vec<u8>> {
+    let len = prop_oneof![
+        8 => 0usize..40,
+        2 => 100usize..400,
+        1 => 65_530usize..70_000,
+    ];
+    (len, any::<u8>()).prop_map(move |(len, seed)| {
+        if text {
+            // Multi-byte characters, so that reads split them.
+            "aé€😀"
+                .chars()
+                .cycle()
+                .skip(usize::from(seed % 4))
+                .scan(0, |used, c| {
+                    *used += c.len_utf8();
+                    (*used <= len).then_some(c)
+                })
+                .collect::<String>()
+                .into_bytes()
+        } else {
+            (0..len).map(|i| (i as u8).wrapping_add(seed)).collect()
+        }
+    })
+}
+
+/// A message of one to three frames, perhaps with a ping between them.
+fn message() -> impl Strategy<Value = Vec<Frame>> {
+    (any::<bool>(), 1usize..=3, any::<bool>()).prop_flat_map(|(text, parts, ping)| {
+        prop::collection::vec(payload(text), parts).prop_map(move |parts| {
+            let count = parts.len();
+            let mut frames = Vec::new();
+            for (i, part) in parts.into_iter().enumerate() {
+                let opcode = match (i, text) {
+                    (0, true) => Opcode::Text,
+                    (0, false) => Opcode::Binary,
+                    _ => Opcode::Continuation,
+                };
+                let mut frame = Frame::new(opcode, part);
+                frame.fin = i + 1 == count;
+                frames.push(frame);
+                if ping && i == 0 {
+                    frames.push(Frame::new(Opcode::Ping, &b"between"[..]));
+                }
+            }
+            frames
+        })
+    })
+}
+
+/// Frames the server must refuse.
+fn violation() -> impl Strategy<Value = Vec<u8>> {
+    let masked = |frame: Frame| {
+        let mut wire = BytesMut::new();
+        frame.encode(Some([9, 8, 7, 6]), &mut wire);
+        wire.to_vec()
+    };
+    prop_oneof![
+        Just(masked(Frame::new(Opcode::Text, &b"ok \xff not"[..]))),
+        Just(masked(Frame::new(Opcode::Text, &b"cut \xe2\x82"[..]))),
+        Just({
+            let mut frame = Frame::new(Opcode::Binary, &b"rsv"[..]);
+            frame.rsv = 0b100;
+            masked(frame)
+        }),
+        Just({
+            let mut wire = BytesMut::new();
+            Frame::new(Opcode::Binary, &b"plain"[..]).encode(None, &mut wire);
+            wire.to_vec()
+        }),
+        Just(masked(Frame::new(
+            Opcode::Binary,
+            vec![0; LIMIT as usize + 1]
+        ))),
+        Just(masked(Frame::new(Opcode::Continuation, &b"orphan"[..]))),
+        Just(vec![0x83, 0x80, 1, 2, 3, 4]),
+    ]
+}
+
+fn traffic() -> impl Strategy<Value = Traffic> {
+    (
+        prop::collection::vec(message(), 1..8),
+        prop::collection::vec(any::<[u8; 4]>(), 32),
+        prop::option::of(violation()),
+    )
+        .prop_map(|(messages, keys, violation)| Traffic {
+            frames: messages
+                .into_iter()
+                .flatten()
+                .zip(keys.into_iter().cycle())
+                .collect(),
+            violation,
+        })
+}
+
+impl Traffic {
+    fn wire(&self) -> Vec<u8> {
+        let mut wire = BytesMut::new();
+        for (frame, key) in &self.frames {
+            frame.encode(Some(*key), &mut wire);
+        }
+        if let Some(violation) = &self.violation {
+            wire.extend_from_slice(violation);
+        }
+        wire.to_vec()
+    }
+}
+
+fn server() -> Server {
+    let mut config = Config::default();
+    config.limits.max_frame_payload = LIMIT;
+    config.limits.max_message_size = 4 * LIMIT;
+    Server::new_open(config, NOW)
+}
+
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    events: Vec<Event>,
+    transmitted: Vec<u8>,
+    error: Option<Error>,
+    state: State,
+}
+
+/// How a piece of input is handed over.
+#[derive(Clone, Copy, Debug)]
+enum Path {
+    Slice,
+    Owned,
+}
+
+/// Feeds `wire` cut at `cuts`, each piece through the path `paths` gives
+/// it, draining after every call.
+fn feed(wire: &[u8], cuts: &[usize], paths: &[Path]) -> Outcome {
+    let mut server = server();
+    let mut cuts: Vec<usize> = cuts.iter().map(|cut| cut % (wire.len() + 1)).collect();
+    cuts.sort_unstable();
+    cuts.push(wire.len());
+    let mut outcome = Outcome {
+        events: Vec::new(),
+        transmitted: Vec::new(),
+        error: None,
+        state: State::Open,
+    };
+    let mut start = 0;
+    for (i, end) in cuts.into_iter().enumerate() {
+        let piece = &wire[start..end];
+        start = end;
+        let result = match paths.get(i % paths.len().max(1)).unwrap_or(&Path::Slice) {
+            Path::Slice => server.receive(NOW, piece),
+            Path::Owned => server.receive_buf(NOW, BytesMut::from(piece)),
+        };
+        if let Err(error) = result {
+            outcome.error = Some(error);
+        }
+        outcome
+            .events
+            .extend(std::iter::from_fn(|| server.poll_event()));
+        while let Some(bytes) = server.poll_transmit() {
+            outcome.transmitted.extend_from_slice(&bytes);
+        }
+    }
+    outcome.state = server.state();
+    outcome
+}
+
+fn path() -> impl Strategy<Value = Path> {
+    prop_oneof![Just(Path::Slice), Just(Path::Owned)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn every_chunking_and_path_gives_the_same_outcome(
+        traffic in traffic(),
+        cuts in prop::collection::vec(any::<usize>(), 0..24),
+        paths in prop::collection::vec(path(), 1..4),
+    ) {
+        let wire = traffic.wire();
+        let whole = feed(&wire, &[], &[Path::Slice]);
+        prop_assert_eq!(&feed(&wire, &cuts, &[Path::Slice]), &whole);
+        prop_assert_eq!(&feed(&wire, &cuts, &[Path::Owned]), &whole);
+        prop_assert_eq!(&feed(&wire, &cuts, &paths), &whole);
+
+        // The events are the frames sent, in order, then the failure's Close.
+        let sent: Vec<Event> = traffic
+            .frames
+            .iter()
+            .map(|(frame, _)| Event::Frame(frame.clone()))
+            .collect();
+        prop_assert_eq!(whole.events.get(..sent.len()), Some(&sent[..]));
+        match traffic.violation {
+            None => {
+                prop_assert_eq!(whole.events.len(), sent.len());
+                prop_assert_eq!(&whole.error, &None);
+                prop_assert_eq!(whole.state, State::Open);
+            }
+            Some(_) => {
+                prop_assert!(whole.error.is_some());
+                prop_assert!(matches!(whole.events.last(), Some(Event::Close(_))));
+                prop_assert_eq!(whole.state, State::Closed);
+            }
+        }
+    }
+}
