@@ -92,7 +92,9 @@ impl<R: Role> Connection<R> {
         if self.engine.phase() == Phase::Handshake {
             self.role.receive_handshake(&mut self.engine, now)?;
         }
-        self.engine.process(&mut self.role, now)
+        let result = self.engine.process(&mut self.role, now);
+        self.engine.release_idle_buffers();
+        result
     }
 
     /// Tells the connection that the peer closed the transport.

@@ -67,6 +67,12 @@ enum Timer {
 
 const TIMERS: [Timer; 3] = [Timer::Close, Timer::PongDeadline, Timer::KeepalivePing];
 
+/// How many bytes may pass through the receive or the output buffer before
+/// it is let go of when empty. A buffer grows to at most about twice what
+/// passed through it, so an idle connection keeps under 1 KiB in the two,
+/// while small messages reuse a buffer for several reads or writes.
+const KEPT_BUFFER_BYTES: usize = 192;
+
 /// The message being received.
 #[derive(Clone, Debug, Default)]
 struct Incoming {
@@ -96,10 +102,15 @@ pub struct Engine {
     phase: Phase,
     /// Received bytes not yet consumed.
     pub(crate) recv: BytesMut,
+    /// Bytes put into `recv` since it last started empty: a bound on the
+    /// memory it holds (see `release_idle_buffers`).
+    recv_appended: usize,
     decoder: FrameDecoder,
     incoming: Incoming,
     outgoing: Outgoing,
     out: BytesMut,
+    /// Bytes handed out of `out` since it last started empty.
+    out_handed: usize,
     events: crate::event::EventQueue,
     error: Option<Error>,
     timers: [Option<Duration>; TIMERS.len()],
@@ -117,10 +128,12 @@ impl Engine {
             is_client,
             phase: Phase::Handshake,
             recv: BytesMut::new(),
+            recv_appended: 0,
             decoder: FrameDecoder::new(),
             incoming: Incoming::default(),
             outgoing: Outgoing::default(),
             out: BytesMut::new(),
+            out_handed: 0,
             events: crate::event::EventQueue::new(),
             error: None,
             timers: [None; TIMERS.len()],
@@ -158,15 +171,24 @@ impl Engine {
 
     pub(crate) fn poll_transmit(&mut self) -> Option<Bytes> {
         if self.out.is_empty() {
-            None
-        } else {
-            Some(self.out.split().freeze())
+            return None;
         }
+        self.out_handed = self.out_handed.saturating_add(self.out.len());
+        if self.out_handed <= KEPT_BUFFER_BYTES {
+            // The rest of the buffer is reused for the next frames, once the
+            // app has dropped what it was given.
+            return Some(self.out.split().freeze());
+        }
+        // The buffer may have grown large: the app gets all of it, so none
+        // of its memory stays with an idle connection.
+        self.out_handed = 0;
+        Some(core::mem::take(&mut self.out).freeze())
     }
 
     /// Appends bytes read from the transport, unmasking the part that
     /// continues the frame in progress while copying it.
     pub(crate) fn append_received(&mut self, data: &[u8]) {
+        self.recv_appended = self.recv_appended.saturating_add(data.len());
         self.decoder.extend(&mut self.recv, data);
     }
 
@@ -174,9 +196,23 @@ impl Engine {
     /// is buffered, else appended.
     pub(crate) fn take_received(&mut self, data: BytesMut) {
         if self.recv.is_empty() {
+            // The buffer is the caller's: it is let go as soon as it is
+            // consumed.
+            self.recv_appended = usize::MAX;
             self.recv = data;
         } else {
             self.append_received(&data);
+        }
+    }
+
+    /// Lets go of a receive buffer that is empty and may be large, so that
+    /// an idle connection holds little memory. A small one is kept: a
+    /// connection that gets one small message per read then reuses it
+    /// instead of allocating for each.
+    pub(crate) fn release_idle_buffers(&mut self) {
+        if self.recv.is_empty() && self.recv_appended > KEPT_BUFFER_BYTES {
+            self.recv = BytesMut::new();
+            self.recv_appended = 0;
         }
     }
 

@@ -1,0 +1,275 @@
+//! Memory held and allocations made by a connection, counted by a global
+//! allocator that keeps per-thread tallies (each test runs on its own
+//! thread, so tests running in parallel do not disturb each other).
+//!
+//! - An open connection that has carried traffic, with every event and
+//!   transmit taken and dropped, holds at most 1 KiB of heap.
+//! - Receiving a small message costs at most one allocation amortised,
+//!   whether many come in one read or one comes per read.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use wsmachine::config::Config;
+use wsmachine::entropy::FixedEntropy;
+use wsmachine::frame::Frame;
+use wsmachine::handshake::client::ClientConfig;
+use wsmachine::handshake::server::{Accept, ServerConfig};
+use wsmachine::{Client, Connection, Event, Opcode, Role, Server, State};
+
+struct CountingAllocator;
+
+thread_local! {
+    /// Allocations and reallocations made by this thread.
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    /// Bytes allocated minus bytes freed by this thread.
+    static LIVE_BYTES: Cell<i64> = const { Cell::new(0) };
+}
+
+fn add_live(delta: i64) {
+    // `try_with`: the allocator also runs while a thread's locals are torn
+    // down.
+    let _ = LIVE_BYTES.try_with(|live| live.set(live.get() + delta));
+}
+
+fn count_allocation() {
+    let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+}
+
+// SAFETY: every call is passed to `System` unchanged; the counters are
+// thread-local cells with const initialisers, which never allocate.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_allocation();
+        add_live(layout.size() as i64);
+        // SAFETY: the caller's contract is System's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_allocation();
+        add_live(layout.size() as i64);
+        // SAFETY: as above.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        add_live(-(layout.size() as i64));
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_allocation();
+        add_live(new_size as i64 - layout.size() as i64);
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+fn live_bytes() -> i64 {
+    LIVE_BYTES.with(Cell::get)
+}
+
+const NOW: Duration = Duration::ZERO;
+const READ: usize = 64 << 10;
+
+/// The heap an idle connection may hold.
+const IDLE_LIMIT: i64 = 1024;
+
+const REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\n\
+    Upgrade: websocket\r\nConnection: Upgrade\r\n\
+    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+const RESPONSE: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+    Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+
+fn config() -> Config {
+    let mut config = Config::default();
+    config.limits.max_frame_payload = 2 << 20;
+    config.limits.max_message_size = 2 << 20;
+    config
+}
+
+/// Frames as a peer sends them: masked by a client, plain by a server.
+fn frames(opcode: Opcode, payload: &[u8], count: usize, masked: bool) -> Vec<u8> {
+    let mut wire = BytesMut::new();
+    for i in 0..count {
+        let mask = masked.then(|| (i as u32).wrapping_mul(0x9E37_79B9).to_be_bytes());
+        Frame::new(opcode, payload.to_vec()).encode(mask, &mut wire);
+    }
+    wire.to_vec()
+}
+
+/// Takes and drops every event and transmit; returns the number of frames.
+fn drain<R: Role>(conn: &mut Connection<R>) -> usize {
+    let mut frames = 0;
+    while let Some(event) = conn.poll_event() {
+        if let Event::Frame(frame) = event {
+            assert!(!frame.payload.is_empty());
+            frames += 1;
+        }
+    }
+    while conn.poll_transmit().is_some() {}
+    frames
+}
+
+/// Feeds `wire` in 64 KiB reads, draining after each; returns the frames.
+fn feed<R: Role>(conn: &mut Connection<R>, wire: &[u8]) -> usize {
+    let mut frames = 0;
+    for read in wire.chunks(READ) {
+        conn.receive(NOW, read).expect("valid frames");
+        frames += drain(conn);
+    }
+    frames
+}
+
+/// Traffic both ways: small text, a 1 MiB binary message in 64 KiB reads and
+/// in one owned buffer, a ping (answered), and sends of every size.
+fn exchange<R: Role>(conn: &mut Connection<R>, peer_masks: bool) {
+    let small = frames(
+        Opcode::Text,
+        "sixteen bytes ok".as_bytes(),
+        1000,
+        peer_masks,
+    );
+    assert_eq!(feed(conn, &small), 1000);
+    let large = frames(Opcode::Binary, &vec![0x5a; 1 << 20], 1, peer_masks);
+    assert_eq!(feed(conn, &large), 1);
+    conn.receive_buf(NOW, BytesMut::from(&large[..]))
+        .expect("valid frame");
+    assert_eq!(drain(conn), 1);
+    let ping = frames(Opcode::Ping, b"are you there", 1, peer_masks);
+    assert_eq!(feed(conn, &ping), 1);
+    for _ in 0..100 {
+        conn.send_text("a short reply").expect("open");
+    }
+    drain(conn);
+    conn.send_binary(&vec![0xa5; 1 << 20]).expect("open");
+    conn.send_text("one more").expect("open");
+    drain(conn);
+    assert_eq!(conn.state(), State::Open);
+}
+
+/// Heap held by a server after its handshake and after traffic, and what
+/// is left once it is dropped, all relative to before it was made.
+fn server_heap() -> (i64, i64, i64) {
+    let before = live_bytes();
+    let mut server_config = ServerConfig::default();
+    server_config.config = config();
+    let mut server = Server::new(server_config);
+    server.receive(NOW, REQUEST).expect("valid request");
+    assert!(matches!(server.poll_event(), Some(Event::Request(_))));
+    server.accept(NOW, Accept::default()).expect("pending");
+    drain(&mut server);
+    let after_handshake = live_bytes() - before;
+    exchange(&mut server, true);
+    let after_traffic = live_bytes() - before;
+    drop(server);
+    (after_handshake, after_traffic, live_bytes() - before)
+}
+
+#[test]
+fn idle_server_holds_at_most_1_kib() {
+    // A first run sets up whatever the process initialises once.
+    server_heap();
+    let (after_handshake, after_traffic, after_drop) = server_heap();
+    println!(
+        "server heap: {after_handshake} B after the handshake, {after_traffic} B after traffic"
+    );
+    assert!(
+        after_handshake <= IDLE_LIMIT,
+        "{after_handshake} B after the handshake"
+    );
+    assert!(
+        after_traffic <= IDLE_LIMIT,
+        "{after_traffic} B after traffic"
+    );
+    assert_eq!(after_drop, 0, "everything is freed with the server");
+}
+
+#[test]
+fn idle_client_holds_at_most_1_kib() {
+    let before = live_bytes();
+    let mut client_config = ClientConfig::new("ws://server.example.com/chat").expect("valid url");
+    client_config.config = config();
+    let mut client =
+        Client::new(client_config, FixedEntropy::new(b"the sample nonce")).expect("valid config");
+    drain(&mut client);
+    client.receive(NOW, RESPONSE).expect("valid response");
+    assert!(matches!(client.poll_event(), Some(Event::Accepted(_))));
+    drain(&mut client);
+    let after_handshake = live_bytes() - before;
+    exchange(&mut client, false);
+    let after_traffic = live_bytes() - before;
+    println!(
+        "client heap: {after_handshake} B after the handshake, {after_traffic} B after traffic"
+    );
+    assert!(
+        after_handshake <= IDLE_LIMIT,
+        "{after_handshake} B after the handshake"
+    );
+    assert!(
+        after_traffic <= IDLE_LIMIT,
+        "{after_traffic} B after traffic"
+    );
+}
+
+/// Allocations made while `receive_all` takes 1000 small text messages.
+fn allocations_for_1000_messages(receive_all: impl FnOnce(&mut Server, &[u8])) -> u64 {
+    let wire = frames(Opcode::Text, "sixteen bytes ok".as_bytes(), 1000, true);
+    let mut server = Server::new_open(config(), NOW);
+    // Warm up: the first message may set up what the rest reuse.
+    let first = frames(Opcode::Text, b"hello", 1, true);
+    assert_eq!(feed(&mut server, &first), 1);
+    let before = allocations();
+    receive_all(&mut server, &wire);
+    allocations() - before
+}
+
+#[test]
+fn small_messages_in_one_read_cost_at_most_one_allocation_each() {
+    let count = allocations_for_1000_messages(|server, wire| {
+        server.receive(NOW, wire).expect("valid frames");
+        assert_eq!(drain(server), 1000);
+    });
+    println!("1000 messages in one read: {count} allocations");
+    assert!(count <= 1000 + 16, "{count} allocations");
+}
+
+#[test]
+fn small_messages_one_per_read_cost_at_most_one_allocation_each() {
+    let count = allocations_for_1000_messages(|server, wire| {
+        let frame_len = wire.len() / 1000;
+        for frame in wire.chunks(frame_len) {
+            server.receive(NOW, frame).expect("valid frame");
+            assert_eq!(drain(server), 1);
+        }
+    });
+    println!("1000 messages, one per read: {count} allocations");
+    assert!(count <= 1000 + 16, "{count} allocations");
+}
+
+#[test]
+fn small_messages_one_per_owned_buffer_cost_at_most_one_allocation_each() {
+    let count = allocations_for_1000_messages(|server, wire| {
+        let frame_len = wire.len() / 1000;
+        let mut reads = BytesMut::from(wire);
+        for _ in 0..1000 {
+            server
+                .receive_buf(NOW, reads.split_to(frame_len))
+                .expect("valid frame");
+            assert_eq!(drain(server), 1);
+        }
+    });
+    println!("1000 messages, one per owned buffer: {count} allocations");
+    assert!(count <= 1000 + 16, "{count} allocations");
+}
