@@ -204,6 +204,15 @@ impl FrameHeader {
     /// ```
     pub fn encode(&self) -> EncodedHeader {
         let mut bytes = [0u8; MAX_HEADER_LEN];
+        let len = self.write_to(&mut bytes);
+        EncodedHeader {
+            bytes,
+            len: len as u8,
+        }
+    }
+
+    /// Writes this header at the start of `bytes` and returns its length.
+    fn write_to(&self, bytes: &mut [u8; MAX_HEADER_LEN]) -> usize {
         bytes[0] = (u8::from(self.fin) << 7) | ((self.rsv & 0b111) << 4) | self.opcode.to_wire();
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
         let mut len = 2;
@@ -224,10 +233,7 @@ impl FrameHeader {
             bytes[len..len + 4].copy_from_slice(&key);
             len += 4;
         }
-        EncodedHeader {
-            bytes,
-            len: len as u8,
-        }
+        len
     }
 }
 
@@ -285,6 +291,9 @@ impl Frame {
 /// The header's length field is written as given; callers pass
 /// `payload.len()`.
 pub fn encode_frame(header: &FrameHeader, payload: &[u8], out: &mut BytesMut) {
+    if payload.len() < SHORT_PAYLOAD && encode_short_frame(header, payload, out) {
+        return;
+    }
     let encoded = header.encode();
     out.reserve(encoded.as_bytes().len() + payload.len());
     out.extend_from_slice(encoded.as_bytes());
@@ -322,6 +331,44 @@ fn mask_payload(payload: &mut [u8], key: [u8; 4]) {
     for (byte, key_byte) in tail.iter_mut().zip(key.iter().cycle()) {
         *byte ^= key_byte;
     }
+}
+
+/// Appends a frame whose payload is shorter than [`SHORT_PAYLOAD`], and
+/// returns false for a longer one. The frame is put together on the stack,
+/// the payload masked a word at a time as it is copied, and appended in one
+/// copy: for small frames a fraction of the cost of appending the header
+/// and the payload separately.
+fn encode_short_frame(header: &FrameHeader, payload: &[u8], out: &mut BytesMut) -> bool {
+    let mut frame = [0u8; MAX_HEADER_LEN + SHORT_PAYLOAD];
+    let Some(header_part) = frame.first_chunk_mut::<MAX_HEADER_LEN>() else {
+        return false;
+    };
+    let header_len = header.write_to(header_part);
+    let frame_len = header_len + payload.len();
+    let Some(body) = frame.get_mut(header_len..frame_len) else {
+        return false;
+    };
+    let key = header.mask.unwrap_or_default();
+    // Unmasked frames XOR with zero: one loop for both.
+    let key_word = u64::from(u32::from_ne_bytes(key)) * 0x1_0000_0001;
+    let (source_words, source_tail) = payload.as_chunks::<8>();
+    let (body_words, body_tail) = body.as_chunks_mut::<8>();
+    for (word, source) in body_words.iter_mut().zip(source_words) {
+        *word = (u64::from_ne_bytes(*source) ^ key_word).to_ne_bytes();
+    }
+    for ((byte, source), key_byte) in body_tail
+        .iter_mut()
+        .zip(source_tail)
+        .zip(key.iter().cycle())
+    {
+        *byte = source ^ key_byte;
+    }
+    // The whole array is appended and the unused end cut off again: a copy
+    // of a constant size is a few vector moves, where a copy of the frame's
+    // own length is a call.
+    out.extend_from_slice(&frame);
+    out.truncate(out.len() - (frame.len() - frame_len));
+    true
 }
 
 /// What [`FrameDecoder::decode`] found.
@@ -657,6 +704,36 @@ mod tests {
                 let mut masked = pattern(len);
                 mask_payload(&mut masked, key);
                 assert_eq!(masked, expected, "{len} bytes, key {key:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn short_frames_encode_like_long_ones() {
+        // The general encoding: header, then the payload masked while copied.
+        fn general(header: &FrameHeader, payload: &[u8]) -> Vec<u8> {
+            let mut out = BytesMut::from(header.encode().as_bytes());
+            match header.mask {
+                Some(key) => {
+                    mask::extend_masked(&mut out, payload, key, 0);
+                }
+                None => out.extend_from_slice(payload),
+            }
+            out.to_vec()
+        }
+        for mask in [None, Some([0x37, 0xfa, 0x21, 0x3d])] {
+            for len in 0..=SHORT_PAYLOAD + 2 {
+                let header = FrameHeader::new(Opcode::Binary, len % 2 == 0, mask, len as u64);
+                let payload = pattern(len);
+                // Appended after earlier bytes, which must stay as they were.
+                let mut out = BytesMut::from(&b"earlier"[..]);
+                encode_frame(&header, &payload, &mut out);
+                assert_eq!(&out[..7], b"earlier");
+                assert_eq!(
+                    out[7..],
+                    general(&header, &payload),
+                    "{len} bytes, {mask:?}"
+                );
             }
         }
     }
