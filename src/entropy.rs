@@ -111,6 +111,20 @@ impl core::fmt::Debug for OsEntropy {
 #[cfg(feature = "os-entropy")]
 impl Entropy for OsEntropy {
     fn fill(&mut self, mut dest: &mut [u8]) -> Result<(), EntropyError> {
+        // A masking key, the request made for every frame a client sends:
+        // fixed-size copies when the buffer holds enough.
+        if let Ok(key) = <&mut [u8; 4]>::try_from(&mut *dest)
+            && let Some(buffered) = self
+                .buffer
+                .get_mut(self.position..)
+                .and_then(|rest| rest.first_chunk_mut::<4>())
+        {
+            *key = *buffered;
+            // Used bytes are wiped so they cannot be read back later.
+            *buffered = [0; 4];
+            self.position += 4;
+            return Ok(());
+        }
         // Large requests bypass the buffer.
         if dest.len() >= OS_BUFFER_LEN {
             return getrandom::fill(dest).map_err(|_| EntropyError);
