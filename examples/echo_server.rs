@@ -4,7 +4,8 @@
 //! cargo run --example echo_server [-- ADDR] [--max-message-size N] [--no-deflate] [--quiet]
 //! ```
 //!
-//! ADDR defaults to 127.0.0.1:9001. Every text or binary message is echoed
+//! ADDR defaults to 127.0.0.1:9001; with port 0 the system picks a free
+//! port, and the `listening on` line names it. Every text or binary message is echoed
 //! back whole, as the same type. Bad upgrade requests get the crate's ready
 //! HTTP error response, and the server goes on serving others. One line per
 //! connection event goes to stderr.
@@ -70,7 +71,12 @@ fn main() -> ExitCode {
     config.config.limits.max_message_size = options.max_message_size;
     config.config.limits.max_frame_payload = options.max_message_size;
     let config = Arc::new(config);
-    eprintln!("echo_server: listening on ws://{}", options.addr);
+    // The bound address, not the one asked for: with port 0 the system
+    // picks a free port, and this line is how a caller learns it.
+    match listener.local_addr() {
+        Ok(addr) => eprintln!("echo_server: listening on ws://{addr}"),
+        Err(_) => eprintln!("echo_server: listening on ws://{}", options.addr),
+    }
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         let config = Arc::clone(&config);
