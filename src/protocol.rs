@@ -401,6 +401,12 @@ impl Engine {
                 {
                     self.awaited_pong = None;
                     self.set_timer(Timer::PongDeadline, None);
+                    // The next ping is due an interval after this answer.
+                    let next_ping = self
+                        .config
+                        .keepalive
+                        .and_then(|keepalive| now.checked_add(keepalive.interval));
+                    self.set_timer(Timer::KeepalivePing, next_ping);
                 }
                 self.events.push_back(Event::Frame(frame));
             }
@@ -514,8 +520,9 @@ impl Engine {
         if self.awaited_pong.is_some() {
             // The last ping is still unanswered. Sending another would move
             // its deadline, and with an interval shorter than the timeout a
-            // silent peer would never be caught; its deadline stands.
-            self.set_timer(Timer::KeepalivePing, now.checked_add(keepalive.interval));
+            // silent peer would never be caught; its deadline stands, and the
+            // next ping waits for its pong (so even a zero interval cannot
+            // make the caller spin).
             return;
         }
         // A counter tells this ping's pong from earlier and unsolicited ones.
@@ -527,7 +534,6 @@ impl Engine {
         }
         self.awaited_pong = Some(payload);
         self.set_timer(Timer::PongDeadline, now.checked_add(keepalive.timeout));
-        self.set_timer(Timer::KeepalivePing, now.checked_add(keepalive.interval));
     }
 
     /// Queues a frame, masked when the role masks.

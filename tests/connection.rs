@@ -1443,11 +1443,12 @@ fn keepalive_pings_and_the_pong_clears_the_deadline() {
         drain_events(&mut server),
         vec![frame_event(Opcode::Pong, true, &payload)]
     );
-    // The deadline is gone; the next ping is due.
-    assert_eq!(server.poll_timeout(), Some(secs(20)));
-    server.handle_timeout(secs(15));
+    // The deadline is gone; the next ping is due an interval after the pong.
+    assert_eq!(server.poll_timeout(), Some(secs(22)));
+    server.handle_timeout(secs(21));
     assert_eq!((server.state(), server.error()), (State::Open, None));
-    server.handle_timeout(secs(20));
+    assert_eq!(server.poll_transmit(), None);
+    server.handle_timeout(secs(22));
     let second = ping_payload(&drain_transmit(&mut server));
     assert_ne!(second, payload, "each ping is told apart from the last");
 }
@@ -1498,6 +1499,20 @@ fn keepalive_shorter_interval_than_timeout_still_times_out() {
     }
     assert_eq!(server.error(), Some(&Error::PongTimeout));
     assert_eq!(now, secs(6));
+}
+
+#[test]
+fn keepalive_with_a_zero_interval_never_makes_the_caller_spin() {
+    let mut server = server_with(keepalive(0, 5));
+    assert_eq!(server.poll_timeout(), Some(secs(0)));
+    server.handle_timeout(secs(0));
+    let payload = ping_payload(&drain_transmit(&mut server));
+    // While the ping is unanswered, only its deadline is due.
+    assert_eq!(server.poll_timeout(), Some(secs(5)));
+    server
+        .receive(secs(1), &c(Opcode::Pong, true, &payload))
+        .unwrap();
+    assert_eq!(server.poll_timeout(), Some(secs(1)));
 }
 
 #[test]
