@@ -31,9 +31,6 @@
 
 use core::fmt;
 
-/// Bytes scanned per step of the ASCII fast path.
-const ASCII_BLOCK: usize = 16;
-
 /// The longest unfinished sequence: a 4-byte sequence missing its last byte.
 const MAX_PENDING: usize = 3;
 
@@ -159,23 +156,17 @@ impl Utf8Validator {
             0
         };
         let rest = input.get(completed..).unwrap_or_default();
-        let ascii = ascii_prefix_len(rest);
-        let bulk = rest.get(ascii..).unwrap_or_default();
-        match core::str::from_utf8(bulk) {
-            Ok(_) => Ok(()),
-            Err(err) => match err.error_len() {
-                // Only an unfinished sequence at the very end: keep it.
-                None => {
-                    self.set_pending(bulk.get(err.valid_up_to()..).unwrap_or_default());
-                    Ok(())
-                }
-                Some(_) => {
-                    let offset = completed
-                        .saturating_add(ascii)
-                        .saturating_add(failing_index(bulk, &err));
-                    Err(self.fail(Utf8Failure::InvalidByte { offset }))
-                }
-            },
+        match check(rest) {
+            Ok(()) => Ok(()),
+            // Only an unfinished sequence at the very end: keep it.
+            Err(stop) if stop.error_len.is_none() => {
+                self.set_pending(rest.get(stop.valid_up_to..).unwrap_or_default());
+                Ok(())
+            }
+            Err(stop) => {
+                let offset = completed.saturating_add(failing_index(rest, stop));
+                Err(self.fail(Utf8Failure::InvalidByte { offset }))
+            }
         }
     }
 
@@ -240,19 +231,19 @@ impl Utf8Validator {
             *slot = *byte;
         }
         let sequence = sequence.get(..sequence_end).unwrap_or_default();
-        match core::str::from_utf8(sequence) {
-            Ok(_) => {
+        match check(sequence) {
+            Ok(()) => {
                 self.pending_len = 0;
                 Ok(taken)
             }
-            Err(err) if err.error_len().is_none() => {
+            Err(stop) if stop.error_len.is_none() => {
                 self.set_pending(sequence);
                 Ok(input.len())
             }
             // The pending bytes are a valid prefix, so the failing byte lies
             // in `input`, at or after index `have` of `sequence`.
-            Err(err) => Err(Utf8Failure::InvalidByte {
-                offset: failing_index(sequence, &err).saturating_sub(have),
+            Err(stop) => Err(Utf8Failure::InvalidByte {
+                offset: failing_index(sequence, stop).saturating_sub(have),
             }),
         }
     }
@@ -292,32 +283,56 @@ fn sequence_len(lead: u8) -> usize {
     }
 }
 
+/// Where validation of a byte slice stopped, as `core::str::Utf8Error`
+/// describes it.
+#[derive(Clone, Copy)]
+struct Utf8Stop {
+    /// Length of the longest valid prefix.
+    valid_up_to: usize,
+    /// `None` if the bytes after the valid prefix are an unfinished sequence
+    /// at the end; otherwise the length of the broken sequence there.
+    error_len: Option<usize>,
+}
+
+/// Validates `bytes` with simdutf8: its `compat` flavour reports the same
+/// `valid_up_to` and `error_len` as core, several times faster on non-ASCII
+/// text (see `benches/utf8.rs`).
+#[cfg(feature = "simdutf8")]
+fn check(bytes: &[u8]) -> Result<(), Utf8Stop> {
+    simdutf8::compat::from_utf8(bytes)
+        .map(drop)
+        .map_err(|err| Utf8Stop {
+            valid_up_to: err.valid_up_to(),
+            error_len: err.error_len(),
+        })
+}
+
+/// Validates `bytes` with `core::str::from_utf8`.
+#[cfg(not(feature = "simdutf8"))]
+fn check(bytes: &[u8]) -> Result<(), Utf8Stop> {
+    core::str::from_utf8(bytes)
+        .map(drop)
+        .map_err(|err| Utf8Stop {
+            valid_up_to: err.valid_up_to(),
+            error_len: err.error_len(),
+        })
+}
+
 /// The index in `bytes` of the first byte that cannot start or continue a
-/// valid sequence, given core's verdict on `bytes`.
+/// valid sequence, given where validation of `bytes` stopped.
 ///
-/// core reports where the last valid sequence ends (`valid_up_to`) and how
-/// many bytes after it form the broken sequence's valid prefix
-/// (`error_len`). If the byte at `valid_up_to` is a valid lead byte, the
-/// failing byte is the one after that prefix; otherwise it is the byte at
-/// `valid_up_to` itself.
-fn failing_index(bytes: &[u8], err: &core::str::Utf8Error) -> usize {
-    let start = err.valid_up_to();
+/// `valid_up_to` is where the broken sequence starts and `error_len` how many
+/// of its bytes form a valid prefix. If the byte at `valid_up_to` is a valid
+/// lead byte, the failing byte is the one after that prefix; otherwise it is
+/// the byte at `valid_up_to` itself.
+fn failing_index(bytes: &[u8], stop: Utf8Stop) -> usize {
+    let start = stop.valid_up_to;
     let lead = bytes.get(start).copied().unwrap_or(0);
     if sequence_len(lead) >= 2 {
-        start.saturating_add(err.error_len().unwrap_or(0))
+        start.saturating_add(stop.error_len.unwrap_or(0))
     } else {
         start
     }
-}
-
-/// The length of the all-ASCII prefix of `bytes`, in whole blocks: the fast
-/// path for the common case of ASCII text, checked 16 bytes at a time.
-fn ascii_prefix_len(bytes: &[u8]) -> usize {
-    bytes
-        .chunks_exact(ASCII_BLOCK)
-        .take_while(|block| block.iter().fold(0u8, |acc, byte| acc | byte) < 0x80)
-        .count()
-        .saturating_mul(ASCII_BLOCK)
 }
 
 #[cfg(test)]
