@@ -1,7 +1,6 @@
 //! Violations of the WebSocket protocol by the peer, and their close codes.
 
 use crate::close::{CloseCode, InvalidClose};
-use crate::utf8::Utf8Error;
 
 /// A violation of RFC 6455 by the peer, found in the frames it sent.
 ///
@@ -48,8 +47,15 @@ pub enum ProtocolError {
     #[error("invalid close frame: {0}")]
     InvalidClose(#[from] InvalidClose),
     /// A text message is not valid UTF-8.
-    #[error("text message is not valid UTF-8: {0}")]
-    InvalidUtf8(#[from] Utf8Error),
+    #[error("text message is not valid UTF-8{}", match offset {
+        Some(offset) => alloc::format!(" at byte {offset}"),
+        None => alloc::string::String::from(": it ends inside a character"),
+    })]
+    InvalidUtf8 {
+        /// The offset within the message of the first byte that cannot be
+        /// UTF-8, or `None` when the message ended inside a character.
+        offset: Option<u64>,
+    },
     /// A frame's payload is over the configured limit.
     #[error("frame payload of {len} bytes is over the limit of {limit}")]
     FrameTooLarge {
@@ -96,7 +102,7 @@ impl ProtocolError {
                 | InvalidClose::CodeNotAllowed(_)
                 | InvalidClose::ReasonTooLong { .. },
             ) => CloseCode::PROTOCOL_ERROR,
-            ProtocolError::InvalidUtf8(_) => CloseCode::INVALID_PAYLOAD,
+            ProtocolError::InvalidUtf8 { .. } => CloseCode::INVALID_PAYLOAD,
             ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
                 CloseCode::MESSAGE_TOO_BIG
             }

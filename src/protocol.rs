@@ -82,6 +82,23 @@ struct Incoming {
     utf8: Utf8Validator,
 }
 
+impl Incoming {
+    /// Validates text that follows what this message already validated, and
+    /// reports a failure at its offset within the message, so that the error
+    /// is the same however the input was split.
+    fn feed_text(&mut self, fresh: &[u8]) -> Result<(), ProtocolError> {
+        self.utf8
+            .feed(fresh)
+            .map_err(|error| ProtocolError::InvalidUtf8 {
+                offset: error.offset().map(|offset| {
+                    self.size
+                        .saturating_add(self.validated as u64)
+                        .saturating_add(offset as u64)
+                }),
+            })
+    }
+}
+
 /// The message being sent.
 #[derive(Clone, Debug, Default)]
 struct Outgoing {
@@ -344,7 +361,7 @@ impl Engine {
         }
         let partial = self.decoder.partial_payload(&self.recv);
         if let Some(fresh) = partial.get(self.incoming.validated..) {
-            self.incoming.utf8.feed(fresh)?;
+            self.incoming.feed_text(fresh)?;
         }
         self.incoming.validated = partial.len();
         Ok(())
@@ -360,13 +377,10 @@ impl Engine {
             Opcode::Text | Opcode::Binary | Opcode::Continuation => {
                 if self.incoming.frame_is_text {
                     if let Some(fresh) = frame.payload.get(self.incoming.validated..) {
-                        self.incoming
-                            .utf8
-                            .feed(fresh)
-                            .map_err(ProtocolError::from)?;
+                        self.incoming.feed_text(fresh)?;
                     }
-                    if frame.fin {
-                        self.incoming.utf8.finish().map_err(ProtocolError::from)?;
+                    if frame.fin && self.incoming.utf8.finish().is_err() {
+                        return Err(ProtocolError::InvalidUtf8 { offset: None }.into());
                     }
                 }
                 self.incoming.frame_is_text = false;
