@@ -211,19 +211,8 @@ impl HandshakeError {
     /// place where errors become wire values.
     pub fn status(&self) -> Option<u16> {
         Some(match self {
-            HandshakeError::InvalidRequestHead(error) => match error {
-                // RFC 9112 §3: a request line over the limit gets 414.
-                HeadError::RequestLineTooLong { .. } => 414,
-                // RFC 6585 §5: header fields too large.
-                HeadError::HeaderLineTooLong { .. }
-                | HeadError::HeadTooLarge { .. }
-                | HeadError::TooManyHeaders { .. } => 431,
-                HeadError::UnsupportedVersion { .. } => 505,
-                HeadError::StatusLineTooLong { .. }
-                | HeadError::MissingHost
-                | HeadError::DuplicateHost
-                | HeadError::Malformed(_) => 400,
-            },
+            // The HTTP layer knows which of its limits each status names.
+            HandshakeError::InvalidRequestHead(error) => error.server_status(),
             HandshakeError::Http10Request => 505,
             HandshakeError::MethodNotAllowed { .. } => 405,
             // RFC 9110 §15.5.22 with RFC 6455 §4.4: 426 names what to upgrade to.
