@@ -653,10 +653,15 @@ impl DeflateCodec {
             self.compressed.reserve(input.len().max(1024));
         }
         if end_of_message {
-            // RFC 7692 §7.2.1: remove the flush's 00 00 ff ff from the end
-            // of the message.
+            // RFC 7692 §7.2.1: the message ends with an empty stored block,
+            // whose last four bytes 00 00 ff ff are removed. A flush with
+            // nothing new since the last one writes nothing, not even that
+            // block: the stream is byte-aligned then, so the block is its
+            // header byte 00 alone once the four bytes are removed.
             if self.compressed.ends_with(&TAIL) {
                 self.compressed.truncate(self.compressed.len() - TAIL.len());
+            } else {
+                self.compressed.push(0x00);
             }
             // RFC 7692 §7.1.1: without context takeover, the next message
             // starts from an empty window.
@@ -745,17 +750,19 @@ impl DeflateCodec {
                 .unwrap_or(0)
                 .min(room);
             self.inflated.truncate(start.saturating_add(out));
-            // RFC 7692 §8 (via §7.2.2): data that does not inflate fails the
-            // connection.
-            let status = result.map_err(|_| ProtocolError::InvalidCompressedData)?;
             input = input.get(consumed..).unwrap_or(&[]);
             produced = produced.saturating_add(out as u64);
+            // What came out before any error is checked first, so that the
+            // error does not depend on how the payload was split.
             if produced > allowance {
                 return Err(ProtocolError::MessageTooLarge { limit });
             }
             if let Some(text) = text.as_deref_mut() {
                 text.feed(self.inflated.get(start..).unwrap_or(&[]))?;
             }
+            // RFC 7692 §8 (via §7.2.2): data that does not inflate fails the
+            // connection.
+            let status = result.map_err(|_| ProtocolError::InvalidCompressedData)?;
             let output_full = out == room;
             match status {
                 // RFC 7692 §7.2.3.4: a block with BFINAL set ends the deflate
@@ -906,6 +913,30 @@ mod tests {
         );
         assert_eq!(receiver.inflated_len() as u64, limit + 1);
         assert!(receiver.inflated.capacity() as u64 <= limit + 1);
+    }
+
+    #[test]
+    fn a_message_with_nothing_new_since_the_last_flush_still_inflates() {
+        let mut sender = codec(&DeflateConfig::default(), &DeflateParams::default(), false);
+        let mut receiver = codec(&DeflateConfig::default(), &DeflateParams::default(), true);
+        let mut sent = Vec::new();
+        for (piece, end) in [
+            (&b"ab"[..], false),
+            (b"", true),
+            (b"", true),
+            (b"", false),
+            (b"", true),
+        ] {
+            let compressed = sender.compress(piece, end).unwrap().to_vec();
+            receiver
+                .inflate(&compressed, end, 1 << 20, 1 << 20, None)
+                .unwrap();
+            sent.extend_from_slice(piece);
+            if end {
+                assert_eq!(receiver.take_inflated(), sent);
+                sent.clear();
+            }
+        }
     }
 
     #[test]
