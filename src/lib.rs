@@ -63,3 +63,8 @@ struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/handshake-failures.md")]
 struct HandshakeFailuresDoctests;
+
+/// The permessage-deflate guide's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "deflate"))]
+#[doc = include_str!("../docs/deflate.md")]
+struct DeflateDoctests;

@@ -94,9 +94,8 @@ impl Connection<ServerRole> {
     /// Accepts the pending request: queues the 101 and opens the
     /// connection. Frames that arrived early are processed now.
     ///
-    /// With the `deflate` feature and
-    /// [`ServerConfig::deflate`](crate::handshake::server::ServerConfig::deflate)
-    /// set, an `accept` without extensions answers the first
+    /// With the `deflate` feature and `ServerConfig::deflate` set, an
+    /// `accept` without extensions answers the first
     /// permessage-deflate offer the config can honour. An `accept` with
     /// extensions is the app's own answer; a permessage-deflate element in it
     /// turns compression on as that element says.

@@ -22,7 +22,7 @@
 //! ```
 //!
 //! Negotiated extensions act on data messages through the engine's
-//! [`MessageCodec`]: the engine asks it which RSV bits a message's first
+//! `MessageCodec`: the engine asks it which RSV bits a message's first
 //! frame may carry, hands it the payload of compressed frames as they arrive,
 //! and lets it compress what the app sends. Without the `deflate` feature the
 //! codec is empty and every one of those calls is a no-op.
