@@ -64,20 +64,34 @@ pub enum ProtocolError {
         /// The configured limit.
         limit: u64,
     },
-    /// A message's total size is over the configured limit.
+    /// A message's total size is over the configured limit. For a
+    /// compressed message, its inflated size.
     #[error("message is over the limit of {limit} bytes")]
     MessageTooLarge {
         /// The configured limit.
         limit: u64,
     },
+    /// A compressed message's payload is not valid deflate data
+    /// (permessage-deflate, RFC 7692 §8).
+    #[cfg(feature = "deflate")]
+    #[error("compressed message does not inflate")]
+    InvalidCompressedData,
+}
+
+impl From<crate::utf8::MessageUtf8Error> for ProtocolError {
+    fn from(error: crate::utf8::MessageUtf8Error) -> Self {
+        ProtocolError::InvalidUtf8 {
+            offset: error.offset,
+        }
+    }
 }
 
 impl ProtocolError {
     /// The close code that a connection failed by this error sends.
     ///
     /// RFC 6455 §7.4.1: 1007 for data inconsistent with its type (invalid
-    /// UTF-8), 1009 for a message too big to process, 1002 for any other
-    /// protocol error.
+    /// UTF-8, and compressed data that does not inflate), 1009 for a message
+    /// too big to process, 1002 for any other protocol error.
     ///
     /// ```
     /// use wsmachine::close::CloseCode;
@@ -106,6 +120,12 @@ impl ProtocolError {
             ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
                 CloseCode::MESSAGE_TOO_BIG
             }
+            // RFC 7692 §8 says only "fail the connection". The payload is not
+            // what its RSV1 bit claims, which is 1007's "data not consistent
+            // with the type of the message"; Node's ws sends 1007 too
+            // (python-websockets sends 1002).
+            #[cfg(feature = "deflate")]
+            ProtocolError::InvalidCompressedData => CloseCode::INVALID_PAYLOAD,
         }
     }
 }
@@ -184,6 +204,11 @@ pub enum SendError {
     /// Text fragments that are not valid UTF-8.
     #[error("text is not valid UTF-8")]
     InvalidUtf8,
+    /// The compressor failed (permessage-deflate). It was reset; a
+    /// fragmented message stays in progress.
+    #[cfg(feature = "deflate")]
+    #[error("compression failed")]
+    CompressionFailed,
     /// The entropy source failed to give a mask.
     #[error(transparent)]
     Entropy(#[from] crate::entropy::EntropyError),

@@ -11,6 +11,8 @@
 //! - [`http`] and [`chunked`]: the HTTP/1.1 subset an opening handshake needs
 //!   (RFC 9110, RFC 9112);
 //! - [`handshake`]: RFC 6455 §4 on both sides;
+//! - [`extensions`]: the `Sec-WebSocket-Extensions` grammar, and with the
+//!   `deflate` feature permessage-deflate (RFC 7692);
 //! - [`Connection`], with its two roles [`Client`] and [`Server`]: the whole
 //!   lifecycle.
 #![no_std]
@@ -28,6 +30,7 @@ pub mod config;
 pub mod entropy;
 pub mod error;
 pub mod event;
+pub mod extensions;
 pub mod frame;
 pub mod handshake;
 pub mod http;
@@ -66,3 +69,8 @@ struct HandshakeFailuresDoctests;
 #[cfg(all(doctest, feature = "http"))]
 #[doc = include_str!("../docs/embedding.md")]
 struct EmbeddingDoctests;
+
+/// The permessage-deflate guide's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "deflate"))]
+#[doc = include_str!("../docs/deflate.md")]
+struct DeflateDoctests;

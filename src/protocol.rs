@@ -4,6 +4,12 @@
 //!
 //! Phase changes go through [`crate::state::step`]; this module carries out
 //! what a step decides.
+//!
+//! Negotiated extensions act through a [`MessageCodec`] at four points:
+//! `check_header` asks which RSV bits a message's first frame may carry and
+//! whether the message is compressed; `process_partial` and `on_frame` hand
+//! it a compressed frame's payload as it arrives and take the inflated bytes;
+//! `queue_data` lets it compress what the app sends.
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -15,11 +21,12 @@ use crate::config::Config;
 use crate::entropy::EntropyError;
 use crate::error::{Error, ProtocolError, SendError};
 use crate::event::{Close, Event, Initiator};
+use crate::extensions::{MessageCodec, RSV1};
 use crate::frame::{
     Decoded, Frame, FrameDecoder, FrameHeader, MAX_CONTROL_PAYLOAD, Opcode, encode_frame,
 };
 use crate::state::{Input, Phase, State, Step, step};
-use crate::utf8::Utf8Validator;
+use crate::utf8::{MessageValidator, Utf8Validator};
 
 /// Where masking keys for outgoing frames come from: nowhere for a server,
 /// the caller's entropy for a client.
@@ -73,36 +80,27 @@ const TIMERS: [Timer; 3] = [Timer::Close, Timer::PongDeadline, Timer::KeepaliveP
 struct Incoming {
     /// The kind of the fragmented message in progress.
     message: Option<DataKind>,
-    /// Payload bytes of that message in earlier frames.
+    /// Whether the message in progress is compressed (RSV1 on its first
+    /// frame).
+    compressed: bool,
+    /// The size of that message so far: its payload in earlier frames, or
+    /// for a compressed message every byte inflated so far.
     size: u64,
     /// Whether the current frame's payload is text to validate.
     frame_is_text: bool,
-    /// Payload bytes of the current frame already validated.
-    validated: usize,
-    utf8: Utf8Validator,
-}
-
-impl Incoming {
-    /// Validates text that follows what this message already validated, and
-    /// reports a failure at its offset within the message, so that the error
-    /// is the same however the input was split.
-    fn feed_text(&mut self, fresh: &[u8]) -> Result<(), ProtocolError> {
-        self.utf8
-            .feed(fresh)
-            .map_err(|error| ProtocolError::InvalidUtf8 {
-                offset: error.offset().map(|offset| {
-                    self.size
-                        .saturating_add(self.validated as u64)
-                        .saturating_add(offset as u64)
-                }),
-            })
-    }
+    /// Whether the current frame's payload is to be inflated.
+    frame_is_compressed: bool,
+    /// Payload bytes of the current frame already validated or inflated.
+    processed: usize,
+    utf8: MessageValidator,
 }
 
 /// The message being sent.
 #[derive(Clone, Debug, Default)]
 struct Outgoing {
     message: Option<DataKind>,
+    /// Whether the fragmented message in progress is compressed.
+    compressed: bool,
     utf8: Utf8Validator,
 }
 
@@ -124,8 +122,8 @@ pub struct Engine {
     /// The payload of the keepalive ping awaiting its pong.
     awaited_pong: Option<[u8; 8]>,
     pings_sent: u64,
-    /// RSV bits that negotiated extensions define on a message's first frame.
-    allowed_rsv: u8,
+    /// The negotiated extensions' work on data messages.
+    codec: MessageCodec,
 }
 
 impl Engine {
@@ -144,7 +142,7 @@ impl Engine {
             timers: [None; TIMERS.len()],
             awaited_pong: None,
             pings_sent: 0,
-            allowed_rsv: 0,
+            codec: MessageCodec::none(),
         }
     }
 
@@ -211,18 +209,21 @@ impl Engine {
             Phase::Closed => {
                 self.timers = [None; TIMERS.len()];
                 self.awaited_pong = None;
-                // Nothing more is read: release the buffers.
+                // Nothing more is read or sent: release the buffers and
+                // any compression state.
                 self.recv = BytesMut::new();
                 self.decoder = FrameDecoder::new();
+                self.codec = MessageCodec::none();
             }
         }
     }
 
-    /// The handshake succeeded: frames may flow, and keepalive starts.
-    pub(crate) fn open(&mut self, now: Duration, allowed_rsv: u8) {
+    /// The handshake succeeded with these extensions: frames may flow, and
+    /// keepalive starts.
+    pub(crate) fn open(&mut self, now: Duration, codec: MessageCodec) {
         if let Some(next) = step(self.is_client, self.phase, Input::HandshakeDone) {
             self.enter(next, now);
-            self.allowed_rsv = allowed_rsv;
+            self.codec = codec;
             if let Some(keepalive) = self.config.keepalive {
                 self.set_timer(Timer::KeepalivePing, now.checked_add(keepalive.interval));
             }
@@ -291,7 +292,7 @@ impl Engine {
             let result = match decoded {
                 None => {
                     return self
-                        .validate_partial()
+                        .process_partial()
                         .map_err(|error| self.fail(masks, now, error.into()));
                 }
                 Some(Decoded::Header(header)) => self.check_header(&header).map_err(Error::from),
@@ -312,9 +313,10 @@ impl Engine {
             _ => {}
         }
         // RFC 6455 §5.2: RSV bits MUST be 0 unless an extension defines them;
-        // the extensions here define them on a message's first frame only.
+        // the extensions here define them on a message's first frame only
+        // (RFC 7692 §6.1: never on a continuation or a control frame).
         let allowed = match header.opcode {
-            Opcode::Text | Opcode::Binary => self.allowed_rsv,
+            Opcode::Text | Opcode::Binary => self.codec.rsv_bits(),
             _ => 0,
         };
         if header.rsv & !allowed != 0 {
@@ -329,6 +331,9 @@ impl Engine {
             }
             _ => {}
         }
+        if matches!(header.opcode, Opcode::Text | Opcode::Binary) {
+            self.incoming.compressed = self.codec.is_compressed(header.rsv);
+        }
         if !header.opcode.is_control() {
             let limits = &self.config.limits;
             if header.payload_len > limits.max_frame_payload {
@@ -337,8 +342,10 @@ impl Engine {
                     limit: limits.max_frame_payload,
                 });
             }
+            // A compressed message's limit is on its inflated size, checked
+            // as it inflates.
             let total = self.incoming.size.saturating_add(header.payload_len);
-            if total > limits.max_message_size {
+            if !self.incoming.compressed && total > limits.max_message_size {
                 return Err(ProtocolError::MessageTooLarge {
                     limit: limits.max_message_size,
                 });
@@ -349,21 +356,32 @@ impl Engine {
             Opcode::Continuation => self.incoming.message == Some(DataKind::Text),
             _ => false,
         };
-        self.incoming.validated = 0;
+        self.incoming.frame_is_compressed = !header.opcode.is_control() && self.incoming.compressed;
+        self.incoming.processed = 0;
         Ok(())
     }
 
-    /// Validates the text that has arrived of an unfinished frame, so invalid
-    /// UTF-8 fails the connection as soon as it arrives.
-    fn validate_partial(&mut self) -> Result<(), ProtocolError> {
-        if !self.incoming.frame_is_text {
+    /// Validates or inflates what has arrived of an unfinished frame, so
+    /// invalid UTF-8, bad compressed data and an oversized inflated message
+    /// fail the connection as soon as they arrive.
+    fn process_partial(&mut self) -> Result<(), ProtocolError> {
+        if !self.incoming.frame_is_text && !self.incoming.frame_is_compressed {
             return Ok(());
         }
         let partial = self.decoder.partial_payload(&self.recv);
-        if let Some(fresh) = partial.get(self.incoming.validated..) {
-            self.incoming.feed_text(fresh)?;
+        let fresh = partial.get(self.incoming.processed..).unwrap_or(&[]);
+        if self.incoming.frame_is_compressed {
+            inflate_part(
+                &mut self.codec,
+                &mut self.incoming,
+                self.config.limits.max_message_size,
+                fresh,
+                false,
+            )?;
+        } else {
+            self.incoming.utf8.feed(fresh)?;
         }
-        self.incoming.validated = partial.len();
+        self.incoming.processed = partial.len();
         Ok(())
     }
 
@@ -375,17 +393,40 @@ impl Engine {
     ) -> Result<(), Error> {
         match frame.opcode {
             Opcode::Text | Opcode::Binary | Opcode::Continuation => {
-                if self.incoming.frame_is_text {
-                    if let Some(fresh) = frame.payload.get(self.incoming.validated..) {
-                        self.incoming.feed_text(fresh)?;
+                let fresh = frame.payload.get(self.incoming.processed..).unwrap_or(&[]);
+                let compressed = self.incoming.frame_is_compressed;
+                let frame = if compressed {
+                    inflate_part(
+                        &mut self.codec,
+                        &mut self.incoming,
+                        self.config.limits.max_message_size,
+                        fresh,
+                        frame.fin,
+                    )?;
+                    // The app sees the message as sent: inflated, and with
+                    // the extension's RSV1 consumed.
+                    Frame {
+                        rsv: 0,
+                        payload: self.codec.take_inflated(),
+                        ..frame
                     }
-                    if frame.fin && self.incoming.utf8.finish().is_err() {
-                        return Err(ProtocolError::InvalidUtf8 { offset: None }.into());
+                } else {
+                    if self.incoming.frame_is_text {
+                        self.incoming
+                            .utf8
+                            .feed(fresh)
+                            .map_err(ProtocolError::from)?;
                     }
+                    frame
+                };
+                if frame.fin && self.incoming.frame_is_text {
+                    self.incoming.utf8.finish().map_err(ProtocolError::from)?;
                 }
                 self.incoming.frame_is_text = false;
+                self.incoming.frame_is_compressed = false;
                 if frame.fin {
                     self.incoming.message = None;
+                    self.incoming.compressed = false;
                     self.incoming.size = 0;
                 } else {
                     if frame.opcode == Opcode::Text {
@@ -393,10 +434,12 @@ impl Engine {
                     } else if frame.opcode == Opcode::Binary {
                         self.incoming.message = Some(DataKind::Binary);
                     }
-                    self.incoming.size = self
-                        .incoming
-                        .size
-                        .saturating_add(frame.payload.len() as u64);
+                    if !compressed {
+                        self.incoming.size = self
+                            .incoming
+                            .size
+                            .saturating_add(frame.payload.len() as u64);
+                    }
                 }
                 self.events.push_back(Event::Frame(frame));
             }
@@ -564,6 +607,33 @@ impl Engine {
         Ok(())
     }
 
+    /// Queues a data frame, compressed when its message is. The mask is
+    /// drawn before the compressor runs, so a failed mask leaves the
+    /// compressor as it was.
+    fn queue_data(
+        &mut self,
+        masks: &mut impl MaskSource,
+        opcode: Opcode,
+        fin: bool,
+        first: bool,
+        compressed: bool,
+        payload: &[u8],
+    ) -> Result<(), SendError> {
+        if !compressed {
+            return Ok(self.queue_frame(masks, opcode, fin, payload)?);
+        }
+        let mask = masks.next_mask()?;
+        let body = self.codec.compress(payload, fin)?;
+        let mut header = FrameHeader::new(opcode, fin, mask, body.len() as u64);
+        // RFC 7692 §6.1: RSV1 marks the first frame of a compressed message,
+        // and no other.
+        if first {
+            header.rsv = RSV1;
+        }
+        encode_frame(&header, body, &mut self.out);
+        Ok(())
+    }
+
     /// Queues a Close frame: with a code and reason, or empty. Callers pass
     /// a code and reason already known to be valid; anything else is sent as
     /// an empty Close rather than an invalid one.
@@ -607,7 +677,8 @@ impl Engine {
         if self.outgoing.message.is_some() {
             return Err(SendError::MessageInProgress);
         }
-        Ok(self.queue_frame(masks, kind.opcode(), true, payload)?)
+        let compressed = self.codec.compresses(payload.len());
+        self.queue_data(masks, kind.opcode(), true, true, compressed, payload)
     }
 
     pub(crate) fn send_fragment(
@@ -639,8 +710,17 @@ impl Engine {
                 utf8.finish().map_err(|_| SendError::InvalidUtf8)?;
             }
         }
-        self.queue_frame(masks, opcode, fin, payload)?;
+        // A fragmented message is compressed when its first fragment alone
+        // reaches the threshold; its size is not known before.
+        let first = fragment == Fragment::First(kind);
+        let compressed = if first {
+            self.codec.compresses(payload.len())
+        } else {
+            self.outgoing.compressed
+        };
+        self.queue_data(masks, opcode, fin, first, compressed, payload)?;
         self.outgoing.utf8 = utf8;
+        self.outgoing.compressed = compressed;
         self.outgoing.message = if fin { None } else { Some(kind) };
         Ok(())
     }
@@ -679,4 +759,24 @@ impl Engine {
         self.enter(next, now);
         Ok(())
     }
+}
+
+/// Inflates part of a compressed frame into the codec's output, counting it
+/// against the message's limit and validating text as it comes out.
+fn inflate_part(
+    codec: &mut MessageCodec,
+    incoming: &mut Incoming,
+    limit: u64,
+    input: &[u8],
+    end_of_message: bool,
+) -> Result<(), ProtocolError> {
+    let allowance = limit.saturating_sub(incoming.size);
+    let text = if incoming.frame_is_text {
+        Some(&mut incoming.utf8)
+    } else {
+        None
+    };
+    let produced = codec.inflate(input, end_of_message, allowance, limit, text)?;
+    incoming.size = incoming.size.saturating_add(produced);
+    Ok(())
 }

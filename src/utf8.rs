@@ -514,3 +514,66 @@ mod tests {
         assert!(alloc::format!("{validator:?}").contains("Utf8Validator"));
     }
 }
+
+/// The text of one message failed validation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid UTF-8 in a message")]
+pub struct MessageUtf8Error {
+    /// The offset within the message of the first byte that cannot be UTF-8,
+    /// or `None` when the message ended inside a character.
+    pub offset: Option<u64>,
+}
+
+/// Validates one message's text fed in pieces, and reports a failure at its
+/// offset within the message, so the error is the same however the message
+/// was split into frames and reads.
+///
+/// ```
+/// use wsmachine::utf8::MessageValidator;
+///
+/// let mut text = MessageValidator::new();
+/// text.feed(b"ab\xe2").unwrap();
+/// assert_eq!(text.feed(b"\x82x").unwrap_err().offset, Some(4));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct MessageValidator {
+    utf8: Utf8Validator,
+    validated: u64,
+}
+
+impl MessageValidator {
+    /// A validator at the start of a message.
+    pub const fn new() -> Self {
+        MessageValidator {
+            utf8: Utf8Validator::new(),
+            validated: 0,
+        }
+    }
+
+    /// Validates the message's next bytes.
+    ///
+    /// # Errors
+    /// [`MessageUtf8Error`] with the offset in the message of the first byte
+    /// that can no longer be UTF-8.
+    pub fn feed(&mut self, input: &[u8]) -> Result<(), MessageUtf8Error> {
+        let base = self.validated;
+        self.validated = base.saturating_add(input.len() as u64);
+        self.utf8.feed(input).map_err(|error| MessageUtf8Error {
+            offset: error
+                .offset()
+                .map(|offset| base.saturating_add(offset as u64)),
+        })
+    }
+
+    /// Ends the message, and starts over for the next one.
+    ///
+    /// # Errors
+    /// [`MessageUtf8Error`] with no offset when the message ends inside a
+    /// character, or the earlier failure.
+    pub fn finish(&mut self) -> Result<(), MessageUtf8Error> {
+        self.validated = 0;
+        self.utf8.finish().map_err(|error| MessageUtf8Error {
+            offset: error.offset().map(|offset| offset as u64),
+        })
+    }
+}

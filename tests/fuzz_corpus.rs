@@ -51,3 +51,6 @@ corpus_tests!(
     client_stream => "../fuzz/src/client_stream.rs",
     pair_ops => "../fuzz/src/pair_ops.rs",
 );
+
+#[cfg(feature = "deflate")]
+corpus_tests!(deflate_stream => "../fuzz/src/deflate_stream.rs");

@@ -96,6 +96,11 @@ pub enum HandshakeError {
         /// The extension the server named.
         extension: String,
     },
+    /// Client: the server's permessage-deflate response does not fit the
+    /// offer (RFC 7692 §7).
+    #[cfg(feature = "deflate")]
+    #[error("invalid permessage-deflate response: {0}")]
+    InvalidDeflateResponse(crate::extensions::permessage_deflate::DeflateResponseError),
     /// Client: the body of a rejection is malformed, truncated or over its
     /// limit. The status and headers still reached the app as
     /// [`Event::HandshakeRejected`](crate::Event::HandshakeRejected).
@@ -199,6 +204,8 @@ impl HandshakeError {
             | HandshakeError::AcceptMismatch
             | HandshakeError::UnofferedSubprotocol { .. }
             | HandshakeError::UnofferedExtension { .. } => Kind::InvalidResponse,
+            #[cfg(feature = "deflate")]
+            HandshakeError::InvalidDeflateResponse(_) => Kind::InvalidResponse,
             HandshakeError::RejectionBody(_) => Kind::RejectionBody,
             HandshakeError::UnexpectedEof => Kind::Eof,
         }
@@ -234,6 +241,8 @@ impl HandshakeError {
             | HandshakeError::UnofferedExtension { .. }
             | HandshakeError::RejectionBody(_)
             | HandshakeError::UnexpectedEof => return None,
+            #[cfg(feature = "deflate")]
+            HandshakeError::InvalidDeflateResponse(_) => return None,
         })
     }
 
