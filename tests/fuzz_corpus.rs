@@ -25,6 +25,10 @@ fn replay(target: &str, run: fn(&[u8])) {
     }
 }
 
+/// Split helpers the checks share, at the same path as in the fuzz crate.
+#[path = "../fuzz/src/split.rs"]
+mod split;
+
 macro_rules! corpus_tests {
     ($($target:ident => $check:literal),* $(,)?) => {
         $(

@@ -9,3 +9,4 @@ pub mod server_stream;
 pub mod client_stream;
 pub mod pair_ops;
 pub mod deflate_stream;
+pub mod split;
