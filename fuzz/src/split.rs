@@ -33,14 +33,18 @@ pub fn cuts_for(stream: &[u8]) -> Vec<usize> {
     }
 }
 
+/// What a head parser returns: a complete head and its length, nothing yet,
+/// or an error.
+pub type HeadOutcome<T> = Result<Option<(T, usize)>, HeadError>;
+
 /// Feeds `data` to a fresh head parser as a buffer that grows to each cut
 /// and then to the whole, returning the first complete or failed result.
 pub fn feed_head<T>(
     limits: HeadLimits,
-    parse: fn(&mut HeadParser, &[u8]) -> Result<Option<(T, usize)>, HeadError>,
+    parse: fn(&mut HeadParser, &[u8]) -> HeadOutcome<T>,
     data: &[u8],
     cuts: impl IntoIterator<Item = usize>,
-) -> Result<Option<(T, usize)>, HeadError> {
+) -> HeadOutcome<T> {
     let mut parser = HeadParser::new(limits);
     for cut in cuts {
         match parse(&mut parser, &data[..cut.min(data.len())]) {
