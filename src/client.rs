@@ -162,9 +162,7 @@ impl<E: Entropy> ClientRole<E> {
         error: HandshakeError,
     ) -> Result<(), Error> {
         self.handshake = ClientHandshake::Done;
-        let error = Error::Handshake(error);
-        engine.fail_handshake(now, Some(error.clone()));
-        Err(error)
+        engine.handshake_failed(now, error)
     }
 }
 

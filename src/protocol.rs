@@ -25,6 +25,7 @@ use crate::extensions::{MessageCodec, RSV1};
 use crate::frame::{
     Decoded, Frame, FrameDecoder, FrameHeader, MAX_CONTROL_PAYLOAD, Opcode, encode_frame,
 };
+use crate::handshake::HandshakeError;
 use crate::state::{Input, Phase, State, Step, step};
 use crate::utf8::{MessageValidator, Utf8Validator};
 
@@ -238,6 +239,18 @@ impl Engine {
         if error.is_some() {
             self.error = error;
         }
+    }
+
+    /// The handshake failed with `error`, whose reply (if any) is queued:
+    /// the connection ends, and the error is sticky and returned.
+    pub(crate) fn handshake_failed(
+        &mut self,
+        now: Duration,
+        error: HandshakeError,
+    ) -> Result<(), Error> {
+        let error = Error::Handshake(error);
+        self.fail_handshake(now, Some(error.clone()));
+        Err(error)
     }
 
     /// Fails the connection: queues the Close the error calls for, reports

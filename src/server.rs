@@ -190,9 +190,7 @@ impl ServerRole {
     ) -> Result<(), Error> {
         write_error_response(&error, engine.output_buffer());
         self.handshake = ServerHandshake::Done;
-        let error = Error::Handshake(error);
-        engine.fail_handshake(now, Some(error.clone()));
-        Err(error)
+        engine.handshake_failed(now, error)
     }
 }
 
@@ -224,9 +222,7 @@ impl RoleImpl for ServerRole {
 
     fn handshake_eof(&mut self, engine: &mut Engine, now: Duration) -> Result<(), Error> {
         self.handshake = ServerHandshake::Done;
-        let error = Error::Handshake(HandshakeError::UnexpectedEof);
-        engine.fail_handshake(now, Some(error.clone()));
-        Err(error)
+        engine.handshake_failed(now, HandshakeError::UnexpectedEof)
     }
 }
 
