@@ -35,11 +35,7 @@ use wsmachine::handshake::client::ClientConfig;
 use wsmachine::handshake::server::{Accept, ServerConfig};
 use wsmachine::{Client, Event, Opcode, Server};
 
-// The deflate group (`benches/groups/deflate.rs`) comes with the
-// permessage-deflate work. LEAD: it is switched on by the `deflate` feature
-// alone; until that feature exists the cfg is never set, and the allow keeps
-// `cargo clippy -D warnings` quiet about the unknown feature name.
-#[allow(unexpected_cfgs)]
+// The deflate group runs with `--features deflate`.
 #[rustfmt::skip]
 mod groups {
     #[cfg(feature = "deflate")]

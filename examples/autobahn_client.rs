@@ -135,6 +135,11 @@ fn session(url: &str, role: Role) -> Result<Ended, String> {
     }
     config.config.limits.max_message_size = MAX_MESSAGE_SIZE as u64;
     config.config.limits.max_frame_payload = MAX_MESSAGE_SIZE as u64;
+    // Offer permessage-deflate when built with the `deflate` feature.
+    #[cfg(feature = "deflate")]
+    {
+        config.deflate = Some(wsmachine::extensions::permessage_deflate::DeflateConfig::default());
+    }
     let stream = TcpStream::connect((config.host(), config.port()))
         .map_err(|error| format!("connect: {error}"))?;
     let client = Client::new(config, OsEntropy::new()).map_err(|error| error.to_string())?;

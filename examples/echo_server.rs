@@ -4,7 +4,8 @@
 //! cargo run --example echo_server [-- ADDR] [--max-message-size N] [--no-deflate] [--quiet]
 //! ```
 //!
-//! ADDR defaults to 127.0.0.1:9001. Every text or binary message is echoed
+//! ADDR defaults to 127.0.0.1:9001; with port 0 the system picks a free
+//! port, and the `listening on` line names it. Every text or binary message is echoed
 //! back whole, as the same type. Bad upgrade requests get the crate's ready
 //! HTTP error response, and the server goes on serving others. One line per
 //! connection event goes to stderr.
@@ -23,6 +24,9 @@ struct Options {
     addr: String,
     max_message_size: u64,
     quiet: bool,
+    /// Offer permessage-deflate when built with the `deflate` feature.
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+    deflate: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -30,6 +34,7 @@ fn parse_args() -> Result<Options, String> {
         addr: "127.0.0.1:9001".into(),
         max_message_size: 16 << 20,
         quiet: false,
+        deflate: true,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -41,7 +46,7 @@ fn parse_args() -> Result<Options, String> {
             }
             // Accepted for the command line's stability; compression arrives
             // with the deflate feature.
-            "--no-deflate" => {}
+            "--no-deflate" => options.deflate = false,
             "--quiet" | "-q" => options.quiet = true,
             other if other.starts_with('-') => return Err(format!("unknown option {other}")),
             addr => options.addr = addr.into(),
@@ -69,8 +74,17 @@ fn main() -> ExitCode {
     let mut config = ServerConfig::default();
     config.config.limits.max_message_size = options.max_message_size;
     config.config.limits.max_frame_payload = options.max_message_size;
+    #[cfg(feature = "deflate")]
+    if options.deflate {
+        config.deflate = Some(wsmachine::extensions::permessage_deflate::DeflateConfig::default());
+    }
     let config = Arc::new(config);
-    eprintln!("echo_server: listening on ws://{}", options.addr);
+    // The bound address, not the one asked for: with port 0 the system
+    // picks a free port, and this line is how a caller learns it.
+    match listener.local_addr() {
+        Ok(addr) => eprintln!("echo_server: listening on ws://{addr}"),
+        Err(_) => eprintln!("echo_server: listening on ws://{}", options.addr),
+    }
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         let config = Arc::clone(&config);

@@ -31,7 +31,7 @@ use alloc::vec::Vec;
 
 use bytes::BytesMut;
 
-use crate::http::Headers;
+use crate::http::{Headers, is_tchar, trim_ows};
 
 /// Bounds on the framing overhead of one chunked body.
 ///
@@ -211,35 +211,10 @@ fn split_clamped(bytes: &[u8], n: usize) -> (&[u8], &[u8]) {
     bytes.split_at_checked(n).unwrap_or((bytes, &[]))
 }
 
-/// RFC 9110 §5.6.2: tchar, the bytes a token is made of.
-fn is_tchar(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
-}
-
 /// RFC 9110 §5.5: a field value is field-vchar (VCHAR / obs-text) with SP
 /// and HTAB allowed between them; every other control byte is invalid.
 fn is_field_value_byte(byte: u8) -> bool {
     matches!(byte, b'\t' | b' '..=b'~' | 0x80..=0xff)
-}
-
-/// RFC 9110 §5.6.3: OWS and BWS are SP and HTAB only.
-fn is_ows(byte: u8) -> bool {
-    byte == b' ' || byte == b'\t'
-}
-
-/// Strips OWS (SP and HTAB only, unlike `trim_ascii`) from both ends.
-fn trim_ows(mut bytes: &[u8]) -> &[u8] {
-    while let [first, rest @ ..] = bytes
-        && is_ows(*first)
-    {
-        bytes = rest;
-    }
-    while let [rest @ .., last] = bytes
-        && is_ows(*last)
-    {
-        bytes = rest;
-    }
-    bytes
 }
 
 /// Parses one trailer field line (without its CRLF) into a name and value.

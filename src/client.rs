@@ -11,6 +11,7 @@ use crate::connection::{Connection, Role};
 use crate::entropy::{Entropy, EntropyError};
 use crate::error::Error;
 use crate::event::Event;
+use crate::extensions::MessageCodec;
 use crate::handshake::client::{ClientConfig, ClientConfigError};
 use crate::handshake::{HandshakeError, Rejection};
 use crate::http::{BodyDecoder, BodyFraming, HeadParser, Response};
@@ -92,7 +93,7 @@ impl<E: Entropy> Connection<ClientRole<E>> {
     /// open, and still masks every frame.
     pub fn new_open(config: crate::config::Config, entropy: E, now: Duration) -> Self {
         let mut engine = Engine::new(config.clone(), true);
-        engine.open(now, 0);
+        engine.open(now, MessageCodec::none());
         Connection {
             role: ClientRole {
                 entropy,
@@ -111,6 +112,21 @@ impl<E: Entropy> Connection<ClientRole<E>> {
 }
 
 impl<E: Entropy> ClientRole<E> {
+    /// The codec for the extensions the server accepted, which
+    /// `check_response` has checked.
+    #[cfg_attr(not(feature = "deflate"), allow(unused_variables))]
+    fn negotiated_codec(&self, accepted: &[alloc::string::String]) -> MessageCodec {
+        #[cfg(feature = "deflate")]
+        if let (Some(deflate), Ok(Some(agreed))) =
+            (&self.config.deflate, self.config.deflate_response(accepted))
+        {
+            return MessageCodec::deflate(
+                crate::extensions::permessage_deflate::DeflateCodec::new(deflate, &agreed, true),
+            );
+        }
+        MessageCodec::none()
+    }
+
     fn reject(
         &mut self,
         engine: &mut Engine,
@@ -146,9 +162,7 @@ impl<E: Entropy> ClientRole<E> {
         error: HandshakeError,
     ) -> Result<(), Error> {
         self.handshake = ClientHandshake::Done;
-        let error = Error::Handshake(error);
-        engine.fail_handshake(now, Some(error.clone()));
-        Err(error)
+        engine.handshake_failed(now, error)
     }
 }
 
@@ -177,7 +191,7 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
                                 Err(error) => return self.fail(engine, now, error),
                             };
                             self.handshake = ClientHandshake::Done;
-                            engine.open(now, 0);
+                            engine.open(now, self.negotiated_codec(&accepted.extensions));
                             engine.push_event(Event::Accepted(accepted));
                             // Bytes after the 101 stay in the buffer for the
                             // frame decoder.

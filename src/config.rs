@@ -26,11 +26,12 @@ impl Default for FrameLimits {
     }
 }
 
-/// Optional keepalive: a ping every `interval`, and a failure (1011) when its
-/// pong does not come within `timeout`.
+/// Optional keepalive: a ping `interval` after the connection opens and
+/// `interval` after each answering pong, and a failure (1011) when a pong
+/// does not come within `timeout`. Only one ping is outstanding at a time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Keepalive {
-    /// Time between pings.
+    /// Time from the opening, or from the last pong, to the next ping.
     pub interval: Duration,
     /// How long to wait for the pong.
     pub timeout: Duration,

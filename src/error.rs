@@ -1,7 +1,6 @@
 //! Violations of the WebSocket protocol by the peer, and their close codes.
 
 use crate::close::{CloseCode, InvalidClose};
-use crate::utf8::Utf8Error;
 
 /// A violation of RFC 6455 by the peer, found in the frames it sent.
 ///
@@ -48,8 +47,15 @@ pub enum ProtocolError {
     #[error("invalid close frame: {0}")]
     InvalidClose(#[from] InvalidClose),
     /// A text message is not valid UTF-8.
-    #[error("text message is not valid UTF-8: {0}")]
-    InvalidUtf8(#[from] Utf8Error),
+    #[error("text message is not valid UTF-8{}", match offset {
+        Some(offset) => alloc::format!(" at byte {offset}"),
+        None => alloc::string::String::from(": it ends inside a character"),
+    })]
+    InvalidUtf8 {
+        /// The offset within the message of the first byte that cannot be
+        /// UTF-8, or `None` when the message ended inside a character.
+        offset: Option<u64>,
+    },
     /// A frame's payload is over the configured limit.
     #[error("frame payload of {len} bytes is over the limit of {limit}")]
     FrameTooLarge {
@@ -58,20 +64,34 @@ pub enum ProtocolError {
         /// The configured limit.
         limit: u64,
     },
-    /// A message's total size is over the configured limit.
+    /// A message's total size is over the configured limit. For a
+    /// compressed message, its inflated size.
     #[error("message is over the limit of {limit} bytes")]
     MessageTooLarge {
         /// The configured limit.
         limit: u64,
     },
+    /// A compressed message's payload is not valid deflate data
+    /// (permessage-deflate, RFC 7692 §8).
+    #[cfg(feature = "deflate")]
+    #[error("compressed message does not inflate")]
+    InvalidCompressedData,
+}
+
+impl From<crate::utf8::MessageUtf8Error> for ProtocolError {
+    fn from(error: crate::utf8::MessageUtf8Error) -> Self {
+        ProtocolError::InvalidUtf8 {
+            offset: error.offset,
+        }
+    }
 }
 
 impl ProtocolError {
     /// The close code that a connection failed by this error sends.
     ///
     /// RFC 6455 §7.4.1: 1007 for data inconsistent with its type (invalid
-    /// UTF-8), 1009 for a message too big to process, 1002 for any other
-    /// protocol error.
+    /// UTF-8, and compressed data that does not inflate), 1009 for a message
+    /// too big to process, 1002 for any other protocol error.
     ///
     /// ```
     /// use wsmachine::close::CloseCode;
@@ -96,10 +116,16 @@ impl ProtocolError {
                 | InvalidClose::CodeNotAllowed(_)
                 | InvalidClose::ReasonTooLong { .. },
             ) => CloseCode::PROTOCOL_ERROR,
-            ProtocolError::InvalidUtf8(_) => CloseCode::INVALID_PAYLOAD,
+            ProtocolError::InvalidUtf8 { .. } => CloseCode::INVALID_PAYLOAD,
             ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
                 CloseCode::MESSAGE_TOO_BIG
             }
+            // RFC 7692 §8 says only "fail the connection". The payload is not
+            // what its RSV1 bit claims, which is 1007's "data not consistent
+            // with the type of the message"; Node's ws sends 1007 too
+            // (python-websockets sends 1002).
+            #[cfg(feature = "deflate")]
+            ProtocolError::InvalidCompressedData => CloseCode::INVALID_PAYLOAD,
         }
     }
 }
@@ -178,6 +204,11 @@ pub enum SendError {
     /// Text fragments that are not valid UTF-8.
     #[error("text is not valid UTF-8")]
     InvalidUtf8,
+    /// The compressor failed (permessage-deflate). It was reset; a
+    /// fragmented message stays in progress.
+    #[cfg(feature = "deflate")]
+    #[error("compression failed")]
+    CompressionFailed,
     /// The entropy source failed to give a mask.
     #[error(transparent)]
     Entropy(#[from] crate::entropy::EntropyError),

@@ -4,6 +4,12 @@
 //!
 //! Phase changes go through [`crate::state::step`]; this module carries out
 //! what a step decides.
+//!
+//! Negotiated extensions act through a [`MessageCodec`] at four points:
+//! `check_header` asks which RSV bits a message's first frame may carry and
+//! whether the message is compressed; `process_partial` and `on_frame` hand
+//! it a compressed frame's payload as it arrives and take the inflated bytes;
+//! `queue_data` lets it compress what the app sends.
 
 use alloc::string::String;
 use bytes::{Bytes, BytesMut};
@@ -14,11 +20,13 @@ use crate::config::Config;
 use crate::entropy::EntropyError;
 use crate::error::{Error, ProtocolError, SendError};
 use crate::event::{Close, Event, Initiator};
+use crate::extensions::{MessageCodec, RSV1};
 use crate::frame::{
     Decoded, Frame, FrameDecoder, FrameHeader, MAX_CONTROL_PAYLOAD, Opcode, encode_frame,
 };
+use crate::handshake::HandshakeError;
 use crate::state::{Input, Phase, State, Step, step};
-use crate::utf8::Utf8Validator;
+use crate::utf8::{MessageValidator, Utf8Validator};
 
 /// Where masking keys for outgoing frames come from: nowhere for a server,
 /// the caller's entropy for a client.
@@ -78,19 +86,27 @@ const KEPT_BUFFER_BYTES: usize = 192;
 struct Incoming {
     /// The kind of the fragmented message in progress.
     message: Option<DataKind>,
-    /// Payload bytes of that message in earlier frames.
+    /// Whether the message in progress is compressed (RSV1 on its first
+    /// frame).
+    compressed: bool,
+    /// The size of that message so far: its payload in earlier frames, or
+    /// for a compressed message every byte inflated so far.
     size: u64,
     /// Whether the current frame's payload is text to validate.
     frame_is_text: bool,
-    /// Payload bytes of the current frame already validated.
-    validated: usize,
-    utf8: Utf8Validator,
+    /// Whether the current frame's payload is to be inflated.
+    frame_is_compressed: bool,
+    /// Payload bytes of the current frame already validated or inflated.
+    processed: usize,
+    utf8: MessageValidator,
 }
 
 /// The message being sent.
 #[derive(Clone, Debug, Default)]
 struct Outgoing {
     message: Option<DataKind>,
+    /// Whether the fragmented message in progress is compressed.
+    compressed: bool,
     utf8: Utf8Validator,
 }
 
@@ -117,8 +133,8 @@ pub struct Engine {
     /// The payload of the keepalive ping awaiting its pong.
     awaited_pong: Option<[u8; 8]>,
     pings_sent: u64,
-    /// RSV bits that negotiated extensions define on a message's first frame.
-    allowed_rsv: u8,
+    /// The negotiated extensions' work on data messages.
+    codec: MessageCodec,
 }
 
 impl Engine {
@@ -139,7 +155,7 @@ impl Engine {
             timers: [None; TIMERS.len()],
             awaited_pong: None,
             pings_sent: 0,
-            allowed_rsv: 0,
+            codec: MessageCodec::none(),
         }
     }
 
@@ -246,18 +262,21 @@ impl Engine {
             Phase::Closed => {
                 self.timers = [None; TIMERS.len()];
                 self.awaited_pong = None;
-                // Nothing more is read: release the buffers.
+                // Nothing more is read or sent: release the buffers and
+                // any compression state.
                 self.recv = BytesMut::new();
                 self.decoder = FrameDecoder::new();
+                self.codec = MessageCodec::none();
             }
         }
     }
 
-    /// The handshake succeeded: frames may flow, and keepalive starts.
-    pub(crate) fn open(&mut self, now: Duration, allowed_rsv: u8) {
+    /// The handshake succeeded with these extensions: frames may flow, and
+    /// keepalive starts.
+    pub(crate) fn open(&mut self, now: Duration, codec: MessageCodec) {
         if let Some(next) = step(self.is_client, self.phase, Input::HandshakeDone) {
             self.enter(next, now);
-            self.allowed_rsv = allowed_rsv;
+            self.codec = codec;
             if let Some(keepalive) = self.config.keepalive {
                 self.set_timer(Timer::KeepalivePing, now.checked_add(keepalive.interval));
             }
@@ -272,6 +291,18 @@ impl Engine {
         if error.is_some() {
             self.error = error;
         }
+    }
+
+    /// The handshake failed with `error`, whose reply (if any) is queued:
+    /// the connection ends, and the error is sticky and returned.
+    pub(crate) fn handshake_failed(
+        &mut self,
+        now: Duration,
+        error: HandshakeError,
+    ) -> Result<(), Error> {
+        let error = Error::Handshake(error);
+        self.fail_handshake(now, Some(error.clone()));
+        Err(error)
     }
 
     /// Fails the connection: queues the Close the error calls for, reports
@@ -329,7 +360,7 @@ impl Engine {
             let result = match decoded {
                 None => {
                     return self
-                        .validate_partial()
+                        .process_partial()
                         .map_err(|error| self.fail(masks, now, error.into()));
                 }
                 Some(Decoded::Header(header)) => self.check_header(&header).map_err(Error::from),
@@ -350,9 +381,10 @@ impl Engine {
             _ => {}
         }
         // RFC 6455 §5.2: RSV bits MUST be 0 unless an extension defines them;
-        // the extensions here define them on a message's first frame only.
+        // the extensions here define them on a message's first frame only
+        // (RFC 7692 §6.1: never on a continuation or a control frame).
         let allowed = match header.opcode {
-            Opcode::Text | Opcode::Binary => self.allowed_rsv,
+            Opcode::Text | Opcode::Binary => self.codec.rsv_bits(),
             _ => 0,
         };
         if header.rsv & !allowed != 0 {
@@ -367,6 +399,9 @@ impl Engine {
             }
             _ => {}
         }
+        if matches!(header.opcode, Opcode::Text | Opcode::Binary) {
+            self.incoming.compressed = self.codec.is_compressed(header.rsv);
+        }
         if !header.opcode.is_control() {
             let limits = &self.config.limits;
             if header.payload_len > limits.max_frame_payload {
@@ -375,8 +410,10 @@ impl Engine {
                     limit: limits.max_frame_payload,
                 });
             }
+            // A compressed message's limit is on its inflated size, checked
+            // as it inflates.
             let total = self.incoming.size.saturating_add(header.payload_len);
-            if total > limits.max_message_size {
+            if !self.incoming.compressed && total > limits.max_message_size {
                 return Err(ProtocolError::MessageTooLarge {
                     limit: limits.max_message_size,
                 });
@@ -387,21 +424,32 @@ impl Engine {
             Opcode::Continuation => self.incoming.message == Some(DataKind::Text),
             _ => false,
         };
-        self.incoming.validated = 0;
+        self.incoming.frame_is_compressed = !header.opcode.is_control() && self.incoming.compressed;
+        self.incoming.processed = 0;
         Ok(())
     }
 
-    /// Validates the text that has arrived of an unfinished frame, so invalid
-    /// UTF-8 fails the connection as soon as it arrives.
-    fn validate_partial(&mut self) -> Result<(), ProtocolError> {
-        if !self.incoming.frame_is_text {
+    /// Validates or inflates what has arrived of an unfinished frame, so
+    /// invalid UTF-8, bad compressed data and an oversized inflated message
+    /// fail the connection as soon as they arrive.
+    fn process_partial(&mut self) -> Result<(), ProtocolError> {
+        if !self.incoming.frame_is_text && !self.incoming.frame_is_compressed {
             return Ok(());
         }
         let partial = self.decoder.partial_payload(&self.recv);
-        if let Some(fresh) = partial.get(self.incoming.validated..) {
+        let fresh = partial.get(self.incoming.processed..).unwrap_or(&[]);
+        if self.incoming.frame_is_compressed {
+            inflate_part(
+                &mut self.codec,
+                &mut self.incoming,
+                self.config.limits.max_message_size,
+                fresh,
+                false,
+            )?;
+        } else {
             self.incoming.utf8.feed(fresh)?;
         }
-        self.incoming.validated = partial.len();
+        self.incoming.processed = partial.len();
         Ok(())
     }
 
@@ -413,20 +461,40 @@ impl Engine {
     ) -> Result<(), Error> {
         match frame.opcode {
             Opcode::Text | Opcode::Binary | Opcode::Continuation => {
-                if self.incoming.frame_is_text {
-                    if let Some(fresh) = frame.payload.get(self.incoming.validated..) {
+                let fresh = frame.payload.get(self.incoming.processed..).unwrap_or(&[]);
+                let compressed = self.incoming.frame_is_compressed;
+                let frame = if compressed {
+                    inflate_part(
+                        &mut self.codec,
+                        &mut self.incoming,
+                        self.config.limits.max_message_size,
+                        fresh,
+                        frame.fin,
+                    )?;
+                    // The app sees the message as sent: inflated, and with
+                    // the extension's RSV1 consumed.
+                    Frame {
+                        rsv: 0,
+                        payload: self.codec.take_inflated(),
+                        ..frame
+                    }
+                } else {
+                    if self.incoming.frame_is_text {
                         self.incoming
                             .utf8
                             .feed(fresh)
                             .map_err(ProtocolError::from)?;
                     }
-                    if frame.fin {
-                        self.incoming.utf8.finish().map_err(ProtocolError::from)?;
-                    }
+                    frame
+                };
+                if frame.fin && self.incoming.frame_is_text {
+                    self.incoming.utf8.finish().map_err(ProtocolError::from)?;
                 }
                 self.incoming.frame_is_text = false;
+                self.incoming.frame_is_compressed = false;
                 if frame.fin {
                     self.incoming.message = None;
+                    self.incoming.compressed = false;
                     self.incoming.size = 0;
                 } else {
                     if frame.opcode == Opcode::Text {
@@ -434,10 +502,12 @@ impl Engine {
                     } else if frame.opcode == Opcode::Binary {
                         self.incoming.message = Some(DataKind::Binary);
                     }
-                    self.incoming.size = self
-                        .incoming
-                        .size
-                        .saturating_add(frame.payload.len() as u64);
+                    if !compressed {
+                        self.incoming.size = self
+                            .incoming
+                            .size
+                            .saturating_add(frame.payload.len() as u64);
+                    }
                 }
                 self.events.push_back(Event::Frame(frame));
             }
@@ -456,6 +526,12 @@ impl Engine {
                 {
                     self.awaited_pong = None;
                     self.set_timer(Timer::PongDeadline, None);
+                    // The next ping is due an interval after this answer.
+                    let next_ping = self
+                        .config
+                        .keepalive
+                        .and_then(|keepalive| now.checked_add(keepalive.interval));
+                    self.set_timer(Timer::KeepalivePing, next_ping);
                 }
                 self.events.push_back(Event::Frame(frame));
             }
@@ -602,8 +678,9 @@ impl Engine {
         if self.awaited_pong.is_some() {
             // The last ping is still unanswered. Sending another would move
             // its deadline, and with an interval shorter than the timeout a
-            // silent peer would never be caught; its deadline stands.
-            self.set_timer(Timer::KeepalivePing, now.checked_add(keepalive.interval));
+            // silent peer would never be caught; its deadline stands, and the
+            // next ping waits for its pong (so even a zero interval cannot
+            // make the caller spin).
             return;
         }
         // A counter tells this ping's pong from earlier and unsolicited ones.
@@ -615,7 +692,6 @@ impl Engine {
         }
         self.awaited_pong = Some(payload);
         self.set_timer(Timer::PongDeadline, now.checked_add(keepalive.timeout));
-        self.set_timer(Timer::KeepalivePing, now.checked_add(keepalive.interval));
     }
 
     /// Queues a frame, masked when the role masks.
@@ -629,6 +705,33 @@ impl Engine {
         let mask = masks.next_mask()?;
         let header = FrameHeader::new(opcode, fin, mask, payload.len() as u64);
         encode_frame(&header, payload, &mut self.out);
+        Ok(())
+    }
+
+    /// Queues a data frame, compressed when its message is. The mask is
+    /// drawn before the compressor runs, so a failed mask leaves the
+    /// compressor as it was.
+    fn queue_data(
+        &mut self,
+        masks: &mut impl MaskSource,
+        opcode: Opcode,
+        fin: bool,
+        first: bool,
+        compressed: bool,
+        payload: &[u8],
+    ) -> Result<(), SendError> {
+        if !compressed {
+            return Ok(self.queue_frame(masks, opcode, fin, payload)?);
+        }
+        let mask = masks.next_mask()?;
+        let body = self.codec.compress(payload, fin)?;
+        let mut header = FrameHeader::new(opcode, fin, mask, body.len() as u64);
+        // RFC 7692 §6.1: RSV1 marks the first frame of a compressed message,
+        // and no other.
+        if first {
+            header.rsv = RSV1;
+        }
+        encode_frame(&header, body, &mut self.out);
         Ok(())
     }
 
@@ -675,7 +778,8 @@ impl Engine {
         if self.outgoing.message.is_some() {
             return Err(SendError::MessageInProgress);
         }
-        Ok(self.queue_frame(masks, kind.opcode(), true, payload)?)
+        let compressed = self.codec.compresses(payload.len());
+        self.queue_data(masks, kind.opcode(), true, true, compressed, payload)
     }
 
     pub(crate) fn send_fragment(
@@ -707,8 +811,17 @@ impl Engine {
                 utf8.finish().map_err(|_| SendError::InvalidUtf8)?;
             }
         }
-        self.queue_frame(masks, opcode, fin, payload)?;
+        // A fragmented message is compressed when its first fragment alone
+        // reaches the threshold; its size is not known before.
+        let first = fragment == Fragment::First(kind);
+        let compressed = if first {
+            self.codec.compresses(payload.len())
+        } else {
+            self.outgoing.compressed
+        };
+        self.queue_data(masks, opcode, fin, first, compressed, payload)?;
         self.outgoing.utf8 = utf8;
+        self.outgoing.compressed = compressed;
         self.outgoing.message = if fin { None } else { Some(kind) };
         Ok(())
     }
@@ -747,4 +860,24 @@ impl Engine {
         self.enter(next, now);
         Ok(())
     }
+}
+
+/// Inflates part of a compressed frame into the codec's output, counting it
+/// against the message's limit and validating text as it comes out.
+fn inflate_part(
+    codec: &mut MessageCodec,
+    incoming: &mut Incoming,
+    limit: u64,
+    input: &[u8],
+    end_of_message: bool,
+) -> Result<(), ProtocolError> {
+    let allowance = limit.saturating_sub(incoming.size);
+    let text = if incoming.frame_is_text {
+        Some(&mut incoming.utf8)
+    } else {
+        None
+    };
+    let produced = codec.inflate(input, end_of_message, allowance, limit, text)?;
+    incoming.size = incoming.size.saturating_add(produced);
+    Ok(())
 }

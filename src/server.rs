@@ -9,6 +9,7 @@ use crate::connection::{Connection, Role};
 use crate::entropy::EntropyError;
 use crate::error::Error;
 use crate::event::Event;
+use crate::extensions::MessageCodec;
 use crate::handshake::server::{
     Accept, DecisionError, ServerConfig, check_request, write_accept, write_error_response,
     write_rejection,
@@ -76,7 +77,7 @@ impl Connection<ServerRole> {
     /// axum `on_upgrade`, an HTTP/2 extended CONNECT): it starts open.
     pub fn new_open(config: crate::config::Config, now: Duration) -> Self {
         let mut engine = Engine::new(config.clone(), false);
-        engine.open(now, 0);
+        engine.open(now, MessageCodec::none());
         let server_config = ServerConfig {
             config,
             ..ServerConfig::default()
@@ -93,6 +94,12 @@ impl Connection<ServerRole> {
     /// Accepts the pending request: queues the 101 and opens the
     /// connection. Frames that arrived early are processed now.
     ///
+    /// With the `deflate` feature and `ServerConfig::deflate` set, an
+    /// `accept` without extensions answers the first
+    /// permessage-deflate offer the config can honour. An `accept` with
+    /// extensions is the app's own answer; a permessage-deflate element in it
+    /// turns compression on as that element says.
+    ///
     /// # Errors
     /// [`DecisionError`] when no request is pending, the subprotocol was not
     /// offered or a header cannot be written. Nothing is queued then.
@@ -100,9 +107,10 @@ impl Connection<ServerRole> {
         let ServerHandshake::AwaitingDecision(request) = &self.role.handshake else {
             return Err(DecisionError::NoPendingRequest);
         };
+        let (accept, codec) = negotiate_extensions(&self.role.config, request, accept)?;
         write_accept(request, &accept, self.engine.output_buffer())?;
         self.role.handshake = ServerHandshake::Done;
-        self.engine.open(now, 0);
+        self.engine.open(now, codec);
         // A failure here is sticky and reported by the next call and as a
         // Close event.
         let _ = self.engine.process(&mut self.role, now);
@@ -141,6 +149,38 @@ impl Connection<ServerRole> {
     }
 }
 
+/// The extensions of the 101, and the codec that runs them.
+#[cfg_attr(not(feature = "deflate"), allow(unused_variables, unused_mut))]
+fn negotiate_extensions(
+    config: &ServerConfig,
+    request: &HandshakeRequest,
+    mut accept: Accept,
+) -> Result<(Accept, MessageCodec), DecisionError> {
+    #[cfg(feature = "deflate")]
+    {
+        use crate::extensions::permessage_deflate::{DeflateCodec, find_response};
+        use alloc::string::{String, ToString};
+        if accept.extensions.is_empty() {
+            if let Some(deflate) = &config.deflate
+                && let Some(agreed) = deflate.negotiate(&request.extensions)
+            {
+                accept.extensions.push(agreed.to_string());
+                let codec = DeflateCodec::new(deflate, &agreed, false);
+                return Ok((accept, MessageCodec::deflate(codec)));
+            }
+        } else if let Some(agreed) = find_response(accept.extensions.iter().map(String::as_str))
+            .map_err(DecisionError::InvalidDeflateResponse)?
+        {
+            // The app answered permessage-deflate itself: its answer is run
+            // as it says, with the config's level and threshold.
+            let deflate = config.deflate.clone().unwrap_or_default();
+            let codec = DeflateCodec::new(&deflate, &agreed, false);
+            return Ok((accept, MessageCodec::deflate(codec)));
+        }
+    }
+    Ok((accept, MessageCodec::none()))
+}
+
 impl ServerRole {
     fn fail(
         &mut self,
@@ -150,9 +190,7 @@ impl ServerRole {
     ) -> Result<(), Error> {
         write_error_response(&error, engine.output_buffer());
         self.handshake = ServerHandshake::Done;
-        let error = Error::Handshake(error);
-        engine.fail_handshake(now, Some(error.clone()));
-        Err(error)
+        engine.handshake_failed(now, error)
     }
 }
 
@@ -184,9 +222,7 @@ impl RoleImpl for ServerRole {
 
     fn handshake_eof(&mut self, engine: &mut Engine, now: Duration) -> Result<(), Error> {
         self.handshake = ServerHandshake::Done;
-        let error = Error::Handshake(HandshakeError::UnexpectedEof);
-        engine.fail_handshake(now, Some(error.clone()));
-        Err(error)
+        engine.handshake_failed(now, HandshakeError::UnexpectedEof)
     }
 }
 

@@ -17,6 +17,25 @@
 //! - The end of the transport before a Close is an abnormal closure (1006).
 //! - The Close event is emitted exactly once for a connection that opened.
 //!
+//! ```text
+//!                 handshake done
+//!  Connecting ─────────────────────► Open
+//!      │ failed, rejected, EOF         │ │ │
+//!      │                 our close     │ │ │ peer Close (client: reply,
+//!      │            (send, arm timer)  │ │ │ arm timer)
+//!      │                 ┌─────────────┘ │ └──────────────┐
+//!      │                 ▼               │                ▼
+//!      │            CloseSent            │           AwaitingEof ──┐
+//!      │   peer Close │  │ client:       │ peer Close     ▲        │ EOF,
+//!      │   (server),  │  │ peer Close ───┼────────────────┘        │ timeout
+//!      │   failure,   │  │               │ (server: reply),        │
+//!      │   EOF,       │  │               │ failure, EOF            │
+//!      │   timeout    ▼  ▼               ▼                         │
+//!      └──────────────────────────────► Closed ◄───────────────────┘
+//! ```
+//!
+//! CloseSent and AwaitingEof are both the public state Closing.
+//!
 //! `step` is the only function that decides a next phase. Its `match`
 //! names every pair of phase and input, so a new phase or input cannot compile
 //! until its transitions are decided.

@@ -60,6 +60,31 @@ fn feed(framing: BodyFraming, limits: BodyLimits, pieces: &[&[u8]], eof: bool) -
     outcome
 }
 
+/// The input one byte at a time; an empty input is still fed once, as the
+/// whole feed does, so that both see a decode call.
+fn bytewise(input: &[u8]) -> Vec<&[u8]> {
+    if input.is_empty() {
+        vec![input]
+    } else {
+        input.chunks(1).collect()
+    }
+}
+
+#[test]
+fn an_over_limit_content_length_fails_on_an_empty_first_read_fed_any_way() {
+    let limits = BodyLimits {
+        max_body: 0,
+        ..BodyLimits::default()
+    };
+    let framing = BodyFraming::ContentLength(159);
+    let whole = feed(framing, limits, &[&[][..]], false);
+    assert!(matches!(
+        whole.result,
+        Err(BodyError::BodyTooLarge { limit: 0 })
+    ));
+    assert_eq!(feed(framing, limits, &bytewise(&[]), false), whole);
+}
+
 fn pieces<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
     let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
     cuts.sort_unstable();
@@ -123,8 +148,7 @@ proptest! {
     ) {
         let limits = BodyLimits { max_body, ..BodyLimits::default() };
         let whole = feed(framing, limits, &[&input], eof);
-        let bytewise: Vec<&[u8]> = input.chunks(1).collect();
-        prop_assert_eq!(&feed(framing, limits, &bytewise, eof), &whole);
+        prop_assert_eq!(&feed(framing, limits, &bytewise(&input), eof), &whole);
         prop_assert_eq!(&feed(framing, limits, &pieces(&input, &cuts), eof), &whole);
     }
 

@@ -1213,21 +1213,10 @@ fn non_utf8_close_reason_is_1007() {
     );
 }
 
-fn invalid_utf8() -> ProtocolError {
-    // The error's details belong to the UTF-8 module; take them from it.
-    let mut validator = wsmachine::utf8::Utf8Validator::new();
-    let error = validator
-        .feed(b"\xed\xa0")
-        .expect_err("a surrogate is invalid");
-    ProtocolError::InvalidUtf8(error)
-}
-
-fn invalid_utf8_of(bytes: &[u8], finish: bool) -> ProtocolError {
-    let mut validator = wsmachine::utf8::Utf8Validator::new();
-    let result = validator
-        .feed(bytes)
-        .and_then(|()| if finish { validator.finish() } else { Ok(()) });
-    ProtocolError::InvalidUtf8(result.expect_err("invalid"))
+/// The error for text whose first invalid byte is at `offset` within the
+/// message, or that ends inside a character (`None`).
+fn invalid_utf8_at(offset: Option<u64>) -> ProtocolError {
+    ProtocolError::InvalidUtf8 { offset }
 }
 
 #[test]
@@ -1235,14 +1224,14 @@ fn invalid_utf8_in_text_is_1007() {
     assert_server_fails(
         Config::default(),
         &c(Opcode::Text, true, b"ab\xffcd"),
-        invalid_utf8_of(b"ab\xff", false),
+        invalid_utf8_at(Some(2)),
         CloseCode::INVALID_PAYLOAD,
     );
     // A message that ends inside a character.
     assert_client_fails(
         Config::default(),
         &s(Opcode::Text, true, b"ab\xe2\x82"),
-        invalid_utf8_of(b"ab\xe2\x82", true),
+        invalid_utf8_at(None),
         CloseCode::INVALID_PAYLOAD,
     );
     // Binary is not checked.
@@ -1259,7 +1248,7 @@ fn invalid_utf8_fails_as_soon_as_it_arrives() {
     assert_server_fails(
         Config::default(),
         &frame[..header_len + 2],
-        invalid_utf8(),
+        invalid_utf8_at(Some(1)),
         CloseCode::INVALID_PAYLOAD,
     );
     // The same in a continuation, and at a client.
@@ -1271,7 +1260,7 @@ fn invalid_utf8_fails_as_soon_as_it_arrives() {
     assert_client_fails(
         Config::default(),
         &input[..cut],
-        invalid_utf8_of(b"okx\xed\xa0", false),
+        invalid_utf8_at(Some(4)),
         CloseCode::INVALID_PAYLOAD,
     );
 }
@@ -1288,7 +1277,7 @@ fn invalid_utf8_split_across_fragments_is_1007() {
     assert_server_fails(
         Config::default(),
         &input,
-        invalid_utf8_of(b"a\xe2\x82b", false),
+        invalid_utf8_at(Some(3)),
         CloseCode::INVALID_PAYLOAD,
     );
     // Valid when the continuation completes the character.
@@ -1306,7 +1295,7 @@ fn invalid_utf8_split_across_fragments_is_1007() {
     assert_server_fails(
         Config::default(),
         &input,
-        invalid_utf8_of(b"a\xe2\x82", true),
+        invalid_utf8_at(None),
         CloseCode::INVALID_PAYLOAD,
     );
 }
@@ -1443,11 +1432,12 @@ fn keepalive_pings_and_the_pong_clears_the_deadline() {
         drain_events(&mut server),
         vec![frame_event(Opcode::Pong, true, &payload)]
     );
-    // The deadline is gone; the next ping is due.
-    assert_eq!(server.poll_timeout(), Some(secs(20)));
-    server.handle_timeout(secs(15));
+    // The deadline is gone; the next ping is due an interval after the pong.
+    assert_eq!(server.poll_timeout(), Some(secs(22)));
+    server.handle_timeout(secs(21));
     assert_eq!((server.state(), server.error()), (State::Open, None));
-    server.handle_timeout(secs(20));
+    assert_eq!(server.poll_transmit(), None);
+    server.handle_timeout(secs(22));
     let second = ping_payload(&drain_transmit(&mut server));
     assert_ne!(second, payload, "each ping is told apart from the last");
 }
@@ -1498,6 +1488,20 @@ fn keepalive_shorter_interval_than_timeout_still_times_out() {
     }
     assert_eq!(server.error(), Some(&Error::PongTimeout));
     assert_eq!(now, secs(6));
+}
+
+#[test]
+fn keepalive_with_a_zero_interval_never_makes_the_caller_spin() {
+    let mut server = server_with(keepalive(0, 5));
+    assert_eq!(server.poll_timeout(), Some(secs(0)));
+    server.handle_timeout(secs(0));
+    let payload = ping_payload(&drain_transmit(&mut server));
+    // While the ping is unanswered, only its deadline is due.
+    assert_eq!(server.poll_timeout(), Some(secs(5)));
+    server
+        .receive(secs(1), &c(Opcode::Pong, true, &payload))
+        .unwrap();
+    assert_eq!(server.poll_timeout(), Some(secs(1)));
 }
 
 #[test]

@@ -25,6 +25,10 @@ fn replay(target: &str, run: fn(&[u8])) {
     }
 }
 
+/// Split helpers the checks share, at the same path as in the fuzz crate.
+#[path = "../fuzz/src/split.rs"]
+mod split;
+
 macro_rules! corpus_tests {
     ($($target:ident => $check:literal),* $(,)?) => {
         $(
@@ -51,3 +55,6 @@ corpus_tests!(
     client_stream => "../fuzz/src/client_stream.rs",
     pair_ops => "../fuzz/src/pair_ops.rs",
 );
+
+#[cfg(feature = "deflate")]
+corpus_tests!(deflate_stream => "../fuzz/src/deflate_stream.rs");

@@ -5,9 +5,8 @@ pub mod utf8;
 pub mod chunked;
 pub mod response_head;
 pub mod request_head;
-<<<<<<< HEAD
 pub mod server_stream;
 pub mod client_stream;
-=======
 pub mod pair_ops;
->>>>>>> conntests
+pub mod deflate_stream;
+pub mod split;

@@ -24,36 +24,14 @@ const ROOMY: HeadLimits = HeadLimits {
 
 /// Feeds `data` as a growing buffer that stops at each cut, then whole.
 fn feed(data: &[u8], cuts: impl IntoIterator<Item = usize>) -> Outcome {
-    let mut parser = HeadParser::new(LIMITS);
-    for cut in cuts {
-        match parser.parse_request(&data[..cut.min(data.len())]) {
-            Ok(None) => {}
-            done => return done,
-        }
-    }
-    parser.parse_request(data)
-}
-
-/// Cut points taken from the data itself: steps of 1 to 13 bytes.
-fn derived_cuts(data: &[u8]) -> Vec<usize> {
-    let mut cuts = Vec::new();
-    let mut at = 0;
-    for (i, _) in data.iter().enumerate() {
-        let step = 1 + usize::from(data[(i * 7 + 3) % data.len()]) % 13;
-        at += step;
-        if at >= data.len() {
-            break;
-        }
-        cuts.push(at);
-    }
-    cuts
+    super::split::feed_head(LIMITS, HeadParser::parse_request, data, cuts)
 }
 
 /// Runs the checks on one input.
 pub fn run(data: &[u8]) {
     let whole = HeadParser::new(LIMITS).parse_request(data);
     assert_eq!(feed(data, 0..=data.len()), whole, "byte-by-byte feed differs");
-    assert_eq!(feed(data, derived_cuts(data)), whole, "chunked feed differs");
+    assert_eq!(feed(data, super::split::cuts_for(data)), whole, "chunked feed differs");
 
     let Ok(Some((request, head_len))) = whole else {
         return;

@@ -104,32 +104,6 @@ fn settle(server: &mut Server, result: Result<(), Error>, closed: bool, outcome:
     outcome.error = server.error().cloned();
 }
 
-/// Cut positions derived from the input: FNV-1a of the bytes seeds a
-/// xorshift generator that picks piece lengths of 1, a few, tens, or
-/// hundreds of bytes.
-fn cuts_for(stream: &[u8]) -> Vec<usize> {
-    let mut state = stream.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, &byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    }) | 1;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let mut cuts = Vec::new();
-    let mut position = 0usize;
-    loop {
-        let roll = next();
-        let scale = [1u64, 8, 64, 512][(roll & 3) as usize];
-        let piece = 1 + usize::try_from((roll >> 2) % scale).unwrap_or(0);
-        position = position.saturating_add(piece);
-        if position >= stream.len() {
-            return cuts;
-        }
-        cuts.push(position);
-    }
-}
 
 /// A head: the status line and the fields, and the bytes after it.
 fn split_head(wire: &[u8]) -> (String, Vec<(String, String)>, &[u8]) {
@@ -261,7 +235,7 @@ pub fn run(data: &[u8]) {
     let stream = data.get(..MAX_INPUT).unwrap_or(data);
     let whole = drive(stream, &[]);
     check(&whole);
-    let cuts = cuts_for(stream);
+    let cuts = super::split::cuts_for(stream);
     assert_eq!(drive(stream, &cuts), whole, "split at {cuts:?}");
     if stream.len() <= MAX_BYTE_BY_BYTE {
         let every_byte: Vec<usize> = (1..stream.len()).collect();

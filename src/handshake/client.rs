@@ -9,6 +9,7 @@ use super::{Accepted, HandshakeError, is_offered_extension};
 use crate::accept_key::accept_key;
 use crate::config::Config;
 use crate::entropy::EntropyError;
+use crate::extensions::header_elements;
 use crate::http::{BodyLimits, HeadLimits, Headers, Response, WriteError, is_token, write_request};
 
 /// Why a `ws://` or `wss://` URL was refused.
@@ -58,6 +59,11 @@ pub enum ClientConfigError {
     /// The entropy source failed to give the key.
     #[error(transparent)]
     Entropy(#[from] EntropyError),
+    /// `extensions` has a permessage-deflate offer while `deflate` is set,
+    /// which makes its own.
+    #[cfg(feature = "deflate")]
+    #[error("permessage-deflate is offered in extensions and by the deflate config")]
+    DeflateOfferedTwice,
 }
 
 /// Everything a client needs for its handshake and its connection.
@@ -96,6 +102,9 @@ pub struct ClientConfig {
     pub body_limits: BodyLimits,
     /// The connection's behaviour once open.
     pub config: Config,
+    /// permessage-deflate to offer, after `extensions`. Default off.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::extensions::permessage_deflate::DeflateConfig>,
 }
 
 impl ClientConfig {
@@ -166,6 +175,8 @@ impl ClientConfig {
             head_limits: HeadLimits::default(),
             body_limits: BodyLimits::default(),
             config,
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 
@@ -178,6 +189,25 @@ impl ClientConfig {
     /// Sets the `Origin` header.
     pub fn with_origin(mut self, origin: impl Into<String>) -> Self {
         self.origin = Some(origin.into());
+        self
+    }
+
+    /// Offers permessage-deflate with these preferences.
+    ///
+    /// ```
+    /// use wsmachine::extensions::permessage_deflate::DeflateConfig;
+    /// use wsmachine::handshake::client::ClientConfig;
+    ///
+    /// let config = ClientConfig::new("ws://example.com/").unwrap()
+    ///     .with_deflate(DeflateConfig::default());
+    /// assert!(config.deflate.is_some());
+    /// ```
+    #[cfg(feature = "deflate")]
+    pub fn with_deflate(
+        mut self,
+        deflate: crate::extensions::permessage_deflate::DeflateConfig,
+    ) -> Self {
+        self.deflate = Some(deflate);
         self
     }
 
@@ -259,8 +289,18 @@ impl ClientConfig {
         if !self.protocols.is_empty() {
             headers.push("Sec-WebSocket-Protocol", self.protocols.join(", "));
         }
-        if !self.extensions.is_empty() {
-            headers.push("Sec-WebSocket-Extensions", self.extensions.join(", "));
+        #[cfg(feature = "deflate")]
+        if self.deflate.is_some()
+            && self
+                .extensions
+                .iter()
+                .any(|offer| crate::extensions::permessage_deflate::is_deflate_element(offer))
+        {
+            return Err(ClientConfigError::DeflateOfferedTwice);
+        }
+        let offers = self.extension_offers();
+        if !offers.is_empty() {
+            headers.push("Sec-WebSocket-Extensions", offers.join(", "));
         }
         for (name, value) in self.headers.iter() {
             headers.push(name, value);
@@ -292,14 +332,18 @@ impl ClientConfig {
             Some(_) => return Err(HandshakeError::AcceptMismatch),
         }
         let mut extensions = Vec::new();
-        for element in headers.tokens("Sec-WebSocket-Extensions") {
-            if !is_offered_extension(&self.extensions, element) {
+        let offers = self.extension_offers();
+        for element in header_elements(headers) {
+            if !is_offered_extension(&offers, element) {
                 return Err(HandshakeError::UnofferedExtension {
                     extension: String::from(element),
                 });
             }
             extensions.push(String::from(element));
         }
+        #[cfg(feature = "deflate")]
+        self.deflate_response(&extensions)
+            .map_err(HandshakeError::InvalidDeflateResponse)?;
         let chosen: Vec<&str> = headers.tokens("Sec-WebSocket-Protocol").collect();
         let protocol = match chosen.as_slice() {
             [] => None,
@@ -317,6 +361,40 @@ impl ClientConfig {
             protocol,
             extensions,
         })
+    }
+}
+
+impl ClientConfig {
+    /// Every extension offer the request makes: the app's, then
+    /// permessage-deflate's.
+    fn extension_offers(&self) -> Vec<String> {
+        #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
+        let mut offers = self.extensions.clone();
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = &self.deflate {
+            offers.push(deflate.offer().to_string());
+        }
+        offers
+    }
+
+    /// The permessage-deflate response among the accepted extensions,
+    /// checked against the offer; `None` when it was not offered or not
+    /// accepted.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn deflate_response(
+        &self,
+        accepted: &[String],
+    ) -> Result<
+        Option<crate::extensions::permessage_deflate::DeflateParams>,
+        crate::extensions::permessage_deflate::DeflateResponseError,
+    > {
+        match &self.deflate {
+            Some(deflate) => crate::extensions::permessage_deflate::client_response(
+                deflate,
+                accepted.iter().map(String::as_str),
+            ),
+            None => Ok(None),
+        }
     }
 }
 

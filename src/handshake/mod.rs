@@ -96,6 +96,11 @@ pub enum HandshakeError {
         /// The extension the server named.
         extension: String,
     },
+    /// Client: the server's permessage-deflate response does not fit the
+    /// offer (RFC 7692 §7).
+    #[cfg(feature = "deflate")]
+    #[error("invalid permessage-deflate response: {0}")]
+    InvalidDeflateResponse(crate::extensions::permessage_deflate::DeflateResponseError),
     /// Client: the body of a rejection is malformed, truncated or over its
     /// limit. The status and headers still reached the app as
     /// [`Event::HandshakeRejected`](crate::Event::HandshakeRejected).
@@ -199,6 +204,8 @@ impl HandshakeError {
             | HandshakeError::AcceptMismatch
             | HandshakeError::UnofferedSubprotocol { .. }
             | HandshakeError::UnofferedExtension { .. } => Kind::InvalidResponse,
+            #[cfg(feature = "deflate")]
+            HandshakeError::InvalidDeflateResponse(_) => Kind::InvalidResponse,
             HandshakeError::RejectionBody(_) => Kind::RejectionBody,
             HandshakeError::UnexpectedEof => Kind::Eof,
         }
@@ -211,19 +218,8 @@ impl HandshakeError {
     /// place where errors become wire values.
     pub fn status(&self) -> Option<u16> {
         Some(match self {
-            HandshakeError::InvalidRequestHead(error) => match error {
-                // RFC 9112 §3: a request line over the limit gets 414.
-                HeadError::RequestLineTooLong { .. } => 414,
-                // RFC 6585 §5: header fields too large.
-                HeadError::HeaderLineTooLong { .. }
-                | HeadError::HeadTooLarge { .. }
-                | HeadError::TooManyHeaders { .. } => 431,
-                HeadError::UnsupportedVersion { .. } => 505,
-                HeadError::StatusLineTooLong { .. }
-                | HeadError::MissingHost
-                | HeadError::DuplicateHost
-                | HeadError::Malformed(_) => 400,
-            },
+            // The HTTP layer knows which of its limits each status names.
+            HandshakeError::InvalidRequestHead(error) => error.server_status(),
             HandshakeError::Http10Request => 505,
             HandshakeError::MethodNotAllowed { .. } => 405,
             // RFC 9110 §15.5.22 with RFC 6455 §4.4: 426 names what to upgrade to.
@@ -245,6 +241,8 @@ impl HandshakeError {
             | HandshakeError::UnofferedExtension { .. }
             | HandshakeError::RejectionBody(_)
             | HandshakeError::UnexpectedEof => return None,
+            #[cfg(feature = "deflate")]
+            HandshakeError::InvalidDeflateResponse(_) => return None,
         })
     }
 

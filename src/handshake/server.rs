@@ -9,6 +9,7 @@ use super::client::single_value;
 use super::{HandshakeError, HandshakeRequest, is_offered_extension};
 use crate::accept_key::{accept_key, is_valid_key};
 use crate::config::Config;
+use crate::extensions::header_elements;
 use crate::http::{
     BodyFraming, HeadError, HeadLimits, Headers, HttpVersion, Request, WriteError,
     canonical_reason, write_response,
@@ -34,6 +35,10 @@ pub struct ServerConfig {
     pub allowed_origins: Option<Vec<String>>,
     /// The connection's behaviour once open.
     pub config: Config,
+    /// permessage-deflate to accept when a client offers it and the app's
+    /// [`Accept`] has no extensions of its own. Default off.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::extensions::permessage_deflate::DeflateConfig>,
 }
 
 /// The app's answer to a valid request: what to put in the 101.
@@ -104,6 +109,11 @@ pub enum DecisionError {
     /// A header or reason that cannot be written safely.
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// The app's permessage-deflate answer is malformed, repeated or has
+    /// invalid parameters.
+    #[cfg(feature = "deflate")]
+    #[error("invalid permessage-deflate answer: {0}")]
+    InvalidDeflateResponse(crate::extensions::permessage_deflate::DeflateResponseError),
 }
 
 /// Checks a request that another HTTP stack already parsed (hyper, axum, a
@@ -223,8 +233,8 @@ pub(crate) fn check_request(
         .tokens("Sec-WebSocket-Protocol")
         .map(String::from)
         .collect();
-    let extensions = headers
-        .tokens("Sec-WebSocket-Extensions")
+    let extensions = header_elements(headers)
+        .into_iter()
         .map(String::from)
         .collect();
     Ok(HandshakeRequest {

@@ -8,7 +8,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::Headers;
+use super::{Headers, is_tchar, trim_ows};
 use crate::chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits};
 
 /// How the end of a message body is found (RFC 9112 §6.3).
@@ -64,31 +64,6 @@ pub enum BodyError {
     /// The chunked framing is invalid or exceeds a [`ChunkedLimits`] bound.
     #[error("invalid chunked body: {0}")]
     Chunked(#[source] ChunkedError),
-}
-
-/// RFC 9110 §5.6.3: OWS is SP and HTAB only.
-fn is_ows(byte: u8) -> bool {
-    byte == b' ' || byte == b'\t'
-}
-
-/// Strips OWS from both ends.
-fn trim_ows(mut bytes: &[u8]) -> &[u8] {
-    while let [first, rest @ ..] = bytes
-        && is_ows(*first)
-    {
-        bytes = rest;
-    }
-    while let [rest @ .., last] = bytes
-        && is_ows(*last)
-    {
-        bytes = rest;
-    }
-    bytes
-}
-
-/// RFC 9110 §5.6.2: tchar, the bytes a token is made of.
-fn is_tchar(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
 }
 
 /// The members of a comma-separated list field over all its lines, OWS

@@ -273,8 +273,9 @@ const fn is_field_vchar(b: u8) -> bool {
     matches!(b, 0x21..=0x7E | 0x80..=0xFF)
 }
 
-/// Strips RFC 9110 §5.6.3 optional whitespace (SP / HTAB) from both ends.
-fn trim_ows(mut bytes: &[u8]) -> &[u8] {
+/// Strips RFC 9110 §5.6.3 optional whitespace (SP / HTAB, unlike
+/// `trim_ascii`) from both ends.
+pub(crate) fn trim_ows(mut bytes: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = bytes {
         bytes = rest;
     }

@@ -8,6 +8,7 @@ mod headers;
 pub use body::{BodyDecoder, BodyError, BodyFraming, BodyLimits};
 pub use headers::Headers;
 pub use headers::{HeaderError, is_field_value, is_token};
+pub(crate) use headers::{is_tchar, trim_ows};
 
 mod head;
 pub use head::{HeadError, HeadLimits, HeadParser, HttpVersion, MalformedKind, Request, Response};
