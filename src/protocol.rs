@@ -584,9 +584,6 @@ impl Engine {
     /// (or incomplete) stops the loop and goes to the general path in
     /// `process`, which applies every rule and reports every error.
     fn receive_whole_frames(&mut self) -> Result<(), ProtocolError> {
-        /// Below this length the validator's checker is `core::str::from_utf8`
-        /// itself (simdutf8 hands inputs under 64 bytes to it).
-        const SHORT_TEXT: usize = 64;
         if self.incoming.message.is_some() {
             return Ok(());
         }
@@ -602,14 +599,9 @@ impl Engine {
         };
         while let Some(frame) = self.decoder.decode_whole(&mut self.recv, simple) {
             // No message is in progress, so the payload is all of the
-            // message. Short text is checked in one call (the validator
-            // would hand it to the same function, after its own
-            // bookkeeping); the validator runs on long text, for speed, and
-            // on invalid text, for the error and its offset.
-            if frame.opcode == Opcode::Text
-                && (frame.payload.len() >= SHORT_TEXT
-                    || core::str::from_utf8(&frame.payload).is_err())
-            {
+            // message: valid text needs no validator state. The validator
+            // runs on invalid text, for the error and its offset.
+            if frame.opcode == Opcode::Text && !crate::utf8::is_valid(&frame.payload) {
                 self.incoming.utf8.feed(&frame.payload)?;
                 self.incoming.utf8.finish()?;
             }

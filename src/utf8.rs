@@ -156,15 +156,35 @@ impl Utf8Validator {
             0
         };
         let rest = input.get(completed..).unwrap_or_default();
-        match check(rest) {
+        // A piece of a longer message often ends inside a character. The
+        // complete part is checked on its own, so the fast check passes on
+        // it, and the few bytes after it are checked as a sequence to keep.
+        let tail_start = unfinished_tail_start(rest);
+        let (whole, tail) = rest.split_at(tail_start);
+        let tail_offset = completed.saturating_add(tail_start);
+        match check(whole) {
+            Ok(()) => {}
+            // The last sequence of `whole` is cut short by the lead byte
+            // that starts `tail`: that byte is the one that fails.
+            Err(stop) if stop.error_len.is_none() => {
+                return Err(self.fail(Utf8Failure::InvalidByte {
+                    offset: tail_offset,
+                }));
+            }
+            Err(stop) => {
+                let offset = completed.saturating_add(failing_index(whole, stop));
+                return Err(self.fail(Utf8Failure::InvalidByte { offset }));
+            }
+        }
+        match check(tail) {
             Ok(()) => Ok(()),
             // Only an unfinished sequence at the very end: keep it.
             Err(stop) if stop.error_len.is_none() => {
-                self.set_pending(rest.get(stop.valid_up_to..).unwrap_or_default());
+                self.set_pending(tail.get(stop.valid_up_to..).unwrap_or_default());
                 Ok(())
             }
             Err(stop) => {
-                let offset = completed.saturating_add(failing_index(rest, stop));
+                let offset = tail_offset.saturating_add(failing_index(tail, stop));
                 Err(self.fail(Utf8Failure::InvalidByte { offset }))
             }
         }
@@ -294,11 +314,108 @@ struct Utf8Stop {
     error_len: Option<usize>,
 }
 
-/// Validates `bytes` with simdutf8: its `compat` flavour reports the same
-/// `valid_up_to` and `error_len` as core, several times faster on non-ASCII
-/// text (see `benches/utf8.rs`).
-#[cfg(feature = "simdutf8")]
+/// Where a sequence that `bytes` leaves unfinished starts, or `bytes.len()`
+/// if the last lead byte among the final three has all its continuation
+/// bytes (or if there is no lead byte there to wait on).
+fn unfinished_tail_start(bytes: &[u8]) -> usize {
+    let len = bytes.len();
+    for back in 1..=MAX_PENDING.min(len) {
+        let index = len - back;
+        let byte = bytes.get(index).copied().unwrap_or(0);
+        if byte & 0xc0 != 0x80 {
+            // The last byte that is not a continuation byte.
+            return if sequence_len(byte) > back {
+                index
+            } else {
+                len
+            };
+        }
+    }
+    len
+}
+
+/// Validates `bytes`; on failure, says where, as `core::str::Utf8Error`
+/// does. Valid text, the common case, takes the fastest check available;
+/// the slower checks that locate an error run only on invalid text.
 fn check(bytes: &[u8]) -> Result<(), Utf8Stop> {
+    if is_valid(bytes) {
+        Ok(())
+    } else {
+        locate_error(bytes)
+    }
+}
+
+/// Below this length a word-at-a-time loop beats the SIMD checkers, whose
+/// set-up dominates (simdutf8 hands such inputs to `core::str::from_utf8`,
+/// which steps through them a byte at a time unless they are aligned).
+const SHORT_INPUT: usize = 64;
+
+/// Whether `bytes` is UTF-8.
+#[inline]
+pub(crate) fn is_valid(bytes: &[u8]) -> bool {
+    if bytes.len() < SHORT_INPUT {
+        return is_valid_short(bytes);
+    }
+    #[cfg(feature = "simdutf8")]
+    {
+        // The `basic` flavour only answers yes or no, and is the fastest.
+        simdutf8::basic::from_utf8(bytes).is_ok()
+    }
+    #[cfg(not(feature = "simdutf8"))]
+    {
+        core::str::from_utf8(bytes).is_ok()
+    }
+}
+
+/// Whether `bytes` is UTF-8: ASCII eight bytes at a time, other characters
+/// by the table of RFC 3629 §4 (the second byte's range depends on the
+/// first, which excludes overlong forms, surrogates and code points above
+/// U+10FFFF).
+fn is_valid_short(bytes: &[u8]) -> bool {
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let mut index = 0;
+    while index < bytes.len() {
+        if let Some(word) = bytes.get(index..index + 8) {
+            let mut chunk = [0u8; 8];
+            chunk.copy_from_slice(word);
+            let high = u64::from_le_bytes(chunk) & HIGH_BITS;
+            if high == 0 {
+                index += 8;
+                continue;
+            }
+            // Skip to the first byte with its high bit set.
+            index += (high.trailing_zeros() / 8) as usize;
+        }
+        let lead = bytes.get(index).copied().unwrap_or(0);
+        if lead < 0x80 {
+            index += 1;
+            continue;
+        }
+        let len = sequence_len(lead);
+        let (Some(&second), Some(rest)) = (bytes.get(index + 1), bytes.get(index + 2..index + len))
+        else {
+            return false;
+        };
+        let second_ok = match lead {
+            0xe0 => (0xa0..=0xbf).contains(&second),
+            0xed => (0x80..=0x9f).contains(&second),
+            0xf0 => (0x90..=0xbf).contains(&second),
+            0xf4 => (0x80..=0x8f).contains(&second),
+            _ => second & 0xc0 == 0x80,
+        };
+        if !second_ok || rest.iter().any(|&byte| byte & 0xc0 != 0x80) {
+            return false;
+        }
+        index += len;
+    }
+    true
+}
+
+/// Where validation of `bytes` stops: simdutf8's `compat` flavour reports
+/// the same `valid_up_to` and `error_len` as core, several times faster on
+/// non-ASCII text (see `benches/utf8.rs`).
+#[cfg(feature = "simdutf8")]
+fn locate_error(bytes: &[u8]) -> Result<(), Utf8Stop> {
     simdutf8::compat::from_utf8(bytes)
         .map(drop)
         .map_err(|err| Utf8Stop {
@@ -307,9 +424,9 @@ fn check(bytes: &[u8]) -> Result<(), Utf8Stop> {
         })
 }
 
-/// Validates `bytes` with `core::str::from_utf8`.
+/// Where validation of `bytes` stops, from `core::str::from_utf8`.
 #[cfg(not(feature = "simdutf8"))]
-fn check(bytes: &[u8]) -> Result<(), Utf8Stop> {
+fn locate_error(bytes: &[u8]) -> Result<(), Utf8Stop> {
     core::str::from_utf8(bytes)
         .map(drop)
         .map_err(|err| Utf8Stop {
@@ -504,6 +621,93 @@ mod tests {
             incomplete.to_string().contains("ends inside"),
             "{incomplete}"
         );
+    }
+
+    #[test]
+    fn short_check_agrees_with_core_on_every_two_byte_input() {
+        for first in 0..=255u8 {
+            for second in 0..=255u8 {
+                // Behind ASCII padding, so the word loop hands over mid-word.
+                for padding in [0, 5, 8] {
+                    let mut input = [b'a'; 10];
+                    input[padding] = first;
+                    input[padding + 1] = second;
+                    let input = &input[..padding + 2];
+                    assert_eq!(
+                        is_valid_short(input),
+                        core::str::from_utf8(input).is_ok(),
+                        "{input:02x?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn short_check_agrees_with_core_on_longer_sequences() {
+        // Every lead byte with every second byte, and third and fourth bytes
+        // on both sides of the continuation range.
+        let others = [0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xff];
+        for lead in 0x80..=0xffu8 {
+            for second in 0..=255u8 {
+                for third in others {
+                    for fourth in others {
+                        let input = [lead, second, third, fourth];
+                        for len in 3..=4 {
+                            let input = &input[..len];
+                            assert_eq!(
+                                is_valid_short(input),
+                                core::str::from_utf8(input).is_ok(),
+                                "{input:02x?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unfinished_tail_is_found() {
+        assert_eq!(unfinished_tail_start(b""), 0);
+        assert_eq!(unfinished_tail_start(b"abc"), 3);
+        assert_eq!(unfinished_tail_start(b"ab\xe2"), 2);
+        assert_eq!(unfinished_tail_start(b"ab\xe2\x82"), 2);
+        assert_eq!(unfinished_tail_start(b"ab\xe2\x82\xac"), 5);
+        assert_eq!(unfinished_tail_start(b"\xf0\x9f\x98"), 0);
+        assert_eq!(unfinished_tail_start(b"\xf0\x9f\x98\x80"), 4);
+        // Continuation bytes with no lead among the last three are left to
+        // the check, which fails on them.
+        assert_eq!(unfinished_tail_start(b"a\x80\x80\x80"), 4);
+        assert_eq!(unfinished_tail_start(b"a\xff"), 2);
+    }
+
+    #[test]
+    fn sequence_cut_by_a_lead_byte_fails_at_that_byte() {
+        // E2 82 is cut short by the E2 that starts an unfinished tail.
+        let mut validator = Utf8Validator::new();
+        let result = validator.feed(b"ab\xe2\x82\xe2\x82");
+        assert_eq!(result, invalid_at(4));
+        let result = validator.feed(b"x");
+        assert_eq!(result, invalid_at(4));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn is_valid_agrees_with_core(
+            text in proptest::collection::vec(proptest::char::any(), 0..90),
+            flip in proptest::option::of((0usize..400, 0u8..=255)),
+        ) {
+            let mut bytes = text.iter().collect::<alloc::string::String>().into_bytes();
+            if let Some((index, byte)) = flip
+                && !bytes.is_empty()
+            {
+                let len = bytes.len();
+                bytes[index % len] = byte;
+            }
+            proptest::prop_assert_eq!(is_valid(&bytes), core::str::from_utf8(&bytes).is_ok());
+            proptest::prop_assert_eq!(is_valid_short(&bytes), core::str::from_utf8(&bytes).is_ok());
+        }
     }
 
     #[test]
