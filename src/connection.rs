@@ -1,5 +1,6 @@
 //! [`Connection`]: one engine, two roles.
 
+use alloc::string::String;
 use bytes::{Bytes, BytesMut};
 use core::time::Duration;
 
@@ -168,6 +169,49 @@ impl<R: Role> Connection<R> {
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
         self.engine
             .send_message(&mut self.role, DataKind::Binary, data)
+    }
+
+    /// Sends a binary message in one frame, taking the payload instead of
+    /// copying it.
+    ///
+    /// A client masks it in place, and [`poll_transmit`](Self::poll_transmit)
+    /// hands it out as its own buffer after the frame header; a server sends
+    /// it as it is. Either way a large payload is never copied: pass a
+    /// `Vec<u8>`, a `BytesMut` or a `Bytes` that nothing else refers to (a
+    /// client copies a shared `Bytes` before masking it, since others may
+    /// read it). Payloads under 1 KiB, and compressed messages, are copied
+    /// as [`send_binary`](Self::send_binary) does.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wsmachine::{Client, config::Config, entropy::FixedEntropy};
+    ///
+    /// let entropy = FixedEntropy::new(&[1, 2, 3, 4]);
+    /// let mut client = Client::new_open(Config::default(), entropy, Duration::ZERO);
+    /// let payload = vec![0u8; 64 * 1024];
+    /// client.send_binary_owned(payload)?;
+    /// let header = client.poll_transmit().unwrap();
+    /// let masked = client.poll_transmit().unwrap();
+    /// assert_eq!(header.len(), 2 + 8 + 4); // 64-bit length, masking key
+    /// assert_eq!(&masked[..4], &[1, 2, 3, 4]);
+    /// # Ok::<(), wsmachine::SendError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`send_binary`](Self::send_binary).
+    pub fn send_binary_owned(&mut self, data: impl Into<Bytes>) -> Result<(), SendError> {
+        self.engine
+            .send_message_owned(&mut self.role, DataKind::Binary, data.into())
+    }
+
+    /// Sends a text message in one frame, taking the text instead of copying
+    /// it; see [`send_binary_owned`](Self::send_binary_owned).
+    ///
+    /// # Errors
+    /// As [`send_text`](Self::send_text).
+    pub fn send_text_owned(&mut self, text: String) -> Result<(), SendError> {
+        self.engine
+            .send_message_owned(&mut self.role, DataKind::Text, Bytes::from(text))
     }
 
     /// Sends one fragment of a message: the first (choosing text or binary),

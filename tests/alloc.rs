@@ -133,7 +133,8 @@ fn feed<R: Role>(conn: &mut Connection<R>, wire: &[u8]) -> usize {
 }
 
 /// Traffic both ways: small text, a 1 MiB binary message in 64 KiB reads and
-/// in one owned buffer, a ping (answered), and sends of every size.
+/// in one owned buffer, a ping (answered), and sends of every size, borrowed
+/// and owned.
 fn exchange<R: Role>(conn: &mut Connection<R>, peer_masks: bool) {
     let small = frames(
         Opcode::Text,
@@ -155,6 +156,10 @@ fn exchange<R: Role>(conn: &mut Connection<R>, peer_masks: bool) {
     drain(conn);
     conn.send_binary(&vec![0xa5; 1 << 20]).expect("open");
     conn.send_text("one more").expect("open");
+    for _ in 0..10 {
+        conn.send_binary_owned(vec![0xa5; 64 << 10]).expect("open");
+        conn.send_text("in between").expect("open");
+    }
     drain(conn);
     assert_eq!(conn.state(), State::Open);
 }

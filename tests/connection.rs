@@ -1961,3 +1961,133 @@ fn a_violation_right_behind_the_101_fails_the_connection() {
         vec![(close_frame(CloseCode::PROTOCOL_ERROR, ""), true)]
     );
 }
+
+// ---------------------------------------------------------------------------
+// Owned payloads.
+// ---------------------------------------------------------------------------
+
+/// Every transmit of a connection, each as its own buffer.
+fn transmits<R: Role>(conn: &mut Connection<R>) -> Vec<Bytes> {
+    std::iter::from_fn(|| conn.poll_transmit()).collect()
+}
+
+#[test]
+fn owned_sends_put_the_same_bytes_on_the_wire_as_borrowed_sends() {
+    // Around the size where owned payloads stop being copied, and large.
+    for len in [0, 1, 1023, 1024, 1025, 65536, 70_000] {
+        let payload = pattern(len);
+        let text = text_of(len);
+        let mut borrowed = client_open();
+        borrowed.send_text("before").unwrap();
+        borrowed.send_binary(&payload).unwrap();
+        borrowed.send_text(&text).unwrap();
+        borrowed.send_ping(b"after").unwrap();
+        let mut owned = client_open();
+        owned.send_text("before").unwrap();
+        owned.send_binary_owned(payload.clone()).unwrap();
+        owned.send_text_owned(text.clone()).unwrap();
+        owned.send_ping(b"after").unwrap();
+        let wire = drain_transmit(&mut owned);
+        assert_eq!(wire, drain_transmit(&mut borrowed), "len {len}");
+        let frames: Vec<Frame> = frames_of(&wire).into_iter().map(|(f, _)| f).collect();
+        assert_eq!(
+            frames,
+            [
+                Frame::new(Opcode::Text, "before"),
+                Frame::new(Opcode::Binary, payload.clone()),
+                Frame::new(Opcode::Text, text.clone()),
+                Frame::new(Opcode::Ping, "after"),
+            ]
+        );
+    }
+}
+
+#[test]
+fn a_large_owned_payload_is_masked_in_place_not_copied() {
+    let mut client = client_open();
+    let payload = BytesMut::from(&pattern(65536)[..]).freeze();
+    let address = payload.as_ptr();
+    client.send_binary_owned(payload).unwrap();
+    let sent = transmits(&mut client);
+    assert_eq!(sent.len(), 2, "a header, then the payload");
+    assert_eq!(sent[1].as_ptr(), address, "the payload's own memory");
+    assert_eq!(sent[0].len(), 2 + 8 + 4);
+    let wire = [&sent[0][..], &sent[1][..]].concat();
+    assert_eq!(frames_of(&wire)[0].0.payload, pattern(65536));
+}
+
+#[test]
+fn a_server_sends_an_owned_payload_as_it_is() {
+    let mut server = server_open();
+    let shared = Bytes::from(pattern(4096));
+    server.send_binary_owned(shared.clone()).unwrap();
+    let sent = transmits(&mut server);
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].as_ptr(), shared.as_ptr());
+    assert_eq!(sent[1], shared);
+}
+
+#[test]
+fn a_client_copies_a_shared_payload_before_masking_it() {
+    let mut client = client_open();
+    let shared = Bytes::from(pattern(4096));
+    client.send_binary_owned(shared.clone()).unwrap();
+    let sent = transmits(&mut client);
+    assert_ne!(sent[1].as_ptr(), shared.as_ptr());
+    // The app's handle still reads the original bytes.
+    assert_eq!(shared, pattern(4096));
+    let wire = [&sent[0][..], &sent[1][..]].concat();
+    assert_eq!(frames_of(&wire)[0].0.payload, pattern(4096));
+}
+
+#[test]
+fn owned_sends_follow_the_same_rules_as_borrowed_ones() {
+    let mut client = client_open();
+    client
+        .send_fragment(Fragment::First(DataKind::Binary), b"part")
+        .unwrap();
+    assert_eq!(
+        client.send_binary_owned(pattern(4096)),
+        Err(SendError::MessageInProgress)
+    );
+    assert_eq!(
+        client.send_text_owned(text_of(4096)),
+        Err(SendError::MessageInProgress)
+    );
+    client.send_fragment(Fragment::Last, b"end").unwrap();
+    client.close(Duration::ZERO, CloseCode::NORMAL, "").unwrap();
+    assert!(matches!(
+        client.send_binary_owned(pattern(4096)),
+        Err(SendError::NotOpen { .. })
+    ));
+    // Nothing was queued by the refused sends.
+    let frames: Vec<Opcode> = frames_of(&drain_transmit(&mut client))
+        .into_iter()
+        .map(|(frame, _)| frame.opcode)
+        .collect();
+    assert_eq!(
+        frames,
+        [Opcode::Binary, Opcode::Continuation, Opcode::Close]
+    );
+}
+
+#[test]
+fn owned_messages_reach_the_peer_in_order() {
+    let mut client = client_open();
+    let mut server = server_open();
+    for len in [10, 5000, 20, 100_000] {
+        client.send_binary_owned(pattern(len)).unwrap();
+    }
+    pass(Duration::ZERO, &mut client, &mut server);
+    let lengths: Vec<usize> = drain_events(&mut server)
+        .into_iter()
+        .map(|event| match event {
+            Event::Frame(frame) => {
+                assert_eq!(frame.payload, pattern(frame.payload.len()));
+                frame.payload.len()
+            }
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(lengths, [10, 5000, 20, 100_000]);
+}

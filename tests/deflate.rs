@@ -1127,3 +1127,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn owned_payloads_are_compressed_like_borrowed_ones() {
+    let payload: Vec<u8> = b"compressible text, over and over; ".repeat(200);
+    let mut borrowed = deflate_server();
+    borrowed.send_binary(&payload).unwrap();
+    let mut owned = deflate_server();
+    owned.send_binary_owned(payload.clone()).unwrap();
+    let wire = drain_transmit(&mut owned);
+    assert_eq!(wire, drain_transmit(&mut borrowed));
+    // RSV1 marks a compressed message, and it is far smaller than the text.
+    assert_eq!(wire[0], 0x80 | 0x40 | 0x02);
+    assert!(wire.len() < payload.len() / 4, "{} bytes", wire.len());
+}

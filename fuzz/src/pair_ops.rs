@@ -109,7 +109,8 @@ pub enum Op {
     /// `send_binary`.
     Binary(Side, Vec<u8>),
     /// A payload of `LARGE_LENGTHS[index % 8]` ASCII bytes, as a whole binary
-    /// message or as a fragment.
+    /// message (borrowed, or owned when bit 3 of the index is set) or as a
+    /// fragment.
     Large(Side, Option<Fragment>, u8),
     /// `send_fragment`.
     Fragment(Side, Fragment, Vec<u8>),
@@ -335,7 +336,13 @@ impl<R: Role> Peer<R> {
             }),
             Op::Large(_, None, index) => {
                 let data = large_payload(*index);
-                self.conn.send_binary(data).map(|()| {
+                // Bit 3 of the index picks the owned-payload send.
+                let sent = if index & 8 == 0 {
+                    self.conn.send_binary(data)
+                } else {
+                    self.conn.send_binary_owned(data.to_vec())
+                };
+                sent.map(|()| {
                     self.sent.push(Message::Binary(data.to_vec().into()));
                 })
             }
