@@ -278,3 +278,37 @@ fn small_messages_one_per_owned_buffer_cost_at_most_one_allocation_each() {
     println!("1000 messages, one per owned buffer: {count} allocations");
     assert!(count <= 1000 + 16, "{count} allocations");
 }
+
+/// Allocations for a server's whole opening handshake: parsing the
+/// request, the event, and the 101.
+fn server_handshake_allocations(request: &[u8], fields: usize) -> u64 {
+    let before = allocations();
+    let mut server = Server::new(ServerConfig::default());
+    server.receive(NOW, request).expect("valid request");
+    let Some(Event::Request(request)) = server.poll_event() else {
+        panic!("no request");
+    };
+    assert_eq!(request.headers().len(), fields);
+    server.accept(NOW, Accept::default()).expect("pending");
+    let response = server.poll_transmit().expect("a 101");
+    assert!(response.starts_with(b"HTTP/1.1 101 "));
+    allocations() - before
+}
+
+const BROWSER_REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\n\
+    Upgrade: websocket\r\nConnection: Upgrade\r\n\
+    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+    Origin: https://example.com\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\n\
+    Accept-Encoding: gzip, deflate, br\r\nAccept-Language: en-GB,en;q=0.9\r\n\
+    Cache-Control: no-cache\r\nPragma: no-cache\r\n\r\n";
+
+#[test]
+fn handshake_allocations_do_not_grow_with_the_number_of_headers() {
+    server_handshake_allocations(REQUEST, 5);
+    let minimal = server_handshake_allocations(REQUEST, 5);
+    let browser = server_handshake_allocations(BROWSER_REQUEST, 11);
+    println!("a server handshake: {minimal} allocations with 5 headers, {browser} with 11");
+    // A header list is three buffers however many fields it holds (and the
+    // request is kept once more for `accept`).
+    assert_eq!(browser, minimal);
+}

@@ -509,7 +509,7 @@ mod tests {
     fn header_elements_cover_every_field_line() {
         let mut headers = Headers::new();
         headers.push("Sec-WebSocket-Extensions", "a; q=\"x,y\", b");
-        headers.push("sec-websocket-extensions", b"c, \xff".to_vec());
+        headers.push("sec-websocket-extensions", b"c, \xff");
         assert_eq!(header_elements(&headers), ["a; q=\"x,y\"", "b", "c"]);
     }
 }

@@ -67,7 +67,7 @@ impl Accept {
     }
 
     /// Adds an extra response header.
-    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+    pub fn with_header(mut self, name: impl AsRef<str>, value: impl AsRef<[u8]>) -> Self {
         self.headers.push(name, value);
         self
     }

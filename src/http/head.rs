@@ -683,7 +683,9 @@ fn check_httparse(
 }
 
 fn collect_headers(parsed: &[httparse::Header<'_>]) -> Headers {
-    let mut headers = Headers::new();
+    let name_bytes = parsed.iter().map(|field| field.name.len()).sum();
+    let value_bytes = parsed.iter().map(|field| field.value.len()).sum();
+    let mut headers = Headers::with_capacity(parsed.len(), name_bytes, value_bytes);
     for field in parsed {
         headers.push(field.name, field.value);
     }

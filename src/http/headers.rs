@@ -21,27 +21,47 @@ use alloc::vec::Vec;
 /// assert_eq!(headers.get("CONNECTION"), Some(&b"keep-alive"[..]));
 /// assert_eq!(headers.get_all("Connection").count(), 2);
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Headers {
-    entries: Vec<(String, Vec<u8>)>,
+    /// Every name, back to back.
+    names: String,
+    /// Every value, back to back.
+    values: Vec<u8>,
+    /// For each field, where its name ends in `names` and its value ends in
+    /// `values`; both start where the previous field's end. Three buffers
+    /// however many fields, so a list costs three allocations to build or
+    /// clone instead of two per field.
+    ends: Vec<(usize, usize)>,
 }
 
 impl Headers {
     /// An empty list.
     pub const fn new() -> Self {
         Headers {
-            entries: Vec::new(),
+            names: String::new(),
+            values: Vec::new(),
+            ends: Vec::new(),
+        }
+    }
+
+    /// An empty list with room for `fields` fields whose names and values
+    /// total `name_bytes` and `value_bytes`.
+    pub(crate) fn with_capacity(fields: usize, name_bytes: usize, value_bytes: usize) -> Self {
+        Headers {
+            names: String::with_capacity(name_bytes),
+            values: Vec::with_capacity(value_bytes),
+            ends: Vec::with_capacity(fields),
         }
     }
 
     /// The number of fields, counting each repeated line.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.ends.len()
     }
 
     /// Whether the list has no fields.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.ends.is_empty()
     }
 
     /// Appends a field, keeping any earlier field of the same name.
@@ -49,8 +69,10 @@ impl Headers {
     /// Nothing is validated here; the writers in [`crate::http`] refuse a
     /// list holding a field that [`Headers::try_push`] would refuse. Use
     /// `try_push` to find out at once.
-    pub fn push(&mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) {
-        self.entries.push((name.into(), value.into()));
+    pub fn push(&mut self, name: impl AsRef<str>, value: impl AsRef<[u8]>) {
+        self.names.push_str(name.as_ref());
+        self.values.extend_from_slice(value.as_ref());
+        self.ends.push((self.names.len(), self.values.len()));
     }
 
     /// Appends a field after checking that it can be serialised as is.
@@ -84,22 +106,19 @@ impl Headers {
     /// ```
     pub fn try_push(
         &mut self,
-        name: impl Into<String>,
-        value: impl Into<Vec<u8>>,
+        name: impl AsRef<str>,
+        value: impl AsRef<[u8]>,
     ) -> Result<(), HeaderError> {
-        let name = name.into();
-        let value = value.into();
-        check_field(&name, &value)?;
-        self.entries.push((name, value));
+        check_field(name.as_ref(), value.as_ref())?;
+        self.push(name, value);
         Ok(())
     }
 
     /// The value of the first field called `name` (ASCII case-insensitive).
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.entries
-            .iter()
+        self.iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+            .map(|(_, v)| v)
     }
 
     /// The value of the first field called `name`, if it is UTF-8.
@@ -109,10 +128,9 @@ impl Headers {
 
     /// The values of every field called `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.entries
-            .iter()
+        self.iter()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+            .map(|(_, v)| v)
     }
 
     /// Whether a field called `name` is present.
@@ -122,15 +140,25 @@ impl Headers {
 
     /// Removes every field called `name`, returning how many were removed.
     pub fn remove(&mut self, name: &str) -> usize {
-        let before = self.entries.len();
-        self.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        // `retain` only shrinks the list.
-        before.saturating_sub(self.entries.len())
+        let mut kept = Headers::with_capacity(self.len(), self.names.len(), self.values.len());
+        for (field_name, value) in self.iter() {
+            if !field_name.eq_ignore_ascii_case(name) {
+                kept.push(field_name, value);
+            }
+        }
+        let removed = self.len().saturating_sub(kept.len());
+        *self = kept;
+        removed
     }
 
     /// Every field as `(name, value)`, in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            headers: self,
+            index: 0,
+            name_start: 0,
+            value_start: 0,
+        }
     }
 
     /// The elements of the comma-separated list `name`, over every line of it.
@@ -287,16 +315,62 @@ pub(crate) fn trim_ows(mut bytes: &[u8]) -> &[u8] {
 
 impl<'a> IntoIterator for &'a Headers {
     type Item = (&'a str, &'a [u8]);
-    type IntoIter = core::iter::Map<
-        core::slice::Iter<'a, (String, Vec<u8>)>,
-        fn(&'a (String, Vec<u8>)) -> (&'a str, &'a [u8]),
-    >;
+    type IntoIter = Iter<'a>;
 
     fn into_iter(self) -> Self::IntoIter {
-        fn pair(entry: &(String, Vec<u8>)) -> (&str, &[u8]) {
-            (entry.0.as_str(), entry.1.as_slice())
-        }
-        self.entries.iter().map(pair)
+        self.iter()
+    }
+}
+
+/// The fields of a [`Headers`] list as `(name, value)`, in order.
+#[derive(Clone, Debug)]
+pub struct Iter<'a> {
+    headers: &'a Headers,
+    index: usize,
+    name_start: usize,
+    value_start: usize,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a str, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let &(name_end, value_end) = self.headers.ends.get(self.index)?;
+        // Every end was recorded after a whole name was appended, so it is a
+        // character boundary.
+        let name = self
+            .headers
+            .names
+            .get(self.name_start..name_end)
+            .unwrap_or_default();
+        let value = self
+            .headers
+            .values
+            .get(self.value_start..value_end)
+            .unwrap_or_default();
+        self.index += 1;
+        self.name_start = name_end;
+        self.value_start = value_end;
+        Some((name, value))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.headers.ends.len().saturating_sub(self.index);
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+impl core::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Values as text where they are text, so a list reads like a head.
+        f.debug_list()
+            .entries(
+                self.iter()
+                    .map(|(name, value)| (name, String::from_utf8_lossy(value))),
+            )
+            .finish()
     }
 }
 
@@ -304,6 +378,43 @@ impl<'a> IntoIterator for &'a Headers {
 mod tests {
     use super::*;
     use alloc::vec;
+
+    #[test]
+    fn fields_keep_order_case_and_bytes_through_remove_and_clone() {
+        let mut headers = Headers::new();
+        headers.push("Host", "example.com");
+        headers.push("X-Ünïcode", "naïve");
+        headers.push("x-empty", "");
+        headers.push("X-Bytes", [0xff, 0x80, b'a']);
+        headers.push("HOST", String::from("second"));
+        let fields: Vec<(&str, &[u8])> = headers.iter().collect();
+        assert_eq!(
+            fields,
+            [
+                ("Host", &b"example.com"[..]),
+                ("X-Ünïcode", "naïve".as_bytes()),
+                ("x-empty", b""),
+                ("X-Bytes", &[0xff, 0x80, b'a']),
+                ("HOST", b"second"),
+            ]
+        );
+        assert_eq!(headers.iter().len(), 5);
+        let copy = headers.clone();
+        assert_eq!(copy, headers);
+        assert_eq!(headers.remove("host"), 2);
+        let mut expected = Headers::new();
+        expected.push("X-Ünïcode", "naïve");
+        expected.push("x-empty", "");
+        expected.push("X-Bytes", [0xff, 0x80, b'a']);
+        assert_eq!(headers, expected);
+        assert_ne!(headers, copy);
+        assert_eq!(headers.get("x-bytes"), Some(&[0xff, 0x80, b'a'][..]));
+        assert_eq!(headers.get("HOST"), None);
+        assert_eq!(
+            alloc::format!("{expected:?}"),
+            "[(\"X-Ünïcode\", \"naïve\"), (\"x-empty\", \"\"), (\"X-Bytes\", \"\u{fffd}\u{fffd}a\")]"
+        );
+    }
 
     #[test]
     fn token_list_across_lines_and_case() {
@@ -325,7 +436,7 @@ mod tests {
         let mut headers = Headers::new();
         headers.push("X", " a ,\tb\t,, ,");
         headers.push("Y", "ignored");
-        headers.push("x", b"\xff, c".to_vec());
+        headers.push("x", b"\xff, c");
         headers.push("X", "");
         let tokens: Vec<&str> = headers.tokens("x").collect();
         assert_eq!(tokens, vec!["a", "b", "c"]);

@@ -407,7 +407,7 @@ mod tests {
     fn written_request_parses_back() {
         let mut headers = host();
         headers.push("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
-        headers.push("X-Obs", b"\xe9\tx".to_vec());
+        headers.push("X-Obs", b"\xe9\tx");
         let out = request_bytes("GET", "*", &headers, b"");
         let (req, len) = HeadParser::default().parse_request(&out).unwrap().unwrap();
         assert_eq!(len, out.len());
