@@ -58,11 +58,32 @@ fn xor_in_place(bytes: &mut [u8], pattern: &[u8]) {
     }
 }
 
+/// A byte slot a masking copy can write: an initialised byte, or spare
+/// capacity (`MaybeUninit`) that [`extend_masked`] writes before declaring
+/// it initialised.
+trait ByteSlot {
+    fn put(&mut self, byte: u8);
+}
+
+impl ByteSlot for u8 {
+    #[inline(always)]
+    fn put(&mut self, byte: u8) {
+        *self = byte;
+    }
+}
+
+impl ByteSlot for MaybeUninit<u8> {
+    #[inline(always)]
+    fn put(&mut self, byte: u8) {
+        self.write(byte);
+    }
+}
+
 /// Writes `src` XOR the start of `pattern` into `dst`.
 #[inline(always)]
-fn xor_into(src: &[u8], dst: &mut [u8], pattern: &[u8]) {
+fn xor_into<T: ByteSlot>(src: &[u8], dst: &mut [T], pattern: &[u8]) {
     for (out, (byte, key_byte)) in dst.iter_mut().zip(src.iter().zip(pattern)) {
-        *out = byte ^ key_byte;
+        out.put(byte ^ key_byte);
     }
 }
 
@@ -123,6 +144,13 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
 /// assert_eq!(phase, 1);
 /// ```
 pub fn copy_masked(src: &[u8], dst: &mut [u8], key: [u8; 4], phase: usize) -> usize {
+    copy_masked_into(src, dst, key, phase)
+}
+
+/// `copy_masked` into initialised bytes or spare capacity: writes the first
+/// `min(src.len(), dst.len())` slots of `dst`.
+#[inline]
+fn copy_masked_into<T: ByteSlot>(src: &[u8], dst: &mut [T], key: [u8; 4], phase: usize) -> usize {
     let len = src.len().min(dst.len());
     let src = src.get(..len).unwrap_or_default();
     let dst = dst.get_mut(..len).unwrap_or_default();
@@ -177,50 +205,14 @@ pub fn extend_masked(dst: &mut BytesMut, src: &[u8], key: [u8; 4], phase: usize)
         // Unreachable: `reserve` made room for `src.len()` bytes.
         return phase % 4;
     };
-    let next = copy_masked_uninit(src, spare, key, phase);
+    let next = copy_masked_into(src, spare, key, phase);
     let new_len = dst.len() + src.len();
-    // SAFETY: `copy_masked_uninit` wrote every byte of `spare`, which is the
+    // SAFETY: `copy_masked_into` wrote every slot of `spare`, which is the
     // `src.len()` bytes of spare capacity right after `dst.len()`, so the
     // first `new_len` bytes are initialised, and `new_len` is within the
     // capacity that `reserve` guaranteed.
     unsafe { dst.set_len(new_len) };
     next
-}
-
-/// `copy_masked` into uninitialised memory: writes all of `dst` (which is
-/// as long as `src`), with the same blocks as `copy_masked`.
-fn copy_masked_uninit(
-    src: &[u8],
-    dst: &mut [MaybeUninit<u8>],
-    key: [u8; 4],
-    phase: usize,
-) -> usize {
-    #[inline(always)]
-    fn xor_into_uninit(src: &[u8], dst: &mut [MaybeUninit<u8>], pattern: &[u8]) {
-        for (out, (byte, key_byte)) in dst.iter_mut().zip(src.iter().zip(pattern)) {
-            out.write(byte ^ key_byte);
-        }
-    }
-    let len = src.len().min(dst.len());
-    let src = src.get(..len).unwrap_or_default();
-    let dst = dst.get_mut(..len).unwrap_or_default();
-    let pattern = key_pattern(key, phase);
-    let mut src_wide = src.chunks_exact(WIDE_BLOCK);
-    let mut dst_wide = dst.chunks_exact_mut(WIDE_BLOCK);
-    for (src_block, dst_block) in (&mut src_wide).zip(&mut dst_wide) {
-        xor_into_uninit(src_block, dst_block, &pattern);
-    }
-    let mut src_blocks = src_wide.remainder().chunks_exact(BLOCK);
-    let mut dst_blocks = dst_wide.into_remainder().chunks_exact_mut(BLOCK);
-    for (src_block, dst_block) in (&mut src_blocks).zip(&mut dst_blocks) {
-        xor_into_uninit(src_block, dst_block, &pattern);
-    }
-    xor_into_uninit(
-        src_blocks.remainder(),
-        dst_blocks.into_remainder(),
-        &pattern,
-    );
-    next_phase(phase, len)
 }
 
 #[cfg(test)]
