@@ -16,7 +16,8 @@
 //! - `handshake_*`: a client builds its request and checks a canned 101; a
 //!   server parses a canned request and builds its 101.
 //! - `chunked_decode_1MiB`: a 1 MiB rejection body in 4 KiB chunks, fed in
-//!   16 KiB pieces.
+//!   16 KiB pieces, against a copy of the same pieces and against appending
+//!   them to a `BytesMut`.
 //!
 //! Run with `cargo bench --bench compare -- --warm-up-time 1 --measurement-time 5`.
 
@@ -590,6 +591,18 @@ fn chunked(c: &mut Criterion) {
                 dst.copy_from_slice(black_box(piece));
             }
             black_box(&copy);
+        })
+    });
+    // Appending the pieces to a `BytesMut`, as the decoder appends data:
+    // the copy with the buffer's bookkeeping.
+    let mut extend = BytesMut::with_capacity(wire.len());
+    group.bench_function("extend_from_slice", |b| {
+        b.iter(|| {
+            extend.clear();
+            for piece in wire.chunks(PIECE) {
+                extend.extend_from_slice(black_box(piece));
+            }
+            black_box(&extend);
         })
     });
     group.finish();

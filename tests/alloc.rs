@@ -182,22 +182,28 @@ fn server_heap() -> (i64, i64, i64) {
     (after_handshake, after_traffic, live_bytes() - before)
 }
 
+/// Asserts that a connection held at most `IDLE_LIMIT` bytes once idle,
+/// after its handshake and after traffic.
+fn assert_idle(side: &str, after_handshake: i64, after_traffic: i64) {
+    println!(
+        "{side} heap: {after_handshake} B after the handshake, {after_traffic} B after traffic"
+    );
+    assert!(
+        after_handshake <= IDLE_LIMIT,
+        "{side}: {after_handshake} B after the handshake"
+    );
+    assert!(
+        after_traffic <= IDLE_LIMIT,
+        "{side}: {after_traffic} B after traffic"
+    );
+}
+
 #[test]
 fn idle_server_holds_at_most_1_kib() {
     // A first run sets up whatever the process initialises once.
     server_heap();
     let (after_handshake, after_traffic, after_drop) = server_heap();
-    println!(
-        "server heap: {after_handshake} B after the handshake, {after_traffic} B after traffic"
-    );
-    assert!(
-        after_handshake <= IDLE_LIMIT,
-        "{after_handshake} B after the handshake"
-    );
-    assert!(
-        after_traffic <= IDLE_LIMIT,
-        "{after_traffic} B after traffic"
-    );
+    assert_idle("server", after_handshake, after_traffic);
     assert_eq!(after_drop, 0, "everything is freed with the server");
 }
 
@@ -215,21 +221,12 @@ fn idle_client_holds_at_most_1_kib() {
     let after_handshake = live_bytes() - before;
     exchange(&mut client, false);
     let after_traffic = live_bytes() - before;
-    println!(
-        "client heap: {after_handshake} B after the handshake, {after_traffic} B after traffic"
-    );
-    assert!(
-        after_handshake <= IDLE_LIMIT,
-        "{after_handshake} B after the handshake"
-    );
-    assert!(
-        after_traffic <= IDLE_LIMIT,
-        "{after_traffic} B after traffic"
-    );
+    assert_idle("client", after_handshake, after_traffic);
 }
 
-/// Allocations made while `receive_all` takes 1000 small text messages.
-fn allocations_for_1000_messages(receive_all: impl FnOnce(&mut Server, &[u8])) -> u64 {
+/// Asserts that `receive_all` takes 1000 small text messages with at most
+/// one allocation each (and a little set-up).
+fn assert_one_allocation_per_message(how: &str, receive_all: impl FnOnce(&mut Server, &[u8])) {
     let wire = frames(Opcode::Text, "sixteen bytes ok".as_bytes(), 1000, true);
     let mut server = Server::new_open(config(), NOW);
     // Warm up: the first message may set up what the rest reuse.
@@ -237,35 +234,33 @@ fn allocations_for_1000_messages(receive_all: impl FnOnce(&mut Server, &[u8])) -
     assert_eq!(feed(&mut server, &first), 1);
     let before = allocations();
     receive_all(&mut server, &wire);
-    allocations() - before
+    let count = allocations() - before;
+    println!("1000 messages, {how}: {count} allocations");
+    assert!(count <= 1000 + 16, "{how}: {count} allocations");
 }
 
 #[test]
 fn small_messages_in_one_read_cost_at_most_one_allocation_each() {
-    let count = allocations_for_1000_messages(|server, wire| {
+    assert_one_allocation_per_message("in one read", |server, wire| {
         server.receive(NOW, wire).expect("valid frames");
         assert_eq!(drain(server), 1000);
     });
-    println!("1000 messages in one read: {count} allocations");
-    assert!(count <= 1000 + 16, "{count} allocations");
 }
 
 #[test]
 fn small_messages_one_per_read_cost_at_most_one_allocation_each() {
-    let count = allocations_for_1000_messages(|server, wire| {
+    assert_one_allocation_per_message("one per read", |server, wire| {
         let frame_len = wire.len() / 1000;
         for frame in wire.chunks(frame_len) {
             server.receive(NOW, frame).expect("valid frame");
             assert_eq!(drain(server), 1);
         }
     });
-    println!("1000 messages, one per read: {count} allocations");
-    assert!(count <= 1000 + 16, "{count} allocations");
 }
 
 #[test]
 fn small_messages_one_per_owned_buffer_cost_at_most_one_allocation_each() {
-    let count = allocations_for_1000_messages(|server, wire| {
+    assert_one_allocation_per_message("one per owned buffer", |server, wire| {
         let frame_len = wire.len() / 1000;
         let mut reads = BytesMut::from(wire);
         for _ in 0..1000 {
@@ -275,8 +270,6 @@ fn small_messages_one_per_owned_buffer_cost_at_most_one_allocation_each() {
             assert_eq!(drain(server), 1);
         }
     });
-    println!("1000 messages, one per owned buffer: {count} allocations");
-    assert!(count <= 1000 + 16, "{count} allocations");
 }
 
 /// Allocations for a server's whole opening handshake: parsing the
