@@ -25,15 +25,16 @@ use crate::protocol::{Engine, MaskSource};
 /// use wsmachine::entropy::FixedEntropy;
 /// use wsmachine::handshake::client::ClientConfig;
 ///
-/// let config = ClientConfig::new("ws://example.com/chat").unwrap();
-/// let mut client = Client::new(config, FixedEntropy::new(b"the sample nonce")).unwrap();
-/// let request = client.poll_transmit().unwrap();
+/// let config = ClientConfig::new("ws://example.com/chat")?;
+/// let mut client = Client::new(config, FixedEntropy::new(b"the sample nonce"))?;
+/// let request = client.poll_transmit().ok_or("no request")?;
 /// assert!(request.starts_with(b"GET /chat HTTP/1.1\r\n"));
 ///
 /// let response = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
 ///     Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
-/// client.receive(Duration::ZERO, response).unwrap();
+/// client.receive(Duration::ZERO, response)?;
 /// assert!(matches!(client.poll_event(), Some(Event::Accepted(_))));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub type Client<E> = Connection<ClientRole<E>>;
 

@@ -162,10 +162,11 @@ impl ClosePayload {
     /// ```
     /// use wsmachine::close::{ClosePayload, CloseCode};
     ///
-    /// let close = ClosePayload::decode(b"\x03\xe8bye").unwrap().unwrap();
+    /// let close = ClosePayload::decode(b"\x03\xe8bye")?.ok_or("no code")?;
     /// assert_eq!(close.code, CloseCode::NORMAL);
     /// assert_eq!(close.reason, "bye");
-    /// assert_eq!(ClosePayload::decode(b"").unwrap(), None);
+    /// assert_eq!(ClosePayload::decode(b"")?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn decode(payload: &[u8]) -> Result<Option<ClosePayload>, InvalidClose> {
         let (code, reason) = match payload {

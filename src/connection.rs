@@ -190,11 +190,11 @@ impl<R: Role> Connection<R> {
     /// let mut client = Client::new_open(Config::default(), entropy, Duration::ZERO);
     /// let payload = vec![0u8; 64 * 1024];
     /// client.send_binary_owned(payload)?;
-    /// let header = client.poll_transmit().unwrap();
-    /// let masked = client.poll_transmit().unwrap();
+    /// let header = client.poll_transmit().ok_or("no header")?;
+    /// let masked = client.poll_transmit().ok_or("no payload")?;
     /// assert_eq!(header.len(), 2 + 8 + 4); // 64-bit length, masking key
     /// assert_eq!(&masked[..4], &[1, 2, 3, 4]);
-    /// # Ok::<(), wsmachine::SendError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors

@@ -119,9 +119,10 @@ impl FrameHeader {
     /// use wsmachine::frame::{FrameHeader, Opcode};
     ///
     /// // RFC 6455 §5.7: a single-frame unmasked text message "Hello".
-    /// let (header, len) = FrameHeader::decode(b"\x81\x05Hello").unwrap().unwrap();
+    /// let (header, len) = FrameHeader::decode(b"\x81\x05Hello")?.ok_or("incomplete")?;
     /// assert_eq!((header.opcode, header.fin, header.payload_len, len), (Opcode::Text, true, 5, 2));
-    /// assert_eq!(FrameHeader::decode(b"\x81").unwrap(), None);
+    /// assert_eq!(FrameHeader::decode(b"\x81")?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[inline]
     pub fn decode(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {

@@ -134,10 +134,11 @@ impl Extension {
     /// ```
     /// use wsmachine::extensions::{Extension, ExtensionError};
     ///
-    /// let ext = Extension::parse(r#"permessage-deflate ; server_max_window_bits = "10""#).unwrap();
+    /// let ext = Extension::parse(r#"permessage-deflate ; server_max_window_bits = "10""#)?;
     /// assert_eq!(ext, Extension::new("permessage-deflate").with_param("server_max_window_bits", Some("10")));
     /// assert_eq!(Extension::parse("x; a=\"b c\""),
     ///     Err(ExtensionError::QuotedValueNotToken { name: "a".into() }));
+    /// # Ok::<(), ExtensionError>(())
     /// ```
     pub fn parse(element: &str) -> Result<Self, ExtensionError> {
         let mut rest = trim_ows(element);

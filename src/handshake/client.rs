@@ -198,9 +198,10 @@ impl ClientConfig {
     /// use wsmachine::extensions::permessage_deflate::DeflateConfig;
     /// use wsmachine::handshake::client::ClientConfig;
     ///
-    /// let config = ClientConfig::new("ws://example.com/").unwrap()
+    /// let config = ClientConfig::new("ws://example.com/")?
     ///     .with_deflate(DeflateConfig::default());
     /// assert!(config.deflate.is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[cfg(feature = "deflate")]
     pub fn with_deflate(
