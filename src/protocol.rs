@@ -818,13 +818,12 @@ impl Engine {
         kind: DataKind,
         payload: Bytes,
     ) -> Result<(), SendError> {
+        if payload.len() < OWNED_PAYLOAD_MIN || self.codec.compresses(payload.len()) {
+            return self.send_message(masks, kind, &payload);
+        }
         self.require_open()?;
         if self.outgoing.message.is_some() {
             return Err(SendError::MessageInProgress);
-        }
-        let compressed = self.codec.compresses(payload.len());
-        if compressed || payload.len() < OWNED_PAYLOAD_MIN {
-            return self.queue_data(masks, kind.opcode(), true, true, compressed, &payload);
         }
         let mask = masks.next_mask()?;
         let header = FrameHeader::new(kind.opcode(), true, mask, payload.len() as u64);
