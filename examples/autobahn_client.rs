@@ -225,7 +225,7 @@ fn drive(mut stream: TcpStream, mut client: Client<OsEntropy>, role: Role) -> io
                 },
                 Event::Close(close) => ended.close = Some(close),
                 Event::HandshakeRejected(rejection) => rejected = Some(rejection.status),
-                Event::Accepted(_) | Event::Request(_) => {}
+                Event::Accepted(_) | Event::Request(_) | Event::ProxyRejected(_) => {}
             }
         }
     }

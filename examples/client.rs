@@ -1,17 +1,19 @@
 //! A blocking WebSocket client over TCP (ws:// only).
 //!
 //! ```text
-//! cargo run --example client -- URL [--send TEXT]...
+//! cargo run --example client -- URL [--send TEXT]... [--proxy http://[user:pass@]host:port]
 //! ```
 //!
 //! It sends each `--send TEXT` as a text message once the handshake is
 //! accepted, prints what it receives (`text: ...`, `binary: N bytes`), and
 //! closes with 1000 once it has received as many messages as it sent. With
-//! no `--send` it waits for the server to close.
+//! no `--send` it waits for the server to close. With `--proxy` it connects
+//! to the HTTP proxy and tunnels through it with CONNECT first.
 //!
 //! Exit status: 0 after a clean closing handshake; 2 when the server
-//! rejects the handshake (status, body and headers are printed); 1 on any
-//! error, printed as a line starting with `error:`.
+//! rejects the handshake (status, body and headers are printed); 3 when the
+//! proxy refuses the tunnel (`proxy rejected: STATUS`, then `body: BODY`);
+//! 1 on any error, printed as a line starting with `error:`.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -21,6 +23,7 @@ use std::time::{Duration, Instant};
 use wsmachine::entropy::OsEntropy;
 use wsmachine::handshake::client::ClientConfig;
 use wsmachine::message::{Message, MessageAssembler};
+use wsmachine::proxy::ProxyConfig;
 use wsmachine::{Client, CloseCode, Event, State};
 
 /// How long the handshake may take before the client gives up: the machine
@@ -30,6 +33,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 enum Outcome {
     CleanClose,
     Rejected,
+    ProxyRejected,
     Failed(String),
 }
 
@@ -37,11 +41,18 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut url = None;
     let mut messages = Vec::new();
+    let mut proxy = None;
     while let Some(arg) = args.next() {
         if arg == "--send" {
             match args.next() {
                 Some(text) => messages.push(text),
                 None => return usage("--send needs a value"),
+            }
+        } else if arg == "--proxy" {
+            match args.next().map(|url| ProxyConfig::from_url(&url)) {
+                Some(Ok(config)) => proxy = Some(config),
+                Some(Err(error)) => return usage(&format!("invalid proxy URL: {error}")),
+                None => return usage("--proxy needs a value"),
             }
         } else if url.is_none() {
             url = Some(arg);
@@ -52,9 +63,10 @@ fn main() -> ExitCode {
     let Some(url) = url else {
         return usage("missing URL");
     };
-    match run(&url, &messages) {
+    match run(&url, &messages, proxy) {
         Ok(Outcome::CleanClose) => ExitCode::SUCCESS,
         Ok(Outcome::Rejected) => ExitCode::from(2),
+        Ok(Outcome::ProxyRejected) => ExitCode::from(3),
         Ok(Outcome::Failed(message)) => {
             println!("error: {message}");
             ExitCode::FAILURE
@@ -68,11 +80,11 @@ fn main() -> ExitCode {
 
 fn usage(problem: &str) -> ExitCode {
     eprintln!("client: {problem}");
-    eprintln!("usage: client URL [--send TEXT]...");
+    eprintln!("usage: client URL [--send TEXT]... [--proxy http://[user:pass@]host:port]");
     ExitCode::FAILURE
 }
 
-fn run(url: &str, messages: &[String]) -> io::Result<Outcome> {
+fn run(url: &str, messages: &[String], proxy: Option<ProxyConfig>) -> io::Result<Outcome> {
     let config = match ClientConfig::new(url) {
         Ok(config) if !config.is_secure() => config,
         Ok(_) => {
@@ -85,7 +97,15 @@ fn run(url: &str, messages: &[String]) -> io::Result<Outcome> {
     let mut config = config;
     config.config.limits.max_message_size = 16 << 20;
     config.config.limits.max_frame_payload = 16 << 20;
-    let mut stream = TcpStream::connect((config.host(), config.port()))?;
+    // Through a proxy, the transport goes to the proxy and the client
+    // tunnels to the URL's host itself.
+    let mut stream = match &proxy {
+        Some(proxy) => TcpStream::connect((proxy.host(), proxy.port()))?,
+        None => TcpStream::connect((config.host(), config.port()))?,
+    };
+    if let Some(proxy) = proxy {
+        config = config.with_proxy(proxy);
+    }
     let mut assembler = MessageAssembler::new(16 << 20);
     let mut client = match Client::new(config, OsEntropy::new()) {
         Ok(client) => client,
@@ -171,11 +191,22 @@ fn run(url: &str, messages: &[String]) -> io::Result<Outcome> {
                         Some(error) => Outcome::Failed(error.to_string()),
                     });
                 }
+                Event::ProxyRejected(rejection) => {
+                    println!("proxy rejected: {}", rejection.status);
+                    println!("body: {}", String::from_utf8_lossy(&rejection.body));
+                    outcome = Some(match rejection.body_error {
+                        Some(error) => Outcome::Failed(format!("proxy rejection body: {error}")),
+                        None => Outcome::ProxyRejected,
+                    });
+                }
                 Event::Request(_) => {}
             }
         }
         if let Err(error) = result
-            && !matches!(outcome, Some(Outcome::Rejected | Outcome::Failed(_)))
+            && !matches!(
+                outcome,
+                Some(Outcome::Rejected | Outcome::ProxyRejected | Outcome::Failed(_))
+            )
         {
             outcome = Some(Outcome::Failed(error.to_string()));
         }

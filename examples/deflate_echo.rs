@@ -216,7 +216,10 @@ fn serve_one(mut stream: TcpStream, config: ServerConfig) -> io::Result<String> 
                     }
                     _ => {}
                 },
-                Event::Close(_) | Event::Accepted(_) | Event::HandshakeRejected(_) => {}
+                Event::Close(_)
+                | Event::Accepted(_)
+                | Event::HandshakeRejected(_)
+                | Event::ProxyRejected(_) => {}
             }
         }
         if !open || server.is_closed() {
@@ -349,7 +352,7 @@ fn run_client(options: &Options) -> Result<(), String> {
                         println!("error: closed with {}: {error}", close.code);
                     }
                 }
-                Event::Request(_) => {}
+                Event::Request(_) | Event::ProxyRejected(_) => {}
             }
         }
         if !open || client.state() == State::Closed {

@@ -169,7 +169,7 @@ fn serve(mut stream: TcpStream, config: &ServerConfig, log: &dyn Fn(&str)) -> io
                         close.code, close.initiator
                     ));
                 }
-                Event::Accepted(_) | Event::HandshakeRejected(_) => {}
+                Event::Accepted(_) | Event::HandshakeRejected(_) | Event::ProxyRejected(_) => {}
             }
         }
     }

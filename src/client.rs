@@ -2,7 +2,7 @@
 //! masks every frame it sends.
 
 use alloc::boxed::Box;
-use bytes::Buf;
+use bytes::{Buf, BytesMut};
 use core::time::Duration;
 
 use crate::accept_key::encode_key;
@@ -16,6 +16,7 @@ use crate::handshake::client::{ClientConfig, ClientConfigError};
 use crate::handshake::{HandshakeError, Rejection};
 use crate::http::{BodyDecoder, BodyFraming, HeadParser, Response};
 use crate::protocol::{Engine, MaskSource};
+use crate::proxy::{ProxyError, ProxyRejection, ProxyTunnel, TunnelStep};
 
 /// A client connection.
 ///
@@ -49,6 +50,9 @@ pub struct ClientRole<E> {
 
 #[derive(Debug)]
 enum ClientHandshake {
+    /// Through a proxy: the CONNECT is out, and the handshake request waits
+    /// for the tunnel.
+    Tunnelling(Box<(ProxyTunnel, BytesMut)>),
     AwaitingResponse(HeadParser),
     /// Boxed: a decoder is several times the size of the other states.
     ReadingRejection(Box<(Response, BodyDecoder)>),
@@ -77,14 +81,28 @@ impl<E: Entropy> Connection<ClientRole<E>> {
         entropy.fill(&mut nonce)?;
         let key = encode_key(&nonce);
         let mut engine = Engine::new(config.config.clone(), true);
-        config.write_request(&key, engine.output_buffer())?;
-        let parser = HeadParser::new(config.head_limits);
+        let handshake = match &config.proxy {
+            Some(_) if config.is_secure() => return Err(ClientConfigError::ProxyUnderTls),
+            Some(proxy) => {
+                let mut tunnel = ProxyTunnel::new(proxy, config.host(), config.port())?;
+                let mut request = BytesMut::new();
+                config.write_request(&key, &mut request)?;
+                while let Some(connect) = tunnel.poll_transmit() {
+                    engine.output_buffer().extend_from_slice(&connect);
+                }
+                ClientHandshake::Tunnelling(Box::new((tunnel, request)))
+            }
+            None => {
+                config.write_request(&key, engine.output_buffer())?;
+                ClientHandshake::AwaitingResponse(HeadParser::new(config.head_limits))
+            }
+        };
         Ok(Connection {
             role: ClientRole {
                 entropy,
                 config,
                 key,
-                handshake: ClientHandshake::AwaitingResponse(parser),
+                handshake,
             },
             engine,
         })
@@ -156,6 +174,25 @@ impl<E: Entropy> ClientRole<E> {
         error.map_or(Ok(()), Err)
     }
 
+    /// The proxy refused the tunnel: the app hears it, and the connection
+    /// ends, failed only if the refusal's body could not be read.
+    fn proxy_rejected(
+        &mut self,
+        engine: &mut Engine,
+        now: Duration,
+        rejection: ProxyRejection,
+    ) -> Result<(), Error> {
+        let error = rejection
+            .body_error
+            .clone()
+            .map(|error| Error::Handshake(HandshakeError::Proxy(ProxyError::RejectionBody(error))));
+        engine.push_event(Event::ProxyRejected(rejection));
+        engine.recv.clear();
+        self.handshake = ClientHandshake::Done;
+        engine.fail_handshake(now, error.clone());
+        error.map_or(Ok(()), Err)
+    }
+
     fn fail(
         &mut self,
         engine: &mut Engine,
@@ -172,6 +209,25 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
         loop {
             match &mut self.handshake {
                 ClientHandshake::Done => return Ok(()),
+                ClientHandshake::Tunnelling(tunnel) => {
+                    let (consumed, step) = tunnel.0.read(&engine.recv);
+                    engine.recv.advance(consumed.min(engine.recv.len()));
+                    match step {
+                        Ok(TunnelStep::Pending) => return Ok(()),
+                        Ok(TunnelStep::Established(_)) => {
+                            // The stream is the server's from here: the
+                            // handshake starts, and any bytes after the
+                            // proxy's head are the server's answer.
+                            engine.output_buffer().extend_from_slice(&tunnel.1);
+                            let parser = HeadParser::new(self.config.head_limits);
+                            self.handshake = ClientHandshake::AwaitingResponse(parser);
+                        }
+                        Ok(TunnelStep::Rejected(rejection)) => {
+                            return self.proxy_rejected(engine, now, rejection);
+                        }
+                        Err(error) => return self.fail(engine, now, HandshakeError::Proxy(error)),
+                    }
+                }
                 ClientHandshake::AwaitingResponse(parser) => {
                     let (response, head_len) = match parser.parse_response(&engine.recv) {
                         Ok(Some(parsed)) => parsed,
@@ -238,6 +294,13 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
                 let error = rejection.1.finish_eof().err();
                 self.finish_rejection(engine, now, error)
             }
+            ClientHandshake::Tunnelling(tunnel) => match tunnel.0.read_eof() {
+                Ok(TunnelStep::Rejected(rejection)) => self.proxy_rejected(engine, now, rejection),
+                Err(error) => self.fail(engine, now, HandshakeError::Proxy(error)),
+                Ok(TunnelStep::Pending | TunnelStep::Established(_)) => {
+                    self.fail(engine, now, HandshakeError::UnexpectedEof)
+                }
+            },
             ClientHandshake::AwaitingResponse(_) | ClientHandshake::Done => {
                 self.fail(engine, now, HandshakeError::UnexpectedEof)
             }

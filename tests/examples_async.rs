@@ -724,7 +724,7 @@ mod autobahn {
                             line = format!("{line}: closed with {} {:?}", close.code, close.error);
                         }
                     }
-                    Event::Accepted(_) | Event::HandshakeRejected(_) => {}
+                    Event::Accepted(_) | Event::HandshakeRejected(_) | Event::ProxyRejected(_) => {}
                 }
             }
         }

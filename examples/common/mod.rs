@@ -188,7 +188,7 @@ where
                         close.code, close.initiator
                     ));
                 }
-                Event::Accepted(_) | Event::HandshakeRejected(_) => {}
+                Event::Accepted(_) | Event::HandshakeRejected(_) | Event::ProxyRejected(_) => {}
             }
         }
     }

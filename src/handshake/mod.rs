@@ -109,6 +109,10 @@ pub enum HandshakeError {
     /// Either side: the transport ended before the handshake did.
     #[error("the transport ended during the handshake")]
     UnexpectedEof,
+    /// Client: the proxy's answer to the CONNECT is malformed, over a
+    /// limit, or cut short.
+    #[error("proxy: {0}")]
+    Proxy(crate::proxy::ProxyError),
 }
 
 /// A category of handshake failure, for metrics and log filtering.
@@ -148,6 +152,9 @@ pub enum HandshakeErrorKind {
     RejectionBody,
     /// The transport ended mid-handshake.
     Eof,
+    /// The proxy's answer to the CONNECT could not be read; see
+    /// [`ProxyError::kind`](crate::proxy::ProxyError::kind) for more.
+    Proxy,
 }
 
 impl HandshakeErrorKind {
@@ -166,6 +173,7 @@ impl HandshakeErrorKind {
             HandshakeErrorKind::InvalidResponse => "invalid_response",
             HandshakeErrorKind::RejectionBody => "rejection_body",
             HandshakeErrorKind::Eof => "eof",
+            HandshakeErrorKind::Proxy => "proxy",
         }
     }
 }
@@ -208,6 +216,7 @@ impl HandshakeError {
             HandshakeError::InvalidDeflateResponse(_) => Kind::InvalidResponse,
             HandshakeError::RejectionBody(_) => Kind::RejectionBody,
             HandshakeError::UnexpectedEof => Kind::Eof,
+            HandshakeError::Proxy(_) => Kind::Proxy,
         }
     }
 
@@ -240,7 +249,8 @@ impl HandshakeError {
             | HandshakeError::UnofferedSubprotocol { .. }
             | HandshakeError::UnofferedExtension { .. }
             | HandshakeError::RejectionBody(_)
-            | HandshakeError::UnexpectedEof => return None,
+            | HandshakeError::UnexpectedEof
+            | HandshakeError::Proxy(_) => return None,
             #[cfg(feature = "deflate")]
             HandshakeError::InvalidDeflateResponse(_) => return None,
         })
