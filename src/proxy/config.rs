@@ -86,14 +86,14 @@ impl ProxyCredentials {
         password: impl Into<String>,
     ) -> Result<Self, ProxyConfigError> {
         let (user, password) = (user.into(), password.into());
-        if user.contains(':') {
-            return Err(ProxyConfigError::InvalidCredentials {
-                reason: "the user holds a colon",
-            });
-        }
         if user.chars().chain(password.chars()).any(char::is_control) {
             return Err(ProxyConfigError::InvalidCredentials {
                 reason: "control character",
+            });
+        }
+        if user.contains(':') {
+            return Err(ProxyConfigError::InvalidCredentials {
+                reason: "the user holds a colon",
             });
         }
         Ok(ProxyCredentials { user, password })
