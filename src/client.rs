@@ -14,7 +14,8 @@ use crate::event::Event;
 use crate::extensions::MessageCodec;
 use crate::handshake::client::{ClientConfig, ClientConfigError};
 use crate::handshake::{HandshakeError, Rejection};
-use crate::http::{BodyDecoder, BodyFraming, HeadParser, Response};
+use crate::http::HeadParser;
+use crate::http::final_response::{FinalResponse, FinalResponseReader};
 use crate::protocol::{Engine, MaskSource};
 use crate::proxy::{ProxyError, ProxyRejection, ProxyTunnel, TunnelStep};
 
@@ -54,8 +55,8 @@ enum ClientHandshake {
     /// for the tunnel.
     Tunnelling(Box<(ProxyTunnel, BytesMut)>),
     AwaitingResponse(HeadParser),
-    /// Boxed: a decoder is several times the size of the other states.
-    ReadingRejection(Box<(Response, BodyDecoder)>),
+    /// Boxed: a body reader is several times the size of the other states.
+    ReadingRejection(Box<FinalResponseReader>),
     Done,
 }
 
@@ -150,21 +151,16 @@ impl<E: Entropy> ClientRole<E> {
         &mut self,
         engine: &mut Engine,
         now: Duration,
-        response: Response,
-        decoder: Option<BodyDecoder>,
-        body_error: Option<crate::http::BodyError>,
+        read: FinalResponse,
     ) -> Result<(), Error> {
-        let (body, trailers) = match decoder {
-            Some(decoder) => decoder.into_parts(),
-            None => Default::default(),
-        };
+        let body_error = read.body_error.clone();
         engine.push_event(Event::HandshakeRejected(Rejection {
-            status: response.status,
-            reason: response.reason,
-            headers: response.headers,
-            body,
-            trailers,
-            body_error: body_error.clone(),
+            status: read.response.status,
+            reason: read.response.reason,
+            headers: read.response.headers,
+            body: read.body,
+            trailers: read.trailers,
+            body_error: read.body_error,
         }));
         // Whatever follows the rejection is not WebSocket data.
         engine.recv.clear();
@@ -257,32 +253,17 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
                         // RFC 9112 §6.3 and RFC 9110 §15.2: interim responses
                         // come before the final one and are skipped.
                         100..=199 => parser.reset(),
-                        _ => match BodyFraming::for_response(response.status, &response.headers) {
-                            Ok(framing) => {
-                                let decoder = BodyDecoder::new(framing, self.config.body_limits);
-                                self.handshake = ClientHandshake::ReadingRejection(Box::new((
-                                    response, decoder,
-                                )));
-                            }
-                            Err(error) => {
-                                return self.reject(engine, now, response, None, Some(error));
-                            }
-                        },
+                        _ => {
+                            let reader =
+                                FinalResponseReader::new(response, self.config.body_limits);
+                            self.handshake = ClientHandshake::ReadingRejection(Box::new(reader));
+                        }
                     }
                 }
-                ClientHandshake::ReadingRejection(rejection) => {
-                    let decoder = &mut rejection.1;
-                    let result = decoder.decode(&engine.recv);
-                    let complete = decoder.is_complete();
-                    match result {
-                        Ok(consumed) => engine.recv.advance(consumed.min(engine.recv.len())),
-                        Err(error) => return self.finish_rejection(engine, now, Some(error)),
-                    }
-                    return if complete {
-                        self.finish_rejection(engine, now, None)
-                    } else {
-                        Ok(())
-                    };
+                ClientHandshake::ReadingRejection(reader) => {
+                    let consumed = reader.read(&engine.recv);
+                    engine.recv.advance(consumed.min(engine.recv.len()));
+                    return self.finish_rejection(engine, now);
                 }
             }
         }
@@ -290,9 +271,9 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
 
     fn handshake_eof(&mut self, engine: &mut Engine, now: Duration) -> Result<(), Error> {
         match &mut self.handshake {
-            ClientHandshake::ReadingRejection(rejection) => {
-                let error = rejection.1.finish_eof().err();
-                self.finish_rejection(engine, now, error)
+            ClientHandshake::ReadingRejection(reader) => {
+                reader.read_eof();
+                self.finish_rejection(engine, now)
             }
             ClientHandshake::Tunnelling(tunnel) => match tunnel.0.read_eof() {
                 Ok(TunnelStep::Rejected(rejection)) => self.proxy_rejected(engine, now, rejection),
@@ -309,16 +290,11 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
 }
 
 impl<E: Entropy> ClientRole<E> {
-    fn finish_rejection(
-        &mut self,
-        engine: &mut Engine,
-        now: Duration,
-        error: Option<crate::http::BodyError>,
-    ) -> Result<(), Error> {
+    /// Reports the rejection once its body is read.
+    fn finish_rejection(&mut self, engine: &mut Engine, now: Duration) -> Result<(), Error> {
         match core::mem::replace(&mut self.handshake, ClientHandshake::Done) {
-            ClientHandshake::ReadingRejection(rejection) => {
-                let (response, decoder) = *rejection;
-                self.reject(engine, now, response, Some(decoder), error)
+            ClientHandshake::ReadingRejection(reader) if reader.is_done() => {
+                self.reject(engine, now, reader.finish())
             }
             other => {
                 self.handshake = other;
