@@ -6,7 +6,7 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use crate::http::{BodyLimits, HeadLimits, HeaderError, Headers};
+use crate::http::{BodyLimits, HeadLimits, HeaderError, Headers, WriteError};
 
 /// Why a proxy configuration, or a tunnel's target, was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -46,6 +46,9 @@ pub enum ProxyConfigError {
     /// An extra header field that cannot be written safely.
     #[error(transparent)]
     Header(#[from] HeaderError),
+    /// The HTTP writer refused the request for another reason.
+    #[error(transparent)]
+    Write(WriteError),
     /// An extra header field the tunnel sets itself (`Host`, or
     /// `Proxy-Authorization` when credentials are configured), or a
     /// framing field.

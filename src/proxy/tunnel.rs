@@ -7,7 +7,9 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use super::config::{ProxyConfig, ProxyConfigError, target_authority};
 use crate::http::final_response::{FinalResponse, FinalResponseReader};
-use crate::http::{BodyError, BodyLimits, HeadError, HeadParser, Headers, Response, write_request};
+use crate::http::{
+    BodyError, BodyLimits, HeadError, HeadParser, Headers, Response, WriteError, write_request,
+};
 
 /// Why a tunnel failed: the proxy's answer is malformed, over a limit, or
 /// cut short.
@@ -212,10 +214,8 @@ impl ProxyTunnel {
         // would not parse back to the same fields.
         write_request(&mut out, "CONNECT", &authority, &headers, &[]).map_err(
             |error| match error {
-                crate::http::WriteError::Header(error) => ProxyConfigError::Header(error),
-                _ => ProxyConfigError::InvalidHost {
-                    host: String::from(host),
-                },
+                WriteError::Header(error) => ProxyConfigError::Header(error),
+                other => ProxyConfigError::Write(other),
             },
         )?;
         Ok(ProxyTunnel {
