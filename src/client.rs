@@ -11,9 +11,8 @@ use crate::connection::{Connection, Role};
 use crate::entropy::{Entropy, EntropyError};
 use crate::error::Error;
 use crate::event::Event;
-use crate::extensions::MessageCodec;
 use crate::handshake::client::{ClientConfig, ClientConfigError};
-use crate::handshake::{HandshakeError, Rejection};
+use crate::handshake::{HandshakeError, Negotiated, Rejection};
 use crate::http::{BodyDecoder, BodyFraming, HeadParser, Response};
 use crate::protocol::{Engine, MaskSource};
 
@@ -90,15 +89,31 @@ impl<E: Entropy> Connection<ClientRole<E>> {
         })
     }
 
-    /// A client on a stream another HTTP stack already upgraded: it starts
-    /// open, and still masks every frame.
+    /// A client on a stream another HTTP stack already upgraded, with no
+    /// extensions: it starts open, and still masks every frame. See
+    /// [`new_upgraded`](Self::new_upgraded) for one that negotiated
+    /// extensions.
     pub fn new_open(config: crate::config::Config, entropy: E, now: Duration) -> Self {
-        let mut engine = Engine::new(config.clone(), true);
-        engine.open(now, MessageCodec::none());
+        let config = ClientConfig::pre_upgraded(config);
+        Self::new_upgraded(&config, &Negotiated::none(), entropy, now)
+    }
+
+    /// A client on a stream whose handshake another stack did (an HTTP/2
+    /// or HTTP/3 extended CONNECT, an HTTP client library's upgrade), with
+    /// what it agreed: it starts open, masks every frame, and runs
+    /// permessage-deflate as agreed, with `config`'s settings.
+    pub fn new_upgraded(
+        config: &ClientConfig,
+        negotiated: &Negotiated,
+        entropy: E,
+        now: Duration,
+    ) -> Self {
+        let mut engine = Engine::new(config.config.clone(), true);
+        engine.open(now, negotiated.client_codec(config));
         Connection {
             role: ClientRole {
                 entropy,
-                config: ClientConfig::pre_upgraded(config),
+                config: config.clone(),
                 key: alloc::string::String::new(),
                 handshake: ClientHandshake::Done,
             },
@@ -113,21 +128,6 @@ impl<E: Entropy> Connection<ClientRole<E>> {
 }
 
 impl<E: Entropy> ClientRole<E> {
-    /// The codec for the extensions the server accepted, which
-    /// `check_response` has checked.
-    #[cfg_attr(not(feature = "deflate"), allow(unused_variables))]
-    fn negotiated_codec(&self, accepted: &[alloc::string::String]) -> MessageCodec {
-        #[cfg(feature = "deflate")]
-        if let (Some(deflate), Ok(Some(agreed))) =
-            (&self.config.deflate, self.config.deflate_response(accepted))
-        {
-            return MessageCodec::deflate(
-                crate::extensions::permessage_deflate::DeflateCodec::new(deflate, &agreed, true),
-            );
-        }
-        MessageCodec::none()
-    }
-
     fn reject(
         &mut self,
         engine: &mut Engine,
@@ -192,7 +192,10 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
                                 Err(error) => return self.fail(engine, now, error),
                             };
                             self.handshake = ClientHandshake::Done;
-                            engine.open(now, self.negotiated_codec(&accepted.extensions));
+                            engine.open(
+                                now,
+                                Negotiated::from_accepted(&accepted).client_codec(&self.config),
+                            );
                             engine.push_event(Event::Accepted(accepted));
                             // Bytes after the 101 stay in the buffer for the
                             // frame decoder.

@@ -9,12 +9,11 @@ use crate::connection::{Connection, Role};
 use crate::entropy::EntropyError;
 use crate::error::Error;
 use crate::event::Event;
-use crate::extensions::MessageCodec;
 use crate::handshake::server::{
     Accept, DecisionError, ServerConfig, check_request, write_accept, write_error_response,
     write_rejection,
 };
-use crate::handshake::{HandshakeError, HandshakeRequest};
+use crate::handshake::{HandshakeError, HandshakeRequest, Negotiated};
 use crate::http::{HeadParser, Headers};
 use crate::protocol::{Engine, MaskSource};
 
@@ -73,19 +72,29 @@ impl Connection<ServerRole> {
         }
     }
 
-    /// A server on a stream another HTTP stack already upgraded (hyper or
-    /// axum `on_upgrade`, an HTTP/2 extended CONNECT): it starts open.
+    /// A server on a stream another HTTP stack already upgraded, with no
+    /// extensions: it starts open. See [`new_upgraded`](Self::new_upgraded)
+    /// for one that negotiated extensions.
     pub fn new_open(config: crate::config::Config, now: Duration) -> Self {
-        let mut engine = Engine::new(config.clone(), false);
-        engine.open(now, MessageCodec::none());
-        let server_config = ServerConfig {
+        let config = ServerConfig {
             config,
             ..ServerConfig::default()
         };
+        Self::new_upgraded(&config, &Negotiated::none(), now)
+    }
+
+    /// A server on a stream another HTTP stack upgraded (hyper or axum
+    /// `on_upgrade`, an HTTP/2 or HTTP/3 extended CONNECT) with the
+    /// extensions that
+    /// [`negotiate`](crate::handshake::server::negotiate) agreed: it starts open, and runs
+    /// permessage-deflate as agreed, with `config`'s settings.
+    pub fn new_upgraded(config: &ServerConfig, negotiated: &Negotiated, now: Duration) -> Self {
+        let mut engine = Engine::new(config.config.clone(), false);
+        engine.open(now, negotiated.server_codec(config));
         Connection {
             engine,
             role: ServerRole {
-                config: server_config,
+                config: config.clone(),
                 handshake: ServerHandshake::Done,
             },
         }
@@ -107,10 +116,15 @@ impl Connection<ServerRole> {
         let ServerHandshake::AwaitingDecision(request) = &self.role.handshake else {
             return Err(DecisionError::NoPendingRequest);
         };
-        let (accept, codec) = negotiate_extensions(&self.role.config, request, accept)?;
-        write_accept(request, &accept, self.engine.output_buffer())?;
+        let negotiated = write_accept(
+            request,
+            accept,
+            &self.role.config,
+            self.engine.output_buffer(),
+        )?;
         self.role.handshake = ServerHandshake::Done;
-        self.engine.open(now, codec);
+        self.engine
+            .open(now, negotiated.server_codec(&self.role.config));
         // A failure here is sticky and reported by the next call and as a
         // Close event.
         let _ = self.engine.process(&mut self.role, now);
@@ -147,38 +161,6 @@ impl Connection<ServerRole> {
             ServerHandshake::AwaitingRequest(_) | ServerHandshake::Done => None,
         }
     }
-}
-
-/// The extensions of the 101, and the codec that runs them.
-#[cfg_attr(not(feature = "deflate"), allow(unused_variables, unused_mut))]
-fn negotiate_extensions(
-    config: &ServerConfig,
-    request: &HandshakeRequest,
-    mut accept: Accept,
-) -> Result<(Accept, MessageCodec), DecisionError> {
-    #[cfg(feature = "deflate")]
-    {
-        use crate::extensions::permessage_deflate::{DeflateCodec, find_response};
-        use alloc::string::{String, ToString};
-        if accept.extensions.is_empty() {
-            if let Some(deflate) = &config.deflate
-                && let Some(agreed) = deflate.negotiate(&request.extensions)
-            {
-                accept.extensions.push(agreed.to_string());
-                let codec = DeflateCodec::new(deflate, &agreed, false);
-                return Ok((accept, MessageCodec::deflate(codec)));
-            }
-        } else if let Some(agreed) = find_response(accept.extensions.iter().map(String::as_str))
-            .map_err(DecisionError::InvalidDeflateResponse)?
-        {
-            // The app answered permessage-deflate itself: its answer is run
-            // as it says, with the config's level and threshold.
-            let deflate = config.deflate.clone().unwrap_or_default();
-            let codec = DeflateCodec::new(&deflate, &agreed, false);
-            return Ok((accept, MessageCodec::deflate(codec)));
-        }
-    }
-    Ok((accept, MessageCodec::none()))
 }
 
 impl ServerRole {

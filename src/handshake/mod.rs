@@ -5,7 +5,10 @@
 //! types drive them.
 
 pub mod client;
+mod negotiated;
 pub mod server;
+
+pub use negotiated::Negotiated;
 
 use alloc::string::String;
 use alloc::vec::Vec;
