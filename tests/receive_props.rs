@@ -183,6 +183,9 @@ fn feed(wire: &[u8], cuts: &[usize], paths: &[Path]) -> Outcome {
         }
     }
     outcome.state = server.state();
+    // The error reported by `poll_event` is the connection's, whichever call
+    // came last.
+    outcome.error = server.error().cloned();
     outcome
 }
 
