@@ -305,3 +305,42 @@ fn handshake_allocations_do_not_grow_with_the_number_of_headers() {
     // request is kept once more for `accept`).
     assert_eq!(browser, minimal);
 }
+
+#[test]
+fn a_read_of_small_messages_builds_no_queue_of_events() {
+    // A 64 KiB read of 16-byte messages: about 2,900 frames. Nothing is
+    // decoded before the app asks, so the connection holds the bytes it was
+    // given and a fixed amount more, however many messages they carry.
+    let payload = "sixteen bytes ok".as_bytes();
+    let frame_len = frames(Opcode::Text, payload, 1, true).len();
+    let count = READ / frame_len;
+    let wire = frames(Opcode::Text, payload, count, true);
+    let mut server = Server::new_open(config(), NOW);
+    assert_eq!(feed(&mut server, &frames(Opcode::Text, b"warm", 1, true)), 1);
+
+    let before = live_bytes();
+    let allocations_before = allocations();
+    server.receive(NOW, &wire).expect("valid frames");
+    let fixed = 1024;
+    let after_receive = live_bytes() - before;
+    assert!(
+        after_receive <= wire.len() as i64 + fixed,
+        "receive holds {after_receive} bytes for a {}-byte read",
+        wire.len()
+    );
+    let mut most = after_receive;
+    let mut taken = 0;
+    while let Some(event) = server.poll_event() {
+        assert!(matches!(event, Event::Frame(_)));
+        taken += 1;
+        most = most.max(live_bytes() - before);
+    }
+    assert_eq!(taken, count);
+    println!(
+        "{count} messages in one {}-byte read: {after_receive} bytes held after receive, at most {most} while draining, {} allocations",
+        wire.len(),
+        allocations() - allocations_before
+    );
+    assert!(most <= wire.len() as i64 + fixed, "{most} bytes held while draining");
+    assert!(allocations() - allocations_before <= count as u64 + 16);
+}
