@@ -112,7 +112,7 @@ impl<R: Role> Connection<R> {
         self.receive_handshake(now)
     }
 
-    fn receive_handshake(&mut self, now: Duration) -> Result<(), Error> {
+    pub(crate) fn receive_handshake(&mut self, now: Duration) -> Result<(), Error> {
         if self.engine.phase() == Phase::Handshake {
             self.role.receive_handshake(&mut self.engine, now)?;
         }

@@ -71,7 +71,10 @@ fn a_server_answers_a_half_sent_request_with_408_at_the_deadline_and_not_before(
     assert_eq!(HandshakeErrorKind::Timeout.as_str(), "timeout");
     assert_eq!(HandshakeError::Timeout.status(), Some(408));
     let response = String::from_utf8(drain_transmit(&mut server)).unwrap();
-    assert!(response.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{response}");
+    assert!(
+        response.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+        "{response}"
+    );
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
     assert!(
         head.contains(&format!("\r\nContent-Length: {}", body.len())),
@@ -131,7 +134,10 @@ fn a_client_fails_with_a_typed_timeout_when_no_response_comes() {
         client.error(),
         Some(&Error::Handshake(HandshakeError::Timeout))
     );
-    assert!(client.poll_transmit().is_none(), "a client sends no response");
+    assert!(
+        client.poll_transmit().is_none(),
+        "a client sends no response"
+    );
 }
 
 #[test]

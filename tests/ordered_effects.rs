@@ -214,7 +214,9 @@ fn message() -> impl Strategy<Value = Vec<Piece>> {
 fn control() -> impl Strategy<Value = Vec<Piece>> {
     let short = prop::collection::vec(any::<u8>(), 0..20);
     prop_oneof![
-        short.clone().prop_map(|p| vec![frame(Opcode::Ping, true, p)]),
+        short
+            .clone()
+            .prop_map(|p| vec![frame(Opcode::Ping, true, p)]),
         short.prop_map(|p| vec![frame(Opcode::Pong, true, p)]),
         prop::sample::select(vec![1000u16, 1001, 3000, 4999]).prop_map(|code| {
             let mut payload = code.to_be_bytes().to_vec();
@@ -230,8 +232,8 @@ fn violation() -> impl Strategy<Value = Vec<Piece>> {
         Just(vec![frame(Opcode::Text, true, b"bad \xff text".to_vec())]),
         Just(vec![frame(Opcode::Continuation, true, b"orphan".to_vec())]),
         Just(vec![frame(Opcode::Close, true, vec![0x03, 0xed])]), // 1005 on the wire
-        Just(vec![Piece::Violation(vec![0x83, 0x00])]), // reserved opcode, unmasked
-        Just(vec![Piece::Violation(vec![0xc1, 0x00])]), // RSV1 with nothing agreed
+        Just(vec![Piece::Violation(vec![0x83, 0x00])]),           // reserved opcode, unmasked
+        Just(vec![Piece::Violation(vec![0xc1, 0x00])]),           // RSV1 with nothing agreed
     ]
 }
 

@@ -153,6 +153,9 @@ pub struct Engine {
     /// Bytes put into `recv` since it last started empty: a bound on the
     /// memory it holds (see `release_idle_buffers`).
     recv_appended: usize,
+    /// Bytes at the end of `recv` lent to the caller's transport to read
+    /// into, not yet received (see `lend_room`).
+    lent: usize,
     /// The transport has ended; this takes effect once the bytes received
     /// before it are consumed.
     eof: bool,
@@ -192,6 +195,7 @@ impl Engine {
             phase: Phase::Handshake,
             recv: BytesMut::new(),
             recv_appended: 0,
+            lent: 0,
             eof: false,
             latest_now: Duration::ZERO,
             clock_started: false,
@@ -261,13 +265,47 @@ impl Engine {
     /// Appends bytes read from the transport, unmasking the part that
     /// continues the frame in progress while copying it.
     pub(crate) fn append_received(&mut self, data: &[u8]) {
+        self.settle_lent();
         self.recv_appended = self.recv_appended.saturating_add(data.len());
         self.decoder.extend(&mut self.recv, data);
+    }
+
+    /// Lends `len` bytes of room at the end of the receive buffer for the
+    /// caller's transport to read into. The room is zeroed, since safe code
+    /// may only lend initialised bytes; it grows by what the caller asks for,
+    /// never by a length a peer declared.
+    pub(crate) fn lend_room(&mut self, len: usize) -> &mut [u8] {
+        self.settle_lent();
+        let start = self.recv.len();
+        self.recv.resize(start.saturating_add(len), 0);
+        self.lent = len;
+        self.recv.get_mut(start..).unwrap_or_default()
+    }
+
+    /// Takes the first `n` bytes of the lent room as received, as they are:
+    /// masked payload is unmasked in place when it is decoded, so a large
+    /// payload costs the transport's copy and one pass.
+    pub(crate) fn commit_room(&mut self, n: usize) {
+        let n = n.min(self.lent);
+        let end = self.recv.len() - self.lent + n;
+        self.recv.truncate(end);
+        self.lent = 0;
+        self.recv_appended = self.recv_appended.saturating_add(n);
+    }
+
+    /// Gives back room lent and never committed, so that the buffer holds
+    /// only bytes that were received.
+    #[inline]
+    pub(crate) fn settle_lent(&mut self) {
+        if self.lent != 0 {
+            self.commit_room(0);
+        }
     }
 
     /// Takes a buffer read from the transport: without copying when nothing
     /// is buffered, else appended.
     pub(crate) fn take_received(&mut self, data: BytesMut) {
+        self.settle_lent();
         if self.recv.is_empty() {
             // The buffer is the caller's: it is let go as soon as it is
             // consumed.

@@ -19,6 +19,7 @@ impl Engine {
     /// byte before it is consumed.
     #[inline]
     pub(crate) fn poll_event(&mut self, masks: &mut impl MaskSource) -> Option<Event> {
+        self.settle_lent();
         if let Some(event) = self.events.pop_front() {
             return Some(event);
         }
