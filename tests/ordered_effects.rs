@@ -60,7 +60,7 @@ impl App {
             _ => Ok(()),
         };
         self.refusals += usize::from(result.is_err());
-        if self.script.ping_every > 0 && self.seen % self.script.ping_every == 0 {
+        if self.script.ping_every > 0 && self.seen.is_multiple_of(self.script.ping_every) {
             let payload = self.seen.to_be_bytes();
             self.refusals += usize::from(conn.send_ping(&payload).is_err());
         }
@@ -115,7 +115,7 @@ fn run<R: Role>(
     cuts.sort_unstable();
     cuts.push(input.len());
     let mut start = 0;
-    let mut turn = |conn: &mut Connection<R>, app: &mut App, transmitted: &mut Vec<u8>| {
+    let turn = |conn: &mut Connection<R>, app: &mut App, transmitted: &mut Vec<u8>| {
         while let Some(event) = conn.poll_event() {
             app.react(conn, event);
         }
