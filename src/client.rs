@@ -11,9 +11,8 @@ use crate::connection::{Connection, Role};
 use crate::entropy::{Entropy, EntropyError};
 use crate::error::Error;
 use crate::event::Event;
-use crate::extensions::MessageCodec;
 use crate::handshake::client::{ClientConfig, ClientConfigError};
-use crate::handshake::{HandshakeError, Rejection};
+use crate::handshake::{HandshakeError, Negotiated, Rejection};
 use crate::http::HeadParser;
 use crate::http::final_response::{FinalResponse, FinalResponseReader};
 use crate::protocol::{Engine, MaskSource};
@@ -109,15 +108,31 @@ impl<E: Entropy> Connection<ClientRole<E>> {
         })
     }
 
-    /// A client on a stream another HTTP stack already upgraded: it starts
-    /// open, and still masks every frame.
+    /// A client on a stream another HTTP stack already upgraded, with no
+    /// extensions: it starts open, and still masks every frame. See
+    /// [`new_upgraded`](Self::new_upgraded) for one that negotiated
+    /// extensions.
     pub fn new_open(config: crate::config::Config, entropy: E, now: Duration) -> Self {
-        let mut engine = Engine::new(config.clone(), true);
-        engine.open(now, MessageCodec::none());
+        let config = ClientConfig::pre_upgraded(config);
+        Self::new_upgraded(&config, &Negotiated::none(), entropy, now)
+    }
+
+    /// A client on a stream whose handshake another stack did (an HTTP/2
+    /// or HTTP/3 extended CONNECT, an HTTP client library's upgrade), with
+    /// what it agreed: it starts open, masks every frame, and runs
+    /// permessage-deflate as agreed, with `config`'s settings.
+    pub fn new_upgraded(
+        config: &ClientConfig,
+        negotiated: &Negotiated,
+        entropy: E,
+        now: Duration,
+    ) -> Self {
+        let mut engine = Engine::new(config.config.clone(), true);
+        engine.open(now, negotiated.client_codec(config));
         Connection {
             role: ClientRole {
                 entropy,
-                config: ClientConfig::pre_upgraded(config),
+                config: config.clone(),
                 key: alloc::string::String::new(),
                 handshake: ClientHandshake::Done,
             },
@@ -132,28 +147,18 @@ impl<E: Entropy> Connection<ClientRole<E>> {
 }
 
 impl<E: Entropy> ClientRole<E> {
-    /// The codec for the extensions the server accepted, which
-    /// `check_response` has checked.
-    #[cfg_attr(not(feature = "deflate"), allow(unused_variables))]
-    fn negotiated_codec(&self, accepted: &[alloc::string::String]) -> MessageCodec {
-        #[cfg(feature = "deflate")]
-        if let (Some(deflate), Ok(Some(agreed))) =
-            (&self.config.deflate, self.config.deflate_response(accepted))
-        {
-            return MessageCodec::deflate(
-                crate::extensions::permessage_deflate::DeflateCodec::new(deflate, &agreed, true),
-            );
-        }
-        MessageCodec::none()
-    }
-
+    /// Reports the rejection and ends the connection. A body error is the
+    /// handshake's error, unless `error` names another.
     fn reject(
         &mut self,
         engine: &mut Engine,
         now: Duration,
         read: FinalResponse,
+        error: Option<HandshakeError>,
     ) -> Result<(), Error> {
-        let body_error = read.body_error.clone();
+        let error = error
+            .or_else(|| read.body_error.clone().map(HandshakeError::RejectionBody))
+            .map(Error::Handshake);
         engine.push_event(Event::HandshakeRejected(Rejection {
             status: read.response.status,
             reason: read.response.reason,
@@ -165,23 +170,26 @@ impl<E: Entropy> ClientRole<E> {
         // Whatever follows the rejection is not WebSocket data.
         engine.recv.clear();
         self.handshake = ClientHandshake::Done;
-        let error = body_error.map(|error| Error::Handshake(HandshakeError::RejectionBody(error)));
         engine.fail_handshake(now, error.clone());
         error.map_or(Ok(()), Err)
     }
 
     /// The proxy refused the tunnel: the app hears it, and the connection
-    /// ends, failed only if the refusal's body could not be read.
+    /// ends, failed if the refusal's body could not be read or `error`
+    /// names another cause.
     fn proxy_rejected(
         &mut self,
         engine: &mut Engine,
         now: Duration,
         rejection: ProxyRejection,
+        error: Option<HandshakeError>,
     ) -> Result<(), Error> {
-        let error = rejection
-            .body_error
-            .clone()
-            .map(|error| Error::Handshake(HandshakeError::Proxy(ProxyError::RejectionBody(error))));
+        let error = error
+            .or_else(|| {
+                let body_error = rejection.body_error.clone();
+                body_error.map(|e| HandshakeError::Proxy(ProxyError::RejectionBody(e)))
+            })
+            .map(Error::Handshake);
         engine.push_event(Event::ProxyRejected(rejection));
         engine.recv.clear();
         self.handshake = ClientHandshake::Done;
@@ -219,7 +227,7 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
                             self.handshake = ClientHandshake::AwaitingResponse(parser);
                         }
                         Ok(TunnelStep::Rejected(rejection)) => {
-                            return self.proxy_rejected(engine, now, rejection);
+                            return self.proxy_rejected(engine, now, rejection, None);
                         }
                         Err(error) => return self.fail(engine, now, HandshakeError::Proxy(error)),
                     }
@@ -244,7 +252,10 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
                                 Err(error) => return self.fail(engine, now, error),
                             };
                             self.handshake = ClientHandshake::Done;
-                            engine.open(now, self.negotiated_codec(&accepted.extensions));
+                            engine.open(
+                                now,
+                                Negotiated::from_accepted(&accepted).client_codec(&self.config),
+                            );
                             engine.push_event(Event::Accepted(accepted));
                             // Bytes after the 101 stay in the buffer for the
                             // frame decoder.
@@ -263,7 +274,7 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
                 ClientHandshake::ReadingRejection(reader) => {
                     let consumed = reader.read(&engine.recv);
                     engine.recv.advance(consumed.min(engine.recv.len()));
-                    return self.finish_rejection(engine, now);
+                    return self.finish_rejection(engine, now, None);
                 }
             }
         }
@@ -271,30 +282,64 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
 
     fn handshake_eof(&mut self, engine: &mut Engine, now: Duration) -> Result<(), Error> {
         match &mut self.handshake {
-            ClientHandshake::ReadingRejection(reader) => {
-                reader.read_eof();
-                self.finish_rejection(engine, now)
-            }
             ClientHandshake::Tunnelling(tunnel) => match tunnel.0.read_eof() {
-                Ok(TunnelStep::Rejected(rejection)) => self.proxy_rejected(engine, now, rejection),
+                Ok(TunnelStep::Rejected(rejection)) => {
+                    self.proxy_rejected(engine, now, rejection, None)
+                }
                 Err(error) => self.fail(engine, now, HandshakeError::Proxy(error)),
                 Ok(TunnelStep::Pending | TunnelStep::Established(_)) => {
                     self.fail(engine, now, HandshakeError::UnexpectedEof)
                 }
             },
+            ClientHandshake::ReadingRejection(reader) => {
+                reader.read_eof();
+                self.finish_rejection(engine, now, None)
+            }
             ClientHandshake::AwaitingResponse(_) | ClientHandshake::Done => {
                 self.fail(engine, now, HandshakeError::UnexpectedEof)
             }
         }
     }
+
+    fn handshake_timed_out(&mut self, engine: &mut Engine, now: Duration) {
+        // The errors are sticky; the caller finds them through `error()`.
+        match &mut self.handshake {
+            ClientHandshake::Tunnelling(tunnel) => match tunnel.0.cut_short() {
+                // A refusal whose body was coming still reaches the app.
+                TunnelStep::Rejected(rejection) => {
+                    let _ =
+                        self.proxy_rejected(engine, now, rejection, Some(HandshakeError::Timeout));
+                }
+                TunnelStep::Pending | TunnelStep::Established(_) => {
+                    let _ = self.fail(engine, now, HandshakeError::Timeout);
+                }
+            },
+            ClientHandshake::ReadingRejection(reader) => {
+                // The status and headers came: they still reach the app,
+                // with the body as far as it got.
+                reader.cut_short();
+                let _ = self.finish_rejection(engine, now, Some(HandshakeError::Timeout));
+            }
+            ClientHandshake::AwaitingResponse(_) => {
+                let _ = self.fail(engine, now, HandshakeError::Timeout);
+            }
+            ClientHandshake::Done => {}
+        }
+    }
 }
 
 impl<E: Entropy> ClientRole<E> {
-    /// Reports the rejection once its body is read.
-    fn finish_rejection(&mut self, engine: &mut Engine, now: Duration) -> Result<(), Error> {
+    /// Reports the rejection once its body is read; `error`, if any, is the
+    /// connection's error instead of the body's.
+    fn finish_rejection(
+        &mut self,
+        engine: &mut Engine,
+        now: Duration,
+        error: Option<HandshakeError>,
+    ) -> Result<(), Error> {
         match core::mem::replace(&mut self.handshake, ClientHandshake::Done) {
             ClientHandshake::ReadingRejection(reader) if reader.is_done() => {
-                self.reject(engine, now, reader.finish())
+                self.reject(engine, now, reader.finish(), error)
             }
             other => {
                 self.handshake = other;

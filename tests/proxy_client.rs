@@ -145,3 +145,51 @@ fn a_wss_client_cannot_tunnel_by_itself() {
         Err(ClientConfigError::Write(_))
     ));
 }
+
+/// Feeds `input` at time zero, then fires the handshake deadline.
+fn timed_out_after(input: &[u8]) -> (Vec<Event>, Option<Error>, State) {
+    let mut config = proxied_client_config();
+    config.config.handshake_timeout = Duration::from_secs(3);
+    let mut client = client_with(config);
+    drain_transmit(&mut client);
+    client.receive(Duration::ZERO, input).unwrap();
+    let mut events = drain_events(&mut client);
+    assert_eq!(client.poll_timeout(), Some(Duration::from_secs(3)));
+    client.handle_timeout(Duration::from_secs(3));
+    events.extend(drain_events(&mut client));
+    assert_eq!(
+        drain_transmit(&mut client),
+        b"",
+        "nothing is sent on a timeout"
+    );
+    (events, client.error().cloned(), client.state())
+}
+
+#[test]
+fn the_handshake_deadline_covers_the_tunnel() {
+    let timeout = Some(Error::Handshake(HandshakeError::Timeout));
+    // A proxy that never answers, or stops mid-head.
+    for input in [&b""[..], b"HTTP/1.1 200 Conn"] {
+        let (events, error, state) = timed_out_after(input);
+        assert!(events.is_empty(), "{events:?}");
+        assert_eq!((error.as_ref(), state), (timeout.as_ref(), State::Closed));
+    }
+    // A refusal whose body never ends still reaches the app, cut short.
+    let (events, error, state) =
+        timed_out_after(b"HTTP/1.0 407 Auth\r\nProxy-Authenticate: Basic\r\n\r\npartial bo");
+    let [Event::ProxyRejected(rejection)] = events.as_slice() else {
+        panic!("expected one ProxyRejected: {events:?}");
+    };
+    assert_eq!(
+        (rejection.status, &rejection.body[..]),
+        (407, &b"partial bo"[..])
+    );
+    assert_eq!(
+        rejection.body_error,
+        Some(wsmachine::http::BodyError::Truncated {
+            received: 10,
+            expected: None
+        })
+    );
+    assert_eq!((error, state), (timeout, State::Closed));
+}

@@ -5,7 +5,10 @@
 //! types drive them.
 
 pub mod client;
+mod negotiated;
 pub mod server;
+
+pub use negotiated::Negotiated;
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -109,6 +112,11 @@ pub enum HandshakeError {
     /// Either side: the transport ended before the handshake did.
     #[error("the transport ended during the handshake")]
     UnexpectedEof,
+    /// Either side: the handshake did not complete within
+    /// [`Config::handshake_timeout`](crate::config::Config::handshake_timeout).
+    /// A server answers 408.
+    #[error("the opening handshake timed out")]
+    Timeout,
     /// Client: the proxy's answer to the CONNECT is malformed, over a
     /// limit, or cut short.
     #[error("proxy: {0}")]
@@ -152,6 +160,9 @@ pub enum HandshakeErrorKind {
     RejectionBody,
     /// The transport ended mid-handshake.
     Eof,
+    /// The handshake took longer than its deadline: often a client that
+    /// sent part of a request and stopped.
+    Timeout,
     /// The proxy's answer to the CONNECT could not be read; see
     /// [`ProxyError::kind`](crate::proxy::ProxyError::kind) for more.
     Proxy,
@@ -173,6 +184,7 @@ impl HandshakeErrorKind {
             HandshakeErrorKind::InvalidResponse => "invalid_response",
             HandshakeErrorKind::RejectionBody => "rejection_body",
             HandshakeErrorKind::Eof => "eof",
+            HandshakeErrorKind::Timeout => "timeout",
             HandshakeErrorKind::Proxy => "proxy",
         }
     }
@@ -216,6 +228,7 @@ impl HandshakeError {
             HandshakeError::InvalidDeflateResponse(_) => Kind::InvalidResponse,
             HandshakeError::RejectionBody(_) => Kind::RejectionBody,
             HandshakeError::UnexpectedEof => Kind::Eof,
+            HandshakeError::Timeout => Kind::Timeout,
             HandshakeError::Proxy(_) => Kind::Proxy,
         }
     }
@@ -241,6 +254,9 @@ impl HandshakeError {
             | HandshakeError::RequestBody
             | HandshakeError::EarlyData => 400,
             HandshakeError::OriginNotAllowed { .. } => 403,
+            // RFC 9110 §15.5.9: the server did not receive a complete request
+            // in the time it was prepared to wait.
+            HandshakeError::Timeout => 408,
             HandshakeError::InvalidResponseHead(_)
             | HandshakeError::ResponseNotWebSocket
             | HandshakeError::ResponseMissingConnectionUpgrade

@@ -76,6 +76,23 @@ impl FinalResponseReader {
         self.done = true;
     }
 
+    /// The exchange was cut off before the body's end (its deadline
+    /// passed): the body is what arrived, and truncated.
+    pub(crate) fn cut_short(&mut self) {
+        if self.done {
+            return;
+        }
+        let received = self
+            .decoder
+            .as_ref()
+            .map_or(0, |decoder| decoder.body().len());
+        self.error = Some(BodyError::Truncated {
+            received: u64::try_from(received).unwrap_or(u64::MAX),
+            expected: None,
+        });
+        self.done = true;
+    }
+
     /// The response with what of its body arrived.
     pub(crate) fn finish(self) -> FinalResponse {
         let (body, trailers) = match self.decoder {

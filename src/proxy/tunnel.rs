@@ -380,6 +380,17 @@ impl ProxyTunnel {
         }
     }
 
+    /// The exchange was cut off (a deadline passed): a refusal whose body
+    /// was coming is reported with the body so far, truncated.
+    pub(crate) fn cut_short(&mut self) -> TunnelStep {
+        if let State::ReadingRejection(reader) = &mut self.state {
+            reader.cut_short();
+            return self.finish_rejection();
+        }
+        self.state = State::Done;
+        TunnelStep::Pending
+    }
+
     /// The refusal, once its body is read.
     fn finish_rejection(&mut self) -> TunnelStep {
         match core::mem::replace(&mut self.state, State::Done) {
