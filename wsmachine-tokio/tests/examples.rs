@@ -17,7 +17,6 @@ mod tokio_client;
 #[path = "../examples/tokio_autobahn_client.rs"]
 mod tokio_autobahn_client;
 
-#[allow(dead_code)]
 #[path = "../../tests/fake_fuzzingserver/mod.rs"]
 mod fake_fuzzingserver;
 
