@@ -11,18 +11,18 @@
 //! response and the server goes on; one line per connection event goes to
 //! stderr.
 
+mod common;
+
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use wsmachine::extensions::permessage_deflate::DeflateConfig;
 use wsmachine::handshake::server::ServerConfig;
-use wsmachine_tokio::{Decision, Error, Message};
+use wsmachine_tokio::{Decision, Error};
 
-/// Where log lines go: stderr in the example, a vector in the tests.
-pub type LogSink = Arc<dyn Fn(&str) + Send + Sync>;
+pub use common::LogSink;
 
 /// The command line.
 pub struct Options {
@@ -147,7 +147,7 @@ pub async fn serve_connection(
         Decision::accept()
     })
     .await;
-    let mut ws = match accepted {
+    let ws = match accepted {
         Ok(ws) => ws,
         Err(Error::Handshake(error)) => {
             log(&format!(
@@ -164,20 +164,5 @@ pub async fn serve_connection(
             return;
         }
     };
-    while let Some(item) = ws.next().await {
-        match item {
-            Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
-                // Fails only once the connection is closing; the peer's
-                // Close is being answered then, so the echo is dropped.
-                let _ = ws.send(message).await;
-            }
-            Ok(Message::Close(frame)) => {
-                let code = frame.map_or(1005, |frame| frame.code.0);
-                log(&format!("closed: code={code}"));
-            }
-            // Pings are answered by the core.
-            Ok(Message::Ping(_) | Message::Pong(_)) => {}
-            Err(error) => log(&format!("closed: error: {error}")),
-        }
-    }
+    common::echo(ws, log).await;
 }
