@@ -474,3 +474,14 @@ async fn split_halves_work_from_two_tasks() {
     })
     .await;
 }
+
+#[cfg(not(feature = "rustls"))]
+#[tokio::test]
+async fn wss_without_the_rustls_feature_is_a_typed_error() {
+    bounded(async {
+        let (_listener, addr) = loopback().await;
+        let result = wsmachine_tokio::connect(&format!("wss://{addr}/")).await;
+        assert!(matches!(result, Err(Error::TlsNotEnabled)), "{result:?}");
+    })
+    .await;
+}
