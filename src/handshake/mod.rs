@@ -114,6 +114,11 @@ pub enum HandshakeError {
     /// Either side: the transport ended before the handshake did.
     #[error("the transport ended during the handshake")]
     UnexpectedEof,
+    /// Either side: the handshake did not complete within
+    /// [`Config::handshake_timeout`](crate::config::Config::handshake_timeout).
+    /// A server answers 408.
+    #[error("the opening handshake timed out")]
+    Timeout,
     /// Either side: an HTTP/2 or HTTP/3 extended CONNECT (RFC 8441,
     /// RFC 9220) that is not a WebSocket handshake, or a refusal of one.
     #[cfg(feature = "http")]
@@ -158,6 +163,9 @@ pub enum HandshakeErrorKind {
     RejectionBody,
     /// The transport ended mid-handshake.
     Eof,
+    /// The handshake took longer than its deadline: often a client that
+    /// sent part of a request and stopped.
+    Timeout,
     /// An HTTP/2 or HTTP/3 server answered an extended CONNECT with a
     /// status other than 200.
     Refused,
@@ -179,6 +187,7 @@ impl HandshakeErrorKind {
             HandshakeErrorKind::InvalidResponse => "invalid_response",
             HandshakeErrorKind::RejectionBody => "rejection_body",
             HandshakeErrorKind::Eof => "eof",
+            HandshakeErrorKind::Timeout => "timeout",
             HandshakeErrorKind::Refused => "refused",
         }
     }
@@ -222,6 +231,7 @@ impl HandshakeError {
             HandshakeError::InvalidDeflateResponse(_) => Kind::InvalidResponse,
             HandshakeError::RejectionBody(_) => Kind::RejectionBody,
             HandshakeError::UnexpectedEof => Kind::Eof,
+            HandshakeError::Timeout => Kind::Timeout,
             #[cfg(feature = "http")]
             HandshakeError::ExtendedConnect(error) => error.kind(),
         }
@@ -248,6 +258,9 @@ impl HandshakeError {
             | HandshakeError::RequestBody
             | HandshakeError::EarlyData => 400,
             HandshakeError::OriginNotAllowed { .. } => 403,
+            // RFC 9110 §15.5.9: the server did not receive a complete request
+            // in the time it was prepared to wait.
+            HandshakeError::Timeout => 408,
             HandshakeError::InvalidResponseHead(_)
             | HandshakeError::ResponseNotWebSocket
             | HandshakeError::ResponseMissingConnectionUpgrade
