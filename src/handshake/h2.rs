@@ -427,8 +427,8 @@ pub fn negotiate(
             fields.push(name, value);
         }
     }
-    *response.headers_mut() = http::HeaderMap::try_from(&fields)
-        .map_err(|error| DecisionError::Write(WriteError::Header(header_error(error))))?;
+    *response.headers_mut() =
+        to_header_map(&fields).map_err(|error| DecisionError::Write(WriteError::Header(error)))?;
     Ok((response, negotiated))
 }
 
@@ -519,8 +519,7 @@ pub fn build_request(config: &ClientConfig) -> Result<http::Request<()>, ClientC
     let mut fields = Headers::new();
     config.push_offer_headers(&mut fields);
     fields.validate().map_err(WriteError::Header)?;
-    let headers = http::HeaderMap::try_from(&fields)
-        .map_err(|error| ClientConfigError::Write(WriteError::Header(header_error(error))))?;
+    let headers = to_header_map(&fields).map_err(WriteError::Header)?;
     // RFC 8441 §5: the scheme names the transport's security, the rest of
     // the target URI goes in :authority and :path.
     let scheme = if config.is_secure() { "https" } else { "http" };
@@ -615,16 +614,18 @@ fn malformed_field(error: &ConvertError) -> MalformedKind {
     }
 }
 
-/// A conversion's refusal of a field as the header error it is.
-fn header_error(error: ConvertError) -> HeaderError {
-    match error {
+/// `fields` as an `http::HeaderMap`, with a refusal as the header error it
+/// is.
+fn to_header_map(fields: &Headers) -> Result<http::HeaderMap, HeaderError> {
+    http::HeaderMap::try_from(fields).map_err(|error| match error {
         ConvertError::Header(error) => error,
         ConvertError::InvalidHeaderName { name } => HeaderError::InvalidName { name },
         ConvertError::InvalidHeaderValue { name } => HeaderError::InvalidValue { name },
-        other => HeaderError::InvalidValue {
-            name: other.to_string(),
+        // Converting a header map refuses only names and values.
+        _ => HeaderError::InvalidValue {
+            name: String::new(),
         },
-    }
+    })
 }
 
 fn negotiation_error(error: NegotiationError) -> HandshakeError {
@@ -653,9 +654,11 @@ mod tests {
         assert_eq!(malformed_field(&name), MalformedKind::InvalidHeaderName);
         let value = ConvertError::Header(HeaderError::InvalidValue { name: "x".into() });
         assert_eq!(malformed_field(&value), MalformedKind::InvalidHeaderValue);
+        let mut fields = Headers::new();
+        fields.push("x", "a\rb");
         assert_eq!(
-            header_error(ConvertError::InvalidHeaderValue { name: "x".into() }),
-            HeaderError::InvalidValue { name: "x".into() }
+            to_header_map(&fields),
+            Err(HeaderError::InvalidValue { name: "x".into() })
         );
     }
 }
