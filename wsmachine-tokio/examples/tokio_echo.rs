@@ -1,34 +1,28 @@
-//! The echo server on tokio: a multi-thread runtime and a task per
-//! connection.
+//! The echo server on the driver: a multi-thread runtime, a task per
+//! connection, permessage-deflate on.
 //!
 //! ```text
-//! cargo run --example tokio_echo [-- ADDR] [--max-message-size N] [--no-deflate] [--quiet]
+//! cargo run -p wsmachine-tokio --example tokio_echo [-- ADDR] [--max-message-size N] [--no-deflate] [--quiet]
 //! ```
 //!
-//! ADDR defaults to 127.0.0.1:9002, so that it can run beside `echo_server`
-//! (9001). It behaves as `echo_server` does: every text or binary message is
-//! echoed back whole, as the same type; bad upgrade requests get the crate's
-//! ready HTTP error response; one line per connection event goes to stderr.
-//!
-//! The loop is the blocking one made async: the read and the machine's next
-//! timer (`poll_timeout`, as a `tokio::time::sleep_until`) race in a
-//! `tokio::select!`; see `common::run_echo`.
+//! ADDR defaults to 127.0.0.1:9002 (beside `echo_server` on 9001). It keeps
+//! `echo_server`'s contract: every text or binary message comes back whole,
+//! as the same type; a bad upgrade request gets the core's ready HTTP
+//! response and the server goes on; one line per connection event goes to
+//! stderr.
 
 mod common;
 
-use std::io;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use wsmachine::Server;
+use wsmachine::extensions::permessage_deflate::DeflateConfig;
 use wsmachine::handshake::server::ServerConfig;
+use wsmachine_tokio::{Decision, Error};
 
-use common::{Clock, ConnLog, LogSink, run_echo, stderr_sink};
-
-/// How long a client may take to send its upgrade request.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub use common::LogSink;
 
 /// The command line.
 pub struct Options {
@@ -36,6 +30,8 @@ pub struct Options {
     pub addr: String,
     /// The largest message (and frame) accepted.
     pub max_message_size: u64,
+    /// Accept permessage-deflate when offered.
+    pub deflate: bool,
     /// No connection log.
     pub quiet: bool,
 }
@@ -48,6 +44,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Str
     let mut options = Options {
         addr: "127.0.0.1:9002".into(),
         max_message_size: 16 << 20,
+        deflate: true,
         quiet: false,
     };
     let mut args = args.into_iter();
@@ -58,8 +55,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Str
                 options.max_message_size =
                     value.parse().map_err(|_| format!("bad size {value:?}"))?;
             }
-            // Accepted for the command line's stability, as in echo_server.
-            "--no-deflate" => {}
+            "--no-deflate" => options.deflate = false,
             "--quiet" | "-q" => options.quiet = true,
             other if other.starts_with('-') => return Err(format!("unknown option {other}")),
             addr => options.addr = addr.into(),
@@ -68,11 +64,14 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Str
     Ok(options)
 }
 
-/// The server configuration for a message size limit.
-pub fn server_config(max_message_size: u64) -> ServerConfig {
+/// The server configuration for the options.
+pub fn server_config(options: &Options) -> ServerConfig {
     let mut config = ServerConfig::default();
-    config.config.limits.max_message_size = max_message_size;
-    config.config.limits.max_frame_payload = max_message_size;
+    config.config.limits.max_message_size = options.max_message_size;
+    config.config.limits.max_frame_payload = options.max_message_size;
+    if options.deflate {
+        config.deflate = Some(DeflateConfig::default());
+    }
     config
 }
 
@@ -93,25 +92,21 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    eprintln!("tokio_echo: listening on ws://{}", options.addr);
-    let config = Arc::new(server_config(options.max_message_size));
-    serve(
-        listener,
-        config,
-        HANDSHAKE_TIMEOUT,
-        stderr_sink(options.quiet),
-    )
-    .await;
+    match listener.local_addr() {
+        Ok(addr) => eprintln!("tokio_echo: listening on ws://{addr}"),
+        Err(_) => eprintln!("tokio_echo: listening on ws://{}", options.addr),
+    }
+    let sink: Option<LogSink> = if options.quiet {
+        None
+    } else {
+        Some(Arc::new(|line: &str| eprintln!("{line}")))
+    };
+    serve(listener, Arc::new(server_config(&options)), sink).await;
     ExitCode::SUCCESS
 }
 
 /// Accepts connections forever, each in its own task.
-pub async fn serve(
-    listener: TcpListener,
-    config: Arc<ServerConfig>,
-    handshake_timeout: Duration,
-    sink: Option<LogSink>,
-) {
+pub async fn serve(listener: TcpListener, config: Arc<ServerConfig>, sink: Option<LogSink>) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -126,39 +121,48 @@ pub async fn serve(
             }
         };
         let config = Arc::clone(&config);
-        let log = ConnLog::new(peer, sink.clone());
+        let sink = sink.clone();
         tokio::spawn(async move {
-            if let Err(error) = serve_connection(stream, &config, handshake_timeout, &log).await {
-                log.line(&format!("transport error: {error}"));
-            }
+            let log = |line: &str| {
+                if let Some(sink) = &sink {
+                    sink(&format!("{peer} {line}"));
+                }
+            };
+            serve_connection(stream, &config, &log).await;
         });
     }
 }
 
 /// Runs one connection to its end: the handshake, then the echo.
-///
-/// # Errors
-/// A transport error.
 pub async fn serve_connection(
     stream: TcpStream,
     config: &ServerConfig,
-    handshake_timeout: Duration,
-    log: &ConnLog,
-) -> io::Result<()> {
+    log: &(dyn Fn(&str) + Sync),
+) {
     // Frames are small and interactive: send them as soon as they are
     // written.
-    stream.set_nodelay(true)?;
-    let clock = Clock::start();
-    let server = Server::new(config.clone());
-    let max_message_size =
-        usize::try_from(config.config.limits.max_message_size).unwrap_or(usize::MAX);
-    run_echo(
-        server,
-        clock,
-        stream,
-        max_message_size,
-        handshake_timeout,
-        log,
-    )
-    .await
+    let _ = stream.set_nodelay(true);
+    let accepted = wsmachine_tokio::accept_with(stream, config.clone(), |request| {
+        log(&format!("accepted {}", request.target()));
+        Decision::accept()
+    })
+    .await;
+    let ws = match accepted {
+        Ok(ws) => ws,
+        Err(Error::Handshake(error)) => {
+            log(&format!(
+                "handshake failed: kind={} status={} ({error})",
+                error.kind().as_str(),
+                error
+                    .status()
+                    .map_or("none".into(), |status| status.to_string())
+            ));
+            return;
+        }
+        Err(error) => {
+            log(&format!("handshake failed: {error}"));
+            return;
+        }
+    };
+    common::echo(ws, log).await;
 }
