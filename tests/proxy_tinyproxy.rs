@@ -453,6 +453,8 @@ mod example {
         command.args([
             "build",
             "--quiet",
+            "--package",
+            "wsmachine",
             "--example",
             "client",
             "--message-format=json",

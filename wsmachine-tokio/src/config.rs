@@ -1,0 +1,32 @@
+//! The driver's own settings; the protocol's are the core's configs.
+
+/// How a socket uses its transport.
+///
+/// ```
+/// use wsmachine_tokio::Config;
+///
+/// let mut config = Config::default();
+/// config.high_water_mark = 256 * 1024;
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Unflushed output above which sending waits (`poll_ready` is
+    /// pending) and reading pauses, so that a peer that stops reading costs
+    /// at most about this much memory plus one message. Default 1 MiB.
+    pub high_water_mark: usize,
+    /// The most bytes read from the transport at once. Default 64 KiB: a
+    /// few system calls per large message, and no more held per idle
+    /// connection than the core's own buffers (the space is released
+    /// between reads).
+    pub read_buffer: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            high_water_mark: 1 << 20,
+            read_buffer: 64 * 1024,
+        }
+    }
+}

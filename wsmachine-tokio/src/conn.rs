@@ -1,0 +1,84 @@
+//! The engine of a socket: the core's connection in either role.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use wsmachine::entropy::OsEntropy;
+use wsmachine::{Client, CloseCode, Error, Event, SendError, Server, State};
+
+/// A core connection, client or server. An enum rather than a type
+/// parameter, so that `WebSocket<S>` has one type whichever side it is.
+#[derive(Debug)]
+pub(crate) enum Conn {
+    Client(Box<Client<OsEntropy>>),
+    Server(Box<Server>),
+}
+
+/// Forwards a call to whichever role the connection has.
+macro_rules! both {
+    ($conn:expr, $c:ident => $call:expr) => {
+        match $conn {
+            Conn::Client($c) => $call,
+            Conn::Server($c) => $call,
+        }
+    };
+}
+
+impl Conn {
+    pub(crate) fn receive(&mut self, now: Duration, data: BytesMut) -> Result<(), Error> {
+        both!(self, c => c.receive_buf(now, data))
+    }
+
+    pub(crate) fn receive_eof(&mut self, now: Duration) -> Result<(), Error> {
+        both!(self, c => c.receive_eof(now))
+    }
+
+    pub(crate) fn poll_event(&mut self) -> Option<Event> {
+        both!(self, c => c.poll_event())
+    }
+
+    pub(crate) fn poll_transmit(&mut self) -> Option<Bytes> {
+        both!(self, c => c.poll_transmit())
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Duration> {
+        both!(self, c => c.poll_timeout())
+    }
+
+    pub(crate) fn handle_timeout(&mut self, now: Duration) {
+        both!(self, c => c.handle_timeout(now))
+    }
+
+    pub(crate) fn state(&self) -> State {
+        both!(self, c => c.state())
+    }
+
+    pub(crate) fn error(&self) -> Option<&Error> {
+        both!(self, c => c.error())
+    }
+
+    pub(crate) fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        both!(self, c => c.send_text(text))
+    }
+
+    pub(crate) fn send_binary(&mut self, data: Bytes) -> Result<(), SendError> {
+        both!(self, c => c.send_binary_owned(data))
+    }
+
+    pub(crate) fn send_ping(&mut self, data: &[u8]) -> Result<(), SendError> {
+        both!(self, c => c.send_ping(data))
+    }
+
+    pub(crate) fn send_pong(&mut self, data: &[u8]) -> Result<(), SendError> {
+        both!(self, c => c.send_pong(data))
+    }
+
+    pub(crate) fn close(
+        &mut self,
+        now: Duration,
+        code: CloseCode,
+        reason: &str,
+    ) -> Result<(), SendError> {
+        both!(self, c => c.close(now, code, reason))
+    }
+}

@@ -1,0 +1,88 @@
+//! wsmachine on tokio: `connect`, `accept`, and a [`WebSocket`] that is a
+//! `Stream` + `Sink` of [`Message`]s.
+//!
+//! The protocol is wsmachine's sans-I/O core; this crate is its one tokio
+//! loop. It reads into the core, takes events from it one at a time, writes
+//! what it queues, runs its timers on `tokio::time`, and shuts the
+//! transport down when the core says the connection is over.
+//!
+//! A client:
+//!
+//! ```no_run
+//! use futures_util::{SinkExt, StreamExt};
+//! use wsmachine_tokio::{Message, connect};
+//!
+//! # async fn run() -> Result<(), wsmachine_tokio::Error> {
+//! let (mut ws, _accepted) = connect("ws://127.0.0.1:9002/").await?;
+//! ws.send(Message::text("hello")).await?;
+//! while let Some(message) = ws.next().await {
+//!     println!("{:?}", message?);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A server:
+//!
+//! ```no_run
+//! use futures_util::{SinkExt, StreamExt};
+//! use tokio::net::TcpListener;
+//!
+//! # async fn run() -> Result<(), wsmachine_tokio::Error> {
+//! let listener = TcpListener::bind("127.0.0.1:9002").await?;
+//! let (stream, _) = listener.accept().await?;
+//! let mut ws = wsmachine_tokio::accept(stream).await?;
+//! while let Some(message) = ws.next().await {
+//!     let message = message?;
+//!     if message.is_data() { ws.send(message).await?; }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A rejected handshake keeps its answer:
+//!
+//! ```
+//! # async fn run() {
+//! match wsmachine_tokio::connect("ws://127.0.0.1:9/").await {
+//!     Err(wsmachine_tokio::Error::Rejected { status, body, .. }) => {
+//!         eprintln!("{status}: {}", String::from_utf8_lossy(&body));
+//!     }
+//!     other => { let _ = other; }
+//! }
+//! # }
+//! ```
+//!
+//! Features: `rustls` (wss://), `http` (the core's `http` conversions, for
+//! hyper upgrades), `axum` (an upgrade extractor), `tracing` (one DEBUG
+//! event per failure).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(feature = "axum")]
+pub mod axum;
+mod client;
+mod config;
+mod conn;
+mod error;
+mod message;
+mod server;
+mod socket;
+#[cfg(feature = "rustls")]
+mod tls;
+mod trace;
+mod transport;
+
+pub use client::{connect, connect_config, connect_with, connect_with_config};
+pub use config::Config;
+pub use error::Error;
+pub use message::{CloseFrame, Message};
+pub use server::{Decision, accept, accept_with, accept_with_config};
+pub use socket::{Role, WebSocket};
+#[cfg(feature = "rustls")]
+pub use tls::{client_config as tls_client_config, connect_tls};
+pub use transport::MaybeTlsStream;
+
+pub use wsmachine;
+pub use wsmachine::CloseCode;
+pub use wsmachine::message::Utf8Bytes;

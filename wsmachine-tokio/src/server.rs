@@ -1,0 +1,190 @@
+//! The server side: [`accept`] and [`accept_with`].
+
+use std::future::poll_fn;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
+use wsmachine::handshake::HandshakeRequest;
+use wsmachine::handshake::server::{Accept, ServerConfig};
+use wsmachine::http::Headers;
+use wsmachine::{Event, Server};
+
+use crate::config::Config;
+use crate::conn::Conn;
+use crate::error::{Error, from_core};
+use crate::socket::WebSocket;
+
+/// What [`accept_with`]'s callback decides about a valid upgrade request.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Decision {
+    /// Upgrade, with a subprotocol, extensions or headers of the app's
+    /// choosing. With `ServerConfig::deflate` set and no extensions in the
+    /// `Accept`, permessage-deflate is negotiated from the config.
+    Accept(Accept),
+    /// Answer with this response instead (a health check's 200, a 403, a
+    /// redirect): framed with Content-Length, then the connection ends.
+    Respond {
+        /// The status: 200–999, not 101.
+        status: u16,
+        /// Header fields (not `Connection`, which is set to `close`).
+        headers: Headers,
+        /// The body.
+        body: Bytes,
+    },
+}
+
+impl Decision {
+    /// Accept with no subprotocol and the config's extensions.
+    pub fn accept() -> Self {
+        Decision::Accept(Accept::default())
+    }
+
+    /// Answer with `status` and a body, and no extra headers.
+    pub fn respond(status: u16, body: impl Into<Bytes>) -> Self {
+        Decision::Respond {
+            status,
+            headers: Headers::new(),
+            body: body.into(),
+        }
+    }
+}
+
+/// Serves the opening handshake on `io` with the default configuration and
+/// accepts every valid request.
+///
+/// # Errors
+/// As [`accept_with`].
+pub async fn accept<S>(io: S) -> Result<WebSocket<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    accept_with(io, ServerConfig::default(), |_| Decision::accept()).await
+}
+
+/// Serves the opening handshake on `io`: a request that breaks RFC 6455 gets
+/// the core's ready response (400, 405, 426 with `Sec-WebSocket-Version: 13`,
+/// ...); a valid one goes to `callback`, which accepts it or answers it.
+///
+/// The handshake deadline is the core's (`Config::handshake_timeout`, when
+/// the core has it): the loop honours `poll_timeout`.
+///
+/// # Errors
+/// [`Error::Handshake`] for a bad request, with the core's `kind()` for
+/// metrics (the response was sent); [`Error::Responded`] when the callback
+/// answered; [`Error::Decision`] when its `Accept` cannot be carried out
+/// (the client got a 500); [`Error::Io`] for a transport failure.
+pub async fn accept_with<S, F>(
+    io: S,
+    config: ServerConfig,
+    callback: F,
+) -> Result<WebSocket<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&HandshakeRequest) -> Decision,
+{
+    accept_with_config(io, config, Config::default(), callback).await
+}
+
+/// [`accept_with`], with driver settings.
+///
+/// # Errors
+/// As [`accept_with`].
+pub async fn accept_with_config<S, F>(
+    io: S,
+    config: ServerConfig,
+    driver: Config,
+    callback: F,
+) -> Result<WebSocket<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&HandshakeRequest) -> Decision,
+{
+    let conn = Conn::Server(Box::new(Server::new(config)));
+    let mut ws = WebSocket::new(conn, io, driver, Instant::now());
+    let result = handshake(&mut ws, callback).await;
+    if let Err(error) = &result {
+        crate::trace::failure(error);
+    }
+    result.map(|()| ws)
+}
+
+async fn handshake<S, F>(ws: &mut WebSocket<S>, callback: F) -> Result<(), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&HandshakeRequest) -> Decision,
+{
+    let mut callback = Some(callback);
+    loop {
+        let Some(event) = poll_fn(|cx| ws.poll_engine(cx)).await? else {
+            return Err(ended(ws));
+        };
+        let Event::Request(request) = event else {
+            continue;
+        };
+        let Some(callback) = callback.take() else {
+            continue;
+        };
+        let decision = callback(&request);
+        let now = ws.now();
+        let Conn::Server(server) = ws.conn_mut() else {
+            return Err(Error::Closed);
+        };
+        match decision {
+            Decision::Accept(accept) => match server.accept(now, accept) {
+                Ok(()) => {
+                    // The 101 goes out now, even to an app that sends
+                    // nothing before it reads.
+                    ws.take_output();
+                    poll_fn(|cx| {
+                        futures_sink::Sink::<crate::Message>::poll_flush(
+                            std::pin::Pin::new(&mut *ws),
+                            cx,
+                        )
+                    })
+                    .await?;
+                    return Ok(());
+                }
+                Err(error) => {
+                    let _ = server.reject(500, &Headers::new(), b"cannot accept\n");
+                    finish(ws).await;
+                    return Err(Error::Decision(error));
+                }
+            },
+            Decision::Respond {
+                status,
+                headers,
+                body,
+            } => {
+                let result = server.reject(status, &headers, &body);
+                if let Err(error) = result {
+                    let _ = server.reject(500, &Headers::new(), b"cannot respond\n");
+                    finish(ws).await;
+                    return Err(Error::Decision(error));
+                }
+                finish(ws).await;
+                return Err(Error::Responded { status });
+            }
+        }
+    }
+}
+
+/// How long a refused connection may take to take its response.
+const FINISH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Writes what is queued (a response) and shuts the transport down, within
+/// a bound: a client that never reads cannot hold the task.
+pub(crate) async fn finish<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocket<S>) {
+    let drain = async { while let Ok(Some(_)) = poll_fn(|cx| ws.poll_engine(cx)).await {} };
+    let _ = tokio::time::timeout(FINISH_TIMEOUT, drain).await;
+}
+
+/// The error of a handshake whose connection ended.
+pub(crate) fn ended<S>(ws: &WebSocket<S>) -> Error {
+    match ws.conn().error() {
+        Some(error) => from_core(error.clone()),
+        None => Error::Closed,
+    }
+}

@@ -1,0 +1,683 @@
+//! [`WebSocket`]: the one loop between a transport and the core.
+//!
+//! Both the [`Stream`] and the [`Sink`] drive the same state machine,
+//! `poll_engine`: take the core's output into a queue and write it, fire
+//! the core's timers from a `tokio::time::Sleep`, read into the core when
+//! it has no event to give, and shut the transport down once the core is
+//! `Closed`. Events are taken from the core one at a time, only when the
+//! stream asks for one, so every message waits inside the core (or the
+//! socket's assembler) and not inside a future: dropping a pending `next()`
+//! loses nothing.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker, ready};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures_core::Stream;
+use futures_sink::Sink;
+use futures_util::task::AtomicWaker;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+use wsmachine::message::MessageAssembler;
+use wsmachine::{CloseCode, Event, SendError, State};
+
+use crate::config::Config;
+use crate::conn::Conn;
+use crate::error::{Error, from_core};
+use crate::message::{CloseFrame, Message};
+
+/// How many writes one vectored write gathers.
+const MAX_SLICES: usize = 64;
+/// How many reads one poll makes before yielding to the runtime, so that a
+/// peer that floods pings cannot hold a worker thread.
+const READ_BUDGET: usize = 32;
+
+/// How long a closed socket goes on reading what the peer still sends.
+/// Closing a TCP socket with unread bytes resets the connection, and a
+/// reset can destroy our last frames (the Close, after a failure) before
+/// the peer reads them; a well-behaved peer closes its side at once.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// A WebSocket over a tokio transport: a [`Stream`] of received messages
+/// and a [`Sink`] of messages to send.
+///
+/// Get one from [`connect`](crate::connect), [`accept`](crate::accept) or
+/// [`from_upgraded`](Self::from_upgraded). Pings are answered while the
+/// stream is polled; keepalive pings and the close timeout run inside its
+/// polling too. The stream ends (`None`) once the closing handshake is over
+/// and the transport is shut down; a failure comes first as one `Err`, after
+/// every message that preceded it.
+pub struct WebSocket<S> {
+    conn: Conn,
+    io: S,
+    config: Config,
+    epoch: Instant,
+    assembler: MessageAssembler,
+    read_buf: BytesMut,
+    out: VecDeque<Bytes>,
+    out_len: usize,
+    needs_flush: bool,
+    sleep: Option<(Duration, Pin<Box<Sleep>>)>,
+    wakers: Arc<Wakers>,
+    proxy: Waker,
+    /// The transport gave its end (EOF or a reset); the core was told.
+    read_done: bool,
+    /// The transport ended while this side was already closing, so an end
+    /// without the peer's Close is clean.
+    ended_while_closing: bool,
+    /// A transport error for the stream, after the core's pending events.
+    io_error: Option<io::Error>,
+    /// Nothing more is read or written.
+    io_dead: bool,
+    /// The transport is shut down for writing; what the peer still sends
+    /// is read and dropped until its end or this deadline.
+    linger: Option<Pin<Box<Sleep>>>,
+    /// The transport is shut down; the stream has ended.
+    finished: bool,
+}
+
+/// The tasks to wake when the transport or a timer is ready: the one
+/// reading and the one sending, which may differ after `split()`. Every
+/// poll of the transport registers this pair, so neither task's waker
+/// replaces the other's.
+#[derive(Default)]
+struct Wakers {
+    stream: AtomicWaker,
+    sink: AtomicWaker,
+}
+
+impl Wake for Wakers {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.stream.wake();
+        self.sink.wake();
+    }
+}
+
+impl<S> std::fmt::Debug for WebSocket<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("state", &self.conn.state())
+            .field("unflushed", &self.out_len)
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which of the two roles an already upgraded stream plays.
+#[derive(Clone, Copy, Debug)]
+pub enum Role<'a> {
+    /// The side that accepted the upgrade.
+    Server(&'a wsmachine::handshake::server::ServerConfig),
+    /// The side that asked for it; it masks every frame.
+    Client(&'a wsmachine::handshake::client::ClientConfig),
+}
+
+impl<S> WebSocket<S> {
+    pub(crate) fn new(conn: Conn, io: S, config: Config, epoch: Instant) -> Self {
+        let wakers = Arc::new(Wakers::default());
+        WebSocket {
+            conn,
+            io,
+            config,
+            epoch,
+            // The core enforces the message limit itself; the assembler
+            // only joins what the core let through.
+            assembler: MessageAssembler::new(usize::MAX),
+            read_buf: BytesMut::new(),
+            out: VecDeque::new(),
+            out_len: 0,
+            needs_flush: false,
+            sleep: None,
+            proxy: Waker::from(Arc::clone(&wakers)),
+            wakers,
+            read_done: false,
+            ended_while_closing: false,
+            io_error: None,
+            io_dead: false,
+            linger: None,
+            finished: false,
+        }
+    }
+
+    /// The time on the socket's clock: since it was made, on tokio's clock
+    /// (so a paused test clock controls the core's timers).
+    pub(crate) fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    pub(crate) fn conn_mut(&mut self) -> &mut Conn {
+        &mut self.conn
+    }
+
+    pub(crate) fn conn(&self) -> &Conn {
+        &self.conn
+    }
+
+    /// The connection's state, as the core sees it.
+    pub fn state(&self) -> State {
+        self.conn.state()
+    }
+
+    /// Bytes queued for the transport and not yet written.
+    pub fn unflushed(&self) -> usize {
+        self.out_len
+    }
+
+    /// The driver settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Changes the driver settings.
+    pub fn set_config(&mut self, config: Config) {
+        self.config = config;
+    }
+
+    /// The transport.
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// Moves the core's output into the write queue.
+    pub(crate) fn take_output(&mut self) {
+        while let Some(bytes) = self.conn.poll_transmit() {
+            self.out_len += bytes.len();
+            self.out.push_back(bytes);
+        }
+    }
+}
+
+/// A transport end that is an end, not a failure: after a Close it is the
+/// normal way for a peer to go, and before one the core reports it as 1006.
+fn is_reset(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+    )
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
+    /// Writes the queue out, then flushes the transport.
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.out.is_empty() {
+            let written = if self.out.len() > 1 && self.io.is_write_vectored() {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let count = self.out.len().min(MAX_SLICES);
+                for (slice, bytes) in slices.iter_mut().zip(self.out.iter()) {
+                    *slice = IoSlice::new(bytes);
+                }
+                let slices = slices.get(..count).unwrap_or_default();
+                ready!(Pin::new(&mut self.io).poll_write_vectored(cx, slices))?
+            } else {
+                let front = self.out.front().map(|b| &b[..]).unwrap_or_default();
+                ready!(Pin::new(&mut self.io).poll_write(cx, front))?
+            };
+            if written == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.advance_out(written);
+            self.needs_flush = true;
+        }
+        if self.needs_flush {
+            ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+            self.needs_flush = false;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn advance_out(&mut self, mut written: usize) {
+        self.out_len = self.out_len.saturating_sub(written);
+        while written > 0 {
+            let Some(front) = self.out.front_mut() else {
+                return;
+            };
+            if written >= front.len() {
+                written -= front.len();
+                self.out.pop_front();
+            } else {
+                front.advance(written);
+                written = 0;
+            }
+        }
+    }
+
+    /// Fires the core's timers when due; arms the sleep otherwise. Returns
+    /// whether a timer fired.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(at) = self.conn.poll_timeout() else {
+            self.sleep = None;
+            return false;
+        };
+        let now = self.now();
+        if at > now {
+            let deadline = self.epoch + at;
+            match &mut self.sleep {
+                Some((armed, sleep)) if *armed == at => {
+                    if sleep.as_mut().poll(cx).is_pending() {
+                        return false;
+                    }
+                }
+                slot => {
+                    let mut sleep = Box::pin(tokio::time::sleep_until(deadline));
+                    let pending = sleep.as_mut().poll(cx).is_pending();
+                    *slot = Some((at, sleep));
+                    if pending {
+                        return false;
+                    }
+                }
+            }
+        }
+        self.sleep = None;
+        let now = self.now().max(at);
+        self.conn.handle_timeout(now);
+        true
+    }
+
+    /// The transport ended (EOF, or a reset): tell the core, which reports
+    /// it in order, after the events of the bytes before it.
+    fn transport_ended(&mut self) {
+        if self.read_done {
+            return;
+        }
+        self.read_done = true;
+        self.ended_while_closing = self.conn.state() == State::Closing;
+        let now = self.now();
+        // Sticky, and reported by the core as its Close event.
+        let _ = self.conn.receive_eof(now);
+    }
+
+    /// A transport error: a reset ends the transport, anything else is
+    /// kept for the stream and stops all I/O.
+    fn io_failed(&mut self, error: io::Error) {
+        if is_reset(&error) {
+            // Nothing written now would arrive.
+            self.out.clear();
+            self.out_len = 0;
+            self.transport_ended();
+        } else if !self.io_dead {
+            self.io_dead = true;
+            self.out.clear();
+            self.out_len = 0;
+            self.io_error = Some(error);
+        }
+    }
+
+    /// Reads and drops what the peer sends after the end, until its end of
+    /// the transport or the linger deadline.
+    fn poll_linger(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        while !self.read_done {
+            if let Some(linger) = &mut self.linger
+                && linger.as_mut().poll(cx).is_ready()
+            {
+                break;
+            }
+            self.read_buf.resize(self.config.read_buffer.max(1), 0);
+            let mut buf = ReadBuf::new(&mut self.read_buf[..]);
+            match ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf)) {
+                Ok(()) if !buf.filled().is_empty() => {}
+                _ => self.read_done = true,
+            }
+        }
+        Poll::Ready(())
+    }
+
+    /// Reads once into the core.
+    fn poll_read_in(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let size = self.config.read_buffer.max(1);
+        self.read_buf.resize(size, 0);
+        let mut buf = ReadBuf::new(&mut self.read_buf[..]);
+        let polled = Pin::new(&mut self.io).poll_read(cx, &mut buf);
+        let filled = buf.filled().len();
+        match polled {
+            Poll::Pending => {
+                // An idle connection keeps no read buffer.
+                self.read_buf = BytesMut::new();
+                Poll::Pending
+            }
+            Poll::Ready(Err(error)) => {
+                self.read_buf.clear();
+                Poll::Ready(Err(error))
+            }
+            Poll::Ready(Ok(())) => {
+                self.read_buf.truncate(filled);
+                if filled == 0 {
+                    self.transport_ended();
+                } else {
+                    let data = self.read_buf.split();
+                    let now = self.now();
+                    // A protocol error is sticky and comes as the core's
+                    // Close event, in byte order: not from here.
+                    let _ = self.conn.receive(now, data);
+                }
+                Poll::Ready(Ok(()))
+            }
+        }
+    }
+
+    /// The engine: the next core event, `None` once the transport is shut
+    /// down, or a transport error. Writes, timers and reads happen here.
+    pub(crate) fn poll_engine(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Event>, Error>> {
+        self.wakers.stream.register(cx.waker());
+        let waker = self.proxy.clone();
+        let mut cx = Context::from_waker(&waker);
+        let mut budget = READ_BUDGET;
+        loop {
+            if self.finished {
+                return Poll::Ready(Ok(None));
+            }
+            if let Some(event) = self.conn.poll_event() {
+                return Poll::Ready(Ok(Some(event)));
+            }
+            if let Some(error) = self.io_error.take() {
+                return Poll::Ready(Err(Error::Io(error)));
+            }
+            if self.io_dead {
+                self.finished = true;
+                return Poll::Ready(Ok(None));
+            }
+            self.take_output();
+            if let Poll::Ready(Err(error)) = self.poll_write_out(&mut cx) {
+                self.io_failed(error);
+                continue;
+            }
+            if self.conn.state() == State::Closed {
+                if !self.out.is_empty() || self.needs_flush {
+                    return Poll::Pending;
+                }
+                // RFC 6455 §7.1.1: the transport closes once the closing
+                // handshake is over (a server first; a client after the
+                // server, or on its timer). A failed shutdown changes
+                // nothing: the connection is over either way.
+                if self.linger.is_none() {
+                    let _ = ready!(Pin::new(&mut self.io).poll_shutdown(&mut cx));
+                    self.linger = Some(Box::pin(tokio::time::sleep(LINGER)));
+                }
+                ready!(self.poll_linger(&mut cx));
+                self.finished = true;
+                self.linger = None;
+                self.read_buf = BytesMut::new();
+                return Poll::Ready(Ok(None));
+            }
+            if self.poll_timer(&mut cx) {
+                continue;
+            }
+            // Backpressure: a peer that does not read its pongs and echoes
+            // is not read from either.
+            if self.read_done || self.out_len > self.config.high_water_mark {
+                return Poll::Pending;
+            }
+            if budget == 0 {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            budget -= 1;
+            match ready!(self.poll_read_in(&mut cx)) {
+                Ok(()) => {}
+                Err(error) => self.io_failed(error),
+            }
+        }
+    }
+
+    /// The sending side's share of the engine: write, and fire timers.
+    /// Never reads, so a task that only sends cannot take the reader's
+    /// place on the transport.
+    fn poll_output(&mut self, cx: &mut Context<'_>) -> Result<(), Error> {
+        self.wakers.sink.register(cx.waker());
+        let waker = self.proxy.clone();
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            if self.io_dead || self.finished {
+                return Err(Error::Closed);
+            }
+            self.take_output();
+            if let Poll::Ready(Err(error)) = self.poll_write_out(&mut cx) {
+                self.io_failed(error);
+                // The reader reports how the connection ended.
+                self.wakers.stream.wake();
+                continue;
+            }
+            if !self.poll_timer(&mut cx) {
+                return Ok(());
+            }
+            // A timer's effects (a keepalive ping, a timeout's Close) are
+            // the reader's to see.
+            self.wakers.stream.wake();
+        }
+    }
+
+    /// Starts the closing handshake and writes everything out. Keep polling
+    /// the stream to see the peer's Close and the end of the connection.
+    ///
+    /// # Errors
+    /// [`Error::Send`] for a code that may not be sent (1005, 1006, 1015,
+    /// ...) or a reason over 123 bytes; [`Error::Closed`] when the connection
+    /// is already closed; [`Error::Io`] when the transport fails.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.start_close(code, reason)?;
+        std::future::poll_fn(|cx| Sink::<Message>::poll_flush(Pin::new(&mut *self), cx)).await
+    }
+
+    fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        let now = self.now();
+        match self.conn.close(now, code, reason) {
+            Ok(()) => {
+                self.take_output();
+                Ok(())
+            }
+            // Already closing: the handshake is under way.
+            Err(SendError::NotOpen {
+                state: State::Closing,
+            }) => Ok(()),
+            Err(error) => Err(send_error(error)),
+        }
+    }
+
+    /// Splits the socket into a sending half and a receiving half that two
+    /// tasks can use at once (futures' `StreamExt::split`).
+    pub fn split(
+        self,
+    ) -> (
+        futures_util::stream::SplitSink<Self, Message>,
+        futures_util::stream::SplitStream<Self>,
+    ) {
+        futures_util::StreamExt::split(self)
+    }
+
+    /// The next message for the stream, from the engine's events.
+    fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        loop {
+            let event = match ready!(self.poll_engine(cx)) {
+                Ok(Some(event)) => event,
+                Ok(None) => return Poll::Ready(None),
+                Err(error) => {
+                    crate::trace::failure(&error);
+                    return Poll::Ready(Some(Err(error)));
+                }
+            };
+            match event {
+                Event::Frame(frame) => match self.assembler.push(frame) {
+                    Ok(Some(message)) => return Poll::Ready(Some(Ok(from_assembled(message)))),
+                    Ok(None) => {}
+                    // The core checks fragmentation, UTF-8 and the size
+                    // limit before a frame gets here.
+                    Err(error) => {
+                        let error = Error::Protocol(assembly_error(error));
+                        crate::trace::failure(&error);
+                        return Poll::Ready(Some(Err(error)));
+                    }
+                },
+                Event::Close(close) => match close.error {
+                    None => {
+                        let frame = (close.code != CloseCode::NO_STATUS).then_some(CloseFrame {
+                            code: close.code,
+                            reason: close.reason,
+                        });
+                        return Poll::Ready(Some(Ok(Message::Close(frame))));
+                    }
+                    // After our Close the peer may just go: an end.
+                    Some(wsmachine::Error::UnexpectedEof) if self.ended_while_closing => {}
+                    Some(error) => {
+                        let error = from_core(error);
+                        crate::trace::failure(&error);
+                        return Poll::Ready(Some(Err(error)));
+                    }
+                },
+                // Handshake events come before a socket exists.
+                Event::Request(_)
+                | Event::Accepted(_)
+                | Event::HandshakeRejected(_)
+                | Event::ProxyRejected(_) => {}
+            }
+        }
+    }
+}
+
+fn from_assembled(message: wsmachine::message::Message) -> Message {
+    use wsmachine::message::Message as Core;
+    match message {
+        Core::Text(text) => Message::Text(text),
+        Core::Binary(data) => Message::Binary(data),
+        Core::Ping(data) => Message::Ping(data),
+        Core::Pong(data) => Message::Pong(data),
+        // A connection reports Close frames as events, not frames.
+        Core::Close(_) => Message::Close(None),
+    }
+}
+
+fn assembly_error(error: wsmachine::message::MessageError) -> wsmachine::Error {
+    use wsmachine::error::ProtocolError;
+    use wsmachine::message::MessageError;
+    wsmachine::Error::Protocol(match error {
+        MessageError::TooLarge { limit, .. } => ProtocolError::MessageTooLarge {
+            limit: limit as u64,
+        },
+        MessageError::UnexpectedContinuation => ProtocolError::UnexpectedContinuation,
+        MessageError::InvalidUtf8(_) => ProtocolError::InvalidUtf8 { offset: None },
+        _ => ProtocolError::ExpectedContinuation,
+    })
+}
+
+pub(crate) fn send_error(error: SendError) -> Error {
+    match error {
+        SendError::NotOpen { .. } => Error::Closed,
+        other => Error::Send(other),
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocket<S> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let polled = this.poll_message(cx);
+        // Reading may have written output below the mark: a waiting sender
+        // can go on.
+        if this.out_len <= this.config.high_water_mark {
+            this.wakers.sink.wake();
+        }
+        polled
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        this.poll_output(cx)?;
+        if this.out_len > this.config.high_water_mark {
+            Poll::Pending
+        } else {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
+        let this = self.get_mut();
+        if this.io_dead || this.finished {
+            return Err(Error::Closed);
+        }
+        let sent = match message {
+            Message::Text(text) => this.conn.send_text(text.as_str()),
+            Message::Binary(data) => this.conn.send_binary(data),
+            Message::Ping(data) => this.conn.send_ping(&data),
+            Message::Pong(data) => this.conn.send_pong(&data),
+            Message::Close(frame) => {
+                let (code, reason) = frame.map_or((CloseCode::NORMAL, String::new()), |frame| {
+                    (frame.code, frame.reason)
+                });
+                return this.start_close(code, &reason);
+            }
+        };
+        sent.map_err(send_error)?;
+        this.take_output();
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        match this.poll_output(cx) {
+            Ok(()) => {}
+            // Everything queued was written before the connection ended.
+            Err(Error::Closed) if this.out.is_empty() && this.finished => {
+                return Poll::Ready(Ok(()));
+            }
+            Err(error) => return Poll::Ready(Err(error)),
+        }
+        if this.out.is_empty() && !this.needs_flush {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Pending
+        }
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        if this.conn.state() == State::Open {
+            this.start_close(CloseCode::NORMAL, "")?;
+        }
+        Pin::new(this).poll_flush(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
+    /// A socket on a stream another HTTP stack already upgraded (hyper's
+    /// `upgrade::on`, axum), open from the start with what the handshake
+    /// agreed (`negotiated`: the subprotocol and the extensions, such as
+    /// permessage-deflate).
+    pub fn from_upgraded(
+        io: S,
+        role: Role<'_>,
+        negotiated: &wsmachine::handshake::Negotiated,
+        config: Config,
+    ) -> Self {
+        let epoch = Instant::now();
+        let now = Duration::ZERO;
+        let conn = match role {
+            Role::Server(server) => Conn::Server(Box::new(wsmachine::Server::new_upgraded(
+                server, negotiated, now,
+            ))),
+            Role::Client(client) => Conn::Client(Box::new(wsmachine::Client::new_upgraded(
+                client,
+                negotiated,
+                wsmachine::entropy::OsEntropy::new(),
+                now,
+            ))),
+        };
+        WebSocket::new(conn, io, config, epoch)
+    }
+}
