@@ -79,7 +79,8 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    eprintln!("hyper_upgrade: serving http://{addr}/ and ws://{addr}/ws");
+    let bound = listener.local_addr().map_or(addr, |addr| addr.to_string());
+    eprintln!("hyper_upgrade: serving http://{bound}/ and ws://{bound}/ws");
     let sink: Option<LogSink> =
         (!quiet).then(|| Arc::new(|line: &str| eprintln!("{line}")) as LogSink);
     serve(
