@@ -485,3 +485,82 @@ async fn wss_without_the_rustls_feature_is_a_typed_error() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_peer_that_floods_pings_and_never_reads_is_not_read_from() {
+    bounded(async {
+        const PIPE: usize = 8 * 1024;
+        const MARK: usize = 32 * 1024;
+        let (client, server) = tokio::io::duplex(PIPE);
+        let mut config = Config::default();
+        config.high_water_mark = MARK;
+        let (client, mut ws) = raw_client_with(client, server, config).await;
+        let (_never_read, mut writer) = tokio::io::split(client);
+        // 125-byte pings, each answered with a 127-byte pong that nobody
+        // reads: 4 MiB of them would be 4 MiB of pongs held if the socket
+        // went on reading.
+        let ping = masked_frame(0x9, true, &[b'p'; 125]);
+        let flood = async {
+            for _ in 0..(4 << 20) / ping.len() {
+                writer.write_all(&ping).await.expect("write");
+            }
+        };
+        let reader = async {
+            while let Some(item) = ws.next().await {
+                assert!(matches!(item, Ok(Message::Ping(_))), "{item:?}");
+            }
+        };
+        tokio::select! {
+            () = flood => panic!("the socket read every ping"),
+            () = reader => panic!("the stream ended"),
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+        assert!(
+            ws.unflushed() > MARK,
+            "the mark was not reached: {}",
+            ws.unflushed()
+        );
+        // The mark, plus the answers to the last read (at most a pipe's
+        // worth of pings).
+        assert!(
+            ws.unflushed() <= MARK + PIPE + 256,
+            "{} bytes of pongs held",
+            ws.unflushed()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_peer_that_never_answers_our_close_ends_at_the_close_timeout() {
+    bounded(async {
+        let (listener, addr) = loopback().await;
+        let accept = async {
+            let (stream, _) = listener.accept().await.expect("accept");
+            let mut config = ServerConfig::default();
+            config.config.close_timeout = Duration::from_millis(200);
+            wsmachine_tokio::accept_with(stream, config, |_| Decision::accept())
+                .await
+                .expect("handshake")
+        };
+        let raw = async {
+            let mut stream = TcpStream::connect(addr).await.expect("connect");
+            stream
+                .write_all(upgrade_request("/").as_bytes())
+                .await
+                .expect("request");
+            read_head(&mut stream).await;
+            stream
+        };
+        let (mut ws, _silent) = tokio::join!(accept, raw);
+        let started = tokio::time::Instant::now();
+        ws.close(CloseCode::NORMAL, "").await.expect("close");
+        match ws.next().await {
+            Some(Err(Error::Protocol(wsmachine::Error::CloseTimeout))) => {}
+            other => panic!("expected the close timeout, got {other:?}"),
+        }
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        assert!(ws.next().await.is_none());
+    })
+    .await;
+}
