@@ -128,6 +128,8 @@ impl<E: Entropy> Connection<ClientRole<E>> {
 }
 
 impl<E: Entropy> ClientRole<E> {
+    /// Reports the rejection and ends the connection. A body error is the
+    /// handshake's error, unless `error` names another.
     fn reject(
         &mut self,
         engine: &mut Engine,
@@ -135,23 +137,26 @@ impl<E: Entropy> ClientRole<E> {
         response: Response,
         decoder: Option<BodyDecoder>,
         body_error: Option<crate::http::BodyError>,
+        error: Option<HandshakeError>,
     ) -> Result<(), Error> {
         let (body, trailers) = match decoder {
             Some(decoder) => decoder.into_parts(),
             None => Default::default(),
         };
+        let error = error
+            .or_else(|| body_error.clone().map(HandshakeError::RejectionBody))
+            .map(Error::Handshake);
         engine.push_event(Event::HandshakeRejected(Rejection {
             status: response.status,
             reason: response.reason,
             headers: response.headers,
             body,
             trailers,
-            body_error: body_error.clone(),
+            body_error,
         }));
         // Whatever follows the rejection is not WebSocket data.
         engine.recv.clear();
         self.handshake = ClientHandshake::Done;
-        let error = body_error.map(|error| Error::Handshake(HandshakeError::RejectionBody(error)));
         engine.fail_handshake(now, error.clone());
         error.map_or(Ok(()), Err)
     }
@@ -212,7 +217,7 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
                                 )));
                             }
                             Err(error) => {
-                                return self.reject(engine, now, response, None, Some(error));
+                                return self.reject(engine, now, response, None, Some(error), None);
                             }
                         },
                     }
@@ -223,10 +228,10 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
                     let complete = decoder.is_complete();
                     match result {
                         Ok(consumed) => engine.recv.advance(consumed.min(engine.recv.len())),
-                        Err(error) => return self.finish_rejection(engine, now, Some(error)),
+                        Err(error) => return self.finish_rejection(engine, now, Some(error), None),
                     }
                     return if complete {
-                        self.finish_rejection(engine, now, None)
+                        self.finish_rejection(engine, now, None, None)
                     } else {
                         Ok(())
                     };
@@ -239,11 +244,36 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
         match &mut self.handshake {
             ClientHandshake::ReadingRejection(rejection) => {
                 let error = rejection.1.finish_eof().err();
-                self.finish_rejection(engine, now, error)
+                self.finish_rejection(engine, now, error, None)
             }
             ClientHandshake::AwaitingResponse(_) | ClientHandshake::Done => {
                 self.fail(engine, now, HandshakeError::UnexpectedEof)
             }
+        }
+    }
+
+    fn handshake_timed_out(&mut self, engine: &mut Engine, now: Duration) {
+        // The errors are sticky; the caller finds them through `error()`.
+        match &mut self.handshake {
+            ClientHandshake::ReadingRejection(rejection) => {
+                // The status and headers came: they still reach the app,
+                // with the body as far as it got.
+                let received = rejection.1.body().len() as u64;
+                let cut_short = crate::http::BodyError::Truncated {
+                    received,
+                    expected: None,
+                };
+                let _ = self.finish_rejection(
+                    engine,
+                    now,
+                    Some(cut_short),
+                    Some(HandshakeError::Timeout),
+                );
+            }
+            ClientHandshake::AwaitingResponse(_) => {
+                let _ = self.fail(engine, now, HandshakeError::Timeout);
+            }
+            ClientHandshake::Done => {}
         }
     }
 }
@@ -253,12 +283,13 @@ impl<E: Entropy> ClientRole<E> {
         &mut self,
         engine: &mut Engine,
         now: Duration,
-        error: Option<crate::http::BodyError>,
+        body_error: Option<crate::http::BodyError>,
+        error: Option<HandshakeError>,
     ) -> Result<(), Error> {
         match core::mem::replace(&mut self.handshake, ClientHandshake::Done) {
             ClientHandshake::ReadingRejection(rejection) => {
                 let (response, decoder) = *rejection;
-                self.reject(engine, now, response, Some(decoder), error)
+                self.reject(engine, now, response, Some(decoder), body_error, error)
             }
             other => {
                 self.handshake = other;

@@ -101,7 +101,8 @@ impl Connection<ServerRole> {
     }
 
     /// Accepts the pending request: queues the 101 and opens the
-    /// connection. Frames that arrived early are processed now.
+    /// connection. Frames that arrived early are decoded by the next calls
+    /// to [`poll_event`](Connection::poll_event).
     ///
     /// With the `deflate` feature and `ServerConfig::deflate` set, an
     /// `accept` without extensions answers the first
@@ -123,11 +124,9 @@ impl Connection<ServerRole> {
             self.engine.output_buffer(),
         )?;
         self.role.handshake = ServerHandshake::Done;
+        // Frames that came early are decoded by the next `poll_event`s.
         self.engine
             .open(now, negotiated.server_codec(&self.role.config));
-        // A failure here is sticky and reported by the next call and as a
-        // Close event.
-        let _ = self.engine.process(&mut self.role, now);
         Ok(())
     }
 
@@ -190,6 +189,9 @@ impl RoleImpl for ServerRole {
                 engine.recv.advance(head_len);
                 match check_request(request, &self.config) {
                     Ok(request) => {
+                        // The request is whole; the app's decision is not
+                        // the handshake deadline's to time.
+                        engine.stop_handshake_timer();
                         engine.push_event(Event::Request(request.clone()));
                         self.handshake = ServerHandshake::AwaitingDecision(request);
                         self.check_early_data(engine, now)
@@ -205,6 +207,13 @@ impl RoleImpl for ServerRole {
     fn handshake_eof(&mut self, engine: &mut Engine, now: Duration) -> Result<(), Error> {
         self.handshake = ServerHandshake::Done;
         engine.handshake_failed(now, HandshakeError::UnexpectedEof)
+    }
+
+    fn handshake_timed_out(&mut self, engine: &mut Engine, now: Duration) {
+        if matches!(self.handshake, ServerHandshake::AwaitingRequest(_)) {
+            // The 408 is queued; the error is sticky.
+            let _ = self.fail(engine, now, HandshakeError::Timeout);
+        }
     }
 }
 
