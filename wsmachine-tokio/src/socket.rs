@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker, ready};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use futures_core::Stream;
 use futures_sink::Sink;
 use futures_util::task::AtomicWaker;
@@ -57,7 +57,6 @@ pub struct WebSocket<S> {
     config: Config,
     epoch: Instant,
     assembler: MessageAssembler,
-    read_buf: BytesMut,
     out: VecDeque<Bytes>,
     out_len: usize,
     needs_flush: bool,
@@ -131,7 +130,6 @@ impl<S> WebSocket<S> {
             // The core enforces the message limit itself; the assembler
             // only joins what the core let through.
             assembler: MessageAssembler::new(usize::MAX),
-            read_buf: BytesMut::new(),
             out: VecDeque::new(),
             out_len: 0,
             needs_flush: false,
@@ -322,8 +320,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             {
                 break;
             }
-            self.read_buf.resize(self.config.read_buffer.max(1), 0);
-            let mut buf = ReadBuf::new(&mut self.read_buf[..]);
+            let mut scratch = [0u8; 4096];
+            let mut buf = ReadBuf::new(&mut scratch);
             match ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf)) {
                 Ok(()) if !buf.filled().is_empty() => {}
                 _ => self.read_done = true,
@@ -332,33 +330,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         Poll::Ready(())
     }
 
-    /// Reads once into the core.
+    /// Reads once, straight into the core's receive buffer.
     fn poll_read_in(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let size = self.config.read_buffer.max(1);
-        self.read_buf.resize(size, 0);
-        let mut buf = ReadBuf::new(&mut self.read_buf[..]);
+        let now = self.now();
+        let room = self.conn.receive_buffer(self.config.read_buffer.max(1));
+        let mut buf = ReadBuf::new(room);
         let polled = Pin::new(&mut self.io).poll_read(cx, &mut buf);
         let filled = buf.filled().len();
+        // A protocol error is sticky and comes as the core's Close event,
+        // in byte order; a handshake error is the core's `error()`: neither
+        // is taken from here. Committing nothing gives the room back, so
+        // an idle connection holds no read buffer.
+        let _ = self.conn.commit_received(now, filled);
         match polled {
-            Poll::Pending => {
-                // An idle connection keeps no read buffer.
-                self.read_buf = BytesMut::new();
-                Poll::Pending
-            }
-            Poll::Ready(Err(error)) => {
-                self.read_buf.clear();
-                Poll::Ready(Err(error))
-            }
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
             Poll::Ready(Ok(())) => {
-                self.read_buf.truncate(filled);
                 if filled == 0 {
                     self.transport_ended();
-                } else {
-                    let data = self.read_buf.split();
-                    let now = self.now();
-                    // A protocol error is sticky and comes as the core's
-                    // Close event, in byte order: not from here.
-                    let _ = self.conn.receive(now, data);
                 }
                 Poll::Ready(Ok(()))
             }
@@ -409,7 +398,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 ready!(self.poll_linger(&mut cx));
                 self.finished = true;
                 self.linger = None;
-                self.read_buf = BytesMut::new();
                 return Poll::Ready(Ok(None));
             }
             if self.poll_timer(&mut cx) {
