@@ -566,56 +566,6 @@ async fn a_peer_that_never_answers_our_close_ends_at_the_close_timeout() {
 }
 
 #[tokio::test]
-async fn a_client_that_sends_no_request_gets_408_at_the_cores_deadline() {
-    bounded(async {
-        let (listener, addr) = loopback().await;
-        let accept = async {
-            let (stream, _) = listener.accept().await.expect("accept");
-            let mut config = ServerConfig::default();
-            config.config.handshake_timeout = Duration::from_millis(200);
-            wsmachine_tokio::accept_with(stream, config, |_| Decision::accept()).await
-        };
-        let silent = async {
-            let mut stream = TcpStream::connect(addr).await.expect("connect");
-            let mut response = Vec::new();
-            stream.read_to_end(&mut response).await.expect("read");
-            String::from_utf8(response).expect("utf-8")
-        };
-        let started = tokio::time::Instant::now();
-        let (accepted, response) = tokio::join!(accept, silent);
-        assert!(started.elapsed() >= Duration::from_millis(200));
-        match accepted {
-            Err(error @ Error::Handshake(wsmachine::handshake::HandshakeError::Timeout)) => {
-                assert_eq!(error.kind_str(), "timeout");
-            }
-            other => panic!("expected the handshake timeout, got {other:?}"),
-        }
-        assert!(response.starts_with("HTTP/1.1 408 "), "{response}");
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn a_server_that_never_answers_times_our_client_out() {
-    bounded(async {
-        let (listener, addr) = loopback().await;
-        let _held = tokio::spawn(async move {
-            let (stream, _) = listener.accept().await.expect("accept");
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            drop(stream);
-        });
-        let stream = TcpStream::connect(addr).await.expect("connect");
-        let mut config = ClientConfig::new(&format!("ws://{addr}/")).expect("url");
-        config.config.handshake_timeout = Duration::from_millis(200);
-        match wsmachine_tokio::connect_with(stream, config).await {
-            Err(Error::Handshake(wsmachine::handshake::HandshakeError::Timeout)) => {}
-            other => panic!("expected the handshake timeout, got {other:?}"),
-        }
-    })
-    .await;
-}
-
-#[tokio::test]
 async fn what_the_app_sends_for_a_message_goes_out_before_the_close_that_follows_it() {
     bounded(async {
         let (listener, addr) = loopback().await;
