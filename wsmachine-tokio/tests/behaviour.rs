@@ -246,3 +246,23 @@ async fn both_roles_run_on_already_upgraded_streams() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn closing_after_the_peers_close_does_nothing() {
+    bounded(async {
+        let (mut stream, mut ws) = raw_tcp_pair().await;
+        stream
+            .write_all(&masked_frame(0x8, true, &[0x03, 0xe8]))
+            .await
+            .expect("write");
+        assert!(matches!(
+            next_message(&mut ws).await,
+            Message::Close(Some(_))
+        ));
+        assert!(ws.next().await.is_none());
+        ws.close(CloseCode::NORMAL, "late").await.expect("a no-op");
+        // Only the echo of the peer's Close went out.
+        assert_eq!(server_frames(&mut stream).await, [(0x8, vec![0x03, 0xe8])]);
+    })
+    .await;
+}

@@ -19,8 +19,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     ///
     /// # Errors
     /// [`Error::Send`] for a code that may not be sent (1005, 1006, 1015,
-    /// ...) or a reason over 123 bytes; [`Error::Closed`] when the connection
-    /// is already closed; [`Error::Io`] when the transport fails.
+    /// ...) or a reason over 123 bytes; [`Error::Io`] when the transport
+    /// fails. Closing a socket that is already closing or closed does
+    /// nothing.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         self.start_close(code, reason)?;
         std::future::poll_fn(|cx| Sink::<Message>::poll_flush(Pin::new(&mut *self), cx)).await
@@ -33,9 +34,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 self.take_output();
                 Ok(())
             }
-            // Already closing: the handshake is under way.
+            // Already closing or closed: nothing left to start.
             Err(SendError::NotOpen {
-                state: State::Closing,
+                state: State::Closing | State::Closed,
             }) => Ok(()),
             Err(error) => Err(send_error(error)),
         }
