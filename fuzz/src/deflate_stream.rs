@@ -88,10 +88,14 @@ fn feed(mut client: Client<FixedEntropy>, pieces: &[&[u8]]) -> Outcome {
         events.extend(more);
         out.extend(bytes);
     }
+    if let Some(returned) = &error {
+        assert_eq!(client.error(), Some(returned), "a returned error is sticky");
+    }
+    // A failure found by `poll_event` is the connection's error too.
     Outcome {
         events,
         out,
-        error,
+        error: client.error().cloned(),
         state: client.state(),
     }
 }

@@ -260,6 +260,21 @@ impl ClientConfig {
         key: &str,
         out: &mut BytesMut,
     ) -> Result<(), ClientConfigError> {
+        self.check_offer()?;
+        let mut headers = Headers::new();
+        headers.push("Host", self.host_header());
+        headers.push("Upgrade", "websocket");
+        headers.push("Connection", "Upgrade");
+        headers.push("Sec-WebSocket-Key", key);
+        self.push_offer_headers(&mut headers);
+        write_request(out, "GET", &self.resource, &headers, &[])?;
+        Ok(())
+    }
+
+    /// Checks what every version of the handshake request carries from
+    /// this config: the extra headers, the subprotocols, the extension
+    /// offers.
+    pub(crate) fn check_offer(&self) -> Result<(), ClientConfigError> {
         for (name, _) in self.headers.iter() {
             if is_reserved_header(name) {
                 return Err(ClientConfigError::ReservedHeader {
@@ -278,18 +293,6 @@ impl ClientConfig {
                 });
             }
         }
-        let mut headers = Headers::new();
-        headers.push("Host", self.host_header());
-        headers.push("Upgrade", "websocket");
-        headers.push("Connection", "Upgrade");
-        headers.push("Sec-WebSocket-Key", key);
-        headers.push("Sec-WebSocket-Version", "13");
-        if let Some(origin) = &self.origin {
-            headers.push("Origin", origin.as_str());
-        }
-        if !self.protocols.is_empty() {
-            headers.push("Sec-WebSocket-Protocol", self.protocols.join(", "));
-        }
         #[cfg(feature = "deflate")]
         if self.deflate.is_some()
             && self
@@ -299,6 +302,21 @@ impl ClientConfig {
         {
             return Err(ClientConfigError::DeflateOfferedTwice);
         }
+        Ok(())
+    }
+
+    /// Pushes the fields every version of the handshake request carries
+    /// (RFC 6455 §4.1, items 9 to 12; RFC 8441 §5): the version, the
+    /// origin, the offers, then the extra headers. Call
+    /// [`check_offer`](Self::check_offer) first.
+    pub(crate) fn push_offer_headers(&self, headers: &mut Headers) {
+        headers.push("Sec-WebSocket-Version", "13");
+        if let Some(origin) = &self.origin {
+            headers.push("Origin", origin.as_str());
+        }
+        if !self.protocols.is_empty() {
+            headers.push("Sec-WebSocket-Protocol", self.protocols.join(", "));
+        }
         let offers = self.extension_offers();
         if !offers.is_empty() {
             headers.push("Sec-WebSocket-Extensions", offers.join(", "));
@@ -306,8 +324,6 @@ impl ClientConfig {
         for (name, value) in self.headers.iter() {
             headers.push(name, value);
         }
-        write_request(out, "GET", &self.resource, &headers, &[])?;
-        Ok(())
     }
 
     /// Checks a 101 response against RFC 6455 §4.1 and this offer.
@@ -332,6 +348,21 @@ impl ClientConfig {
             Some(Some(accept)) if accept == accept_key(key.as_bytes()).as_bytes() => {}
             Some(_) => return Err(HandshakeError::AcceptMismatch),
         }
+        let (protocol, extensions) = self.check_choices(headers)?;
+        Ok(Accepted {
+            response,
+            protocol,
+            extensions,
+        })
+    }
+
+    /// Checks the server's choices against this offer (RFC 6455 §4.1,
+    /// client requirements 5 and 6; RFC 7692 §7 for permessage-deflate): the
+    /// extensions it answered, then the subprotocol it chose.
+    pub(crate) fn check_choices(
+        &self,
+        headers: &Headers,
+    ) -> Result<(Option<String>, Vec<String>), HandshakeError> {
         let mut extensions = Vec::new();
         let offers = self.extension_offers();
         for element in header_elements(headers) {
@@ -357,11 +388,7 @@ impl ClientConfig {
                 });
             }
         };
-        Ok(Accepted {
-            response,
-            protocol,
-            extensions,
-        })
+        Ok((protocol, extensions))
     }
 }
 

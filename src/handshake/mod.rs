@@ -5,6 +5,8 @@
 //! types drive them.
 
 pub mod client;
+#[cfg(feature = "http")]
+pub mod h2;
 mod negotiated;
 pub mod server;
 
@@ -117,6 +119,11 @@ pub enum HandshakeError {
     /// A server answers 408.
     #[error("the opening handshake timed out")]
     Timeout,
+    /// Either side: an HTTP/2 or HTTP/3 extended CONNECT (RFC 8441,
+    /// RFC 9220) that is not a WebSocket handshake, or a refusal of one.
+    #[cfg(feature = "http")]
+    #[error(transparent)]
+    ExtendedConnect(h2::ExtendedConnectError),
 }
 
 /// A category of handshake failure, for metrics and log filtering.
@@ -159,6 +166,9 @@ pub enum HandshakeErrorKind {
     /// The handshake took longer than its deadline: often a client that
     /// sent part of a request and stopped.
     Timeout,
+    /// An HTTP/2 or HTTP/3 server answered an extended CONNECT with a
+    /// status other than 200.
+    Refused,
 }
 
 impl HandshakeErrorKind {
@@ -178,6 +188,7 @@ impl HandshakeErrorKind {
             HandshakeErrorKind::RejectionBody => "rejection_body",
             HandshakeErrorKind::Eof => "eof",
             HandshakeErrorKind::Timeout => "timeout",
+            HandshakeErrorKind::Refused => "refused",
         }
     }
 }
@@ -221,6 +232,8 @@ impl HandshakeError {
             HandshakeError::RejectionBody(_) => Kind::RejectionBody,
             HandshakeError::UnexpectedEof => Kind::Eof,
             HandshakeError::Timeout => Kind::Timeout,
+            #[cfg(feature = "http")]
+            HandshakeError::ExtendedConnect(error) => error.kind(),
         }
     }
 
@@ -259,6 +272,9 @@ impl HandshakeError {
             | HandshakeError::UnexpectedEof => return None,
             #[cfg(feature = "deflate")]
             HandshakeError::InvalidDeflateResponse(_) => return None,
+            // HTTP/2 and HTTP/3 have statuses of their own (no 426).
+            #[cfg(feature = "http")]
+            HandshakeError::ExtendedConnect(error) => return error.status(),
         })
     }
 
@@ -266,6 +282,10 @@ impl HandshakeError {
     /// `Content-Type`: `Allow` for 405; `Upgrade` (and `Sec-WebSocket-Version`
     /// for a version problem) for 426; and `Connection`.
     pub(crate) fn response_headers(&self) -> Headers {
+        #[cfg(feature = "http")]
+        if let HandshakeError::ExtendedConnect(error) = self {
+            return error.response_headers();
+        }
         let mut headers = Headers::new();
         if matches!(self, HandshakeError::MethodNotAllowed { .. }) {
             // RFC 9110 §15.5.6: a 405 lists the allowed methods.

@@ -201,22 +201,41 @@ pub(crate) fn check_request(
         Some(Some(key)) if is_valid_key(key) => {}
         Some(_) => return Err(HandshakeError::InvalidKey),
     }
-    match single_value(headers, "Sec-WebSocket-Version") {
-        None => return Err(HandshakeError::MissingVersion),
-        Some(Some(b"13")) => {}
-        Some(_) => {
-            let versions: Vec<&[u8]> = headers.get_all("Sec-WebSocket-Version").collect();
-            return Err(HandshakeError::UnsupportedVersion {
-                version: String::from_utf8_lossy(&versions.join(&b", "[..])).into_owned(),
-            });
-        }
-    }
+    check_websocket_version(headers)?;
     // RFC 6455 §4.1: the handshake is a GET without a body; a body would be
     // read as frames.
     match BodyFraming::for_request(headers) {
         Ok(BodyFraming::None) | Ok(BodyFraming::ContentLength(0)) => {}
         _ => return Err(HandshakeError::RequestBody),
     }
+    check_origin_and_offers(request, config)
+}
+
+/// RFC 6455 §4.2.1, item 6: one `Sec-WebSocket-Version`, and it is 13.
+///
+/// The errors are HTTP/1.1's; an extended CONNECT answers them with another
+/// status (the `h2` module).
+pub(crate) fn check_websocket_version(headers: &Headers) -> Result<(), HandshakeError> {
+    match single_value(headers, "Sec-WebSocket-Version") {
+        None => Err(HandshakeError::MissingVersion),
+        Some(Some(b"13")) => Ok(()),
+        Some(_) => {
+            let versions: Vec<&[u8]> = headers.get_all("Sec-WebSocket-Version").collect();
+            Err(HandshakeError::UnsupportedVersion {
+                version: String::from_utf8_lossy(&versions.join(&b", "[..])).into_owned(),
+            })
+        }
+    }
+}
+
+/// The rules every version of the handshake shares once the request is a
+/// WebSocket one: the server's origin policy (RFC 6455 §10.2), then the
+/// subprotocol and extension offers (§4.2.1, items 8 and 9).
+pub(crate) fn check_origin_and_offers(
+    request: Request,
+    config: &ServerConfig,
+) -> Result<HandshakeRequest, HandshakeError> {
+    let headers = &request.headers;
     if let Some(allowed) = &config.allowed_origins {
         let origin = headers.get_str("Origin");
         let permitted = origin.is_some_and(|origin| {
