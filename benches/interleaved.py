@@ -149,7 +149,7 @@ def ratios(group, function, median):
         if peer in median:
             value = median[peer] / ours
             row[peer] = (value, f"{value:.2f}× ({show(median[peer])})")
-    if "memcpy" in median and not function.startswith(("compress", "receive_", "send_")):
+    if "memcpy" in median:
         value = median["memcpy"] / ours
         row["memcpy"] = (value, f"{value:.0%} ({show(median['memcpy'])})")
     if "floor" in median:
