@@ -11,9 +11,8 @@ use crate::connection::{Connection, Role};
 use crate::entropy::{Entropy, EntropyError};
 use crate::error::Error;
 use crate::event::Event;
-use crate::extensions::MessageCodec;
 use crate::handshake::client::{ClientConfig, ClientConfigError};
-use crate::handshake::{HandshakeError, Rejection};
+use crate::handshake::{HandshakeError, Negotiated, Rejection};
 use crate::http::{BodyDecoder, BodyFraming, HeadParser, Response};
 use crate::protocol::{Engine, MaskSource};
 
@@ -90,15 +89,31 @@ impl<E: Entropy> Connection<ClientRole<E>> {
         })
     }
 
-    /// A client on a stream another HTTP stack already upgraded: it starts
-    /// open, and still masks every frame.
+    /// A client on a stream another HTTP stack already upgraded, with no
+    /// extensions: it starts open, and still masks every frame. See
+    /// [`new_upgraded`](Self::new_upgraded) for one that negotiated
+    /// extensions.
     pub fn new_open(config: crate::config::Config, entropy: E, now: Duration) -> Self {
-        let mut engine = Engine::new(config.clone(), true);
-        engine.open(now, MessageCodec::none());
+        let config = ClientConfig::pre_upgraded(config);
+        Self::new_upgraded(&config, &Negotiated::none(), entropy, now)
+    }
+
+    /// A client on a stream whose handshake another stack did (an HTTP/2
+    /// or HTTP/3 extended CONNECT, an HTTP client library's upgrade), with
+    /// what it agreed: it starts open, masks every frame, and runs
+    /// permessage-deflate as agreed, with `config`'s settings.
+    pub fn new_upgraded(
+        config: &ClientConfig,
+        negotiated: &Negotiated,
+        entropy: E,
+        now: Duration,
+    ) -> Self {
+        let mut engine = Engine::new(config.config.clone(), true);
+        engine.open(now, negotiated.client_codec(config));
         Connection {
             role: ClientRole {
                 entropy,
-                config: ClientConfig::pre_upgraded(config),
+                config: config.clone(),
                 key: alloc::string::String::new(),
                 handshake: ClientHandshake::Done,
             },
@@ -113,21 +128,8 @@ impl<E: Entropy> Connection<ClientRole<E>> {
 }
 
 impl<E: Entropy> ClientRole<E> {
-    /// The codec for the extensions the server accepted, which
-    /// `check_response` has checked.
-    #[cfg_attr(not(feature = "deflate"), allow(unused_variables))]
-    fn negotiated_codec(&self, accepted: &[alloc::string::String]) -> MessageCodec {
-        #[cfg(feature = "deflate")]
-        if let (Some(deflate), Ok(Some(agreed))) =
-            (&self.config.deflate, self.config.deflate_response(accepted))
-        {
-            return MessageCodec::deflate(
-                crate::extensions::permessage_deflate::DeflateCodec::new(deflate, &agreed, true),
-            );
-        }
-        MessageCodec::none()
-    }
-
+    /// Reports the rejection and ends the connection. A body error is the
+    /// handshake's error, unless `error` names another.
     fn reject(
         &mut self,
         engine: &mut Engine,
@@ -135,23 +137,26 @@ impl<E: Entropy> ClientRole<E> {
         response: Response,
         decoder: Option<BodyDecoder>,
         body_error: Option<crate::http::BodyError>,
+        error: Option<HandshakeError>,
     ) -> Result<(), Error> {
         let (body, trailers) = match decoder {
             Some(decoder) => decoder.into_parts(),
             None => Default::default(),
         };
+        let error = error
+            .or_else(|| body_error.clone().map(HandshakeError::RejectionBody))
+            .map(Error::Handshake);
         engine.push_event(Event::HandshakeRejected(Rejection {
             status: response.status,
             reason: response.reason,
             headers: response.headers,
             body,
             trailers,
-            body_error: body_error.clone(),
+            body_error,
         }));
         // Whatever follows the rejection is not WebSocket data.
         engine.recv.clear();
         self.handshake = ClientHandshake::Done;
-        let error = body_error.map(|error| Error::Handshake(HandshakeError::RejectionBody(error)));
         engine.fail_handshake(now, error.clone());
         error.map_or(Ok(()), Err)
     }
@@ -192,7 +197,10 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
                                 Err(error) => return self.fail(engine, now, error),
                             };
                             self.handshake = ClientHandshake::Done;
-                            engine.open(now, self.negotiated_codec(&accepted.extensions));
+                            engine.open(
+                                now,
+                                Negotiated::from_accepted(&accepted).client_codec(&self.config),
+                            );
                             engine.push_event(Event::Accepted(accepted));
                             // Bytes after the 101 stay in the buffer for the
                             // frame decoder.
@@ -209,7 +217,7 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
                                 )));
                             }
                             Err(error) => {
-                                return self.reject(engine, now, response, None, Some(error));
+                                return self.reject(engine, now, response, None, Some(error), None);
                             }
                         },
                     }
@@ -220,10 +228,10 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
                     let complete = decoder.is_complete();
                     match result {
                         Ok(consumed) => engine.recv.advance(consumed.min(engine.recv.len())),
-                        Err(error) => return self.finish_rejection(engine, now, Some(error)),
+                        Err(error) => return self.finish_rejection(engine, now, Some(error), None),
                     }
                     return if complete {
-                        self.finish_rejection(engine, now, None)
+                        self.finish_rejection(engine, now, None, None)
                     } else {
                         Ok(())
                     };
@@ -236,11 +244,36 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
         match &mut self.handshake {
             ClientHandshake::ReadingRejection(rejection) => {
                 let error = rejection.1.finish_eof().err();
-                self.finish_rejection(engine, now, error)
+                self.finish_rejection(engine, now, error, None)
             }
             ClientHandshake::AwaitingResponse(_) | ClientHandshake::Done => {
                 self.fail(engine, now, HandshakeError::UnexpectedEof)
             }
+        }
+    }
+
+    fn handshake_timed_out(&mut self, engine: &mut Engine, now: Duration) {
+        // The errors are sticky; the caller finds them through `error()`.
+        match &mut self.handshake {
+            ClientHandshake::ReadingRejection(rejection) => {
+                // The status and headers came: they still reach the app,
+                // with the body as far as it got.
+                let received = rejection.1.body().len() as u64;
+                let cut_short = crate::http::BodyError::Truncated {
+                    received,
+                    expected: None,
+                };
+                let _ = self.finish_rejection(
+                    engine,
+                    now,
+                    Some(cut_short),
+                    Some(HandshakeError::Timeout),
+                );
+            }
+            ClientHandshake::AwaitingResponse(_) => {
+                let _ = self.fail(engine, now, HandshakeError::Timeout);
+            }
+            ClientHandshake::Done => {}
         }
     }
 }
@@ -250,12 +283,13 @@ impl<E: Entropy> ClientRole<E> {
         &mut self,
         engine: &mut Engine,
         now: Duration,
-        error: Option<crate::http::BodyError>,
+        body_error: Option<crate::http::BodyError>,
+        error: Option<HandshakeError>,
     ) -> Result<(), Error> {
         match core::mem::replace(&mut self.handshake, ClientHandshake::Done) {
             ClientHandshake::ReadingRejection(rejection) => {
                 let (response, decoder) = *rejection;
-                self.reject(engine, now, response, Some(decoder), error)
+                self.reject(engine, now, response, Some(decoder), body_error, error)
             }
             other => {
                 self.handshake = other;

@@ -58,6 +58,17 @@ pub struct Config {
     /// client) for the server to close the transport after the closing
     /// handshake. Default 10 s.
     pub close_timeout: Duration,
+    /// How long the opening handshake may take, from the first call that
+    /// gives the connection the caller's clock: for a server, until the
+    /// whole request has arrived (the app's decision is not counted); for a
+    /// client, until the whole response has. A server then answers 408, a
+    /// client fails; both report [`HandshakeError::Timeout`]. Default 10 s,
+    /// as python-websockets has: long enough for a slow network, short
+    /// enough that connections which send half a request and stop cannot
+    /// pile up. `Duration::MAX` turns it off.
+    ///
+    /// [`HandshakeError::Timeout`]: crate::handshake::HandshakeError::Timeout
+    pub handshake_timeout: Duration,
     /// Keepalive pings. Default off: many deployments already have one at
     /// another layer, and a sans-I/O core should not add traffic unasked.
     pub keepalive: Option<Keepalive>,
@@ -69,6 +80,7 @@ impl Default for Config {
             limits: FrameLimits::default(),
             auto_pong: true,
             close_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
             keepalive: None,
         }
     }

@@ -6,6 +6,8 @@ use core::time::Duration;
 
 use crate::close::CloseCode;
 use crate::error::{Error, SendError};
+#[cfg(doc)]
+use crate::event::Close;
 use crate::event::Event;
 use crate::frame::Opcode;
 use crate::protocol::{DataKind, Engine, Fragment};
@@ -23,6 +25,8 @@ pub(crate) mod role {
         fn receive_handshake(&mut self, engine: &mut Engine, now: Duration) -> Result<(), Error>;
         /// The transport ended during the handshake.
         fn handshake_eof(&mut self, engine: &mut Engine, now: Duration) -> Result<(), Error>;
+        /// The handshake deadline passed before the handshake was done.
+        fn handshake_timed_out(&mut self, engine: &mut Engine, now: Duration);
     }
 }
 
@@ -40,14 +44,25 @@ pub trait Role: role::RoleImpl {}
 ///
 /// After every input (`receive`, `receive_eof`, `handle_timeout`) and every
 /// command (`send_*`, `close`, `accept`, `reject`), the caller:
-/// 1. drains [`poll_event`](Self::poll_event) until it returns `None`;
+/// 1. drains [`poll_event`](Self::poll_event) until it returns `None`,
+///    reacting to each event as it comes (sending, closing);
 /// 2. drains [`poll_transmit`](Self::poll_transmit) into the transport;
 /// 3. when [`state`](Self::state) is [`State::Closed`], closes the transport;
 /// 4. otherwise waits for input, no later than
 ///    [`poll_timeout`](Self::poll_timeout).
 ///
-/// An `Err` from `receive` is sticky and already has its reply queued: drain
-/// events and output as usual, then close the transport.
+/// # Effects in byte order
+///
+/// The connection behaves as if each received byte were delivered alone,
+/// with the app draining events and reacting after every byte, however the
+/// bytes were split into reads. Frames are decoded lazily, one per
+/// `poll_event`, so what the app sends while handling an event goes out
+/// before anything later bytes cause: the reply to the peer's Close, the
+/// Close of a failure, a pong. A violation of RFC 6455 in the frames is
+/// reported by `poll_event`, after the events of the bytes before it, as an
+/// [`Event::Close`] with the code that was sent (1002, 1007, 1009, ...) and
+/// the [`Error`]. From then on [`error`](Self::error) returns it and
+/// `receive` returns it as `Err`.
 #[derive(Debug)]
 pub struct Connection<R: Role> {
     pub(crate) role: R,
@@ -58,9 +73,15 @@ impl<R: Role> Connection<R> {
     /// Feeds bytes read from the transport. `now` is the caller's clock: a
     /// time since an epoch of its choice, never decreasing.
     ///
+    /// The opening handshake is read at once: its event (`Request`,
+    /// `Accepted`, `HandshakeRejected`) is ready for
+    /// [`poll_event`](Self::poll_event), and a failure is returned here. The
+    /// frames after it are decoded by `poll_event`, in order.
+    ///
     /// # Errors
-    /// The connection's fatal [`Error`], with its Close frame or HTTP error
-    /// response already queued. Returned again by every later call.
+    /// A failed opening handshake ([`Error::Handshake`]), with its HTTP error
+    /// response already queued; or the error the connection failed with
+    /// earlier. It is returned again by every later call.
     pub fn receive(&mut self, now: Duration, data: &[u8]) -> Result<(), Error> {
         if let Some(error) = self.engine.error() {
             return Err(error.clone());
@@ -69,8 +90,9 @@ impl<R: Role> Connection<R> {
             // RFC 6455 §5.5.1: nothing after the closing handshake counts.
             return Ok(());
         }
+        self.engine.note_time(now);
         self.engine.append_received(data);
-        self.process(now)
+        self.receive_handshake(now)
     }
 
     /// Feeds a buffer read from the transport without copying it when the
@@ -85,39 +107,46 @@ impl<R: Role> Connection<R> {
         if matches!(self.engine.phase(), Phase::AwaitingEof | Phase::Closed) {
             return Ok(());
         }
+        self.engine.note_time(now);
         self.engine.take_received(data);
-        self.process(now)
+        self.receive_handshake(now)
     }
 
-    fn process(&mut self, now: Duration) -> Result<(), Error> {
+    pub(crate) fn receive_handshake(&mut self, now: Duration) -> Result<(), Error> {
         if self.engine.phase() == Phase::Handshake {
             self.role.receive_handshake(&mut self.engine, now)?;
         }
-        let result = self.engine.process(&mut self.role, now);
-        self.engine.release_idle_buffers();
-        result
+        Ok(())
     }
 
     /// Tells the connection that the peer closed the transport.
     ///
+    /// Once the connection is open this takes effect in byte order: after
+    /// the events of the bytes received before it. An end before the
+    /// closing handshake is then reported by [`poll_event`](Self::poll_event)
+    /// as an [`Event::Close`] with [`CloseCode::ABNORMAL`] (1006) and
+    /// [`Error::UnexpectedEof`].
+    ///
     /// # Errors
-    /// [`Error::UnexpectedEof`] when the transport ended before the closing
-    /// handshake (the Close event reports 1006), or the handshake's error when
-    /// it ended during the opening handshake.
+    /// The handshake's error when the transport ended during the opening
+    /// handshake, or the error the connection failed with earlier.
     pub fn receive_eof(&mut self, now: Duration) -> Result<(), Error> {
         if let Some(error) = self.engine.error() {
             return Err(error.clone());
         }
         if self.engine.phase() == Phase::Handshake {
+            self.engine.note_time(now);
             return self.role.handshake_eof(&mut self.engine, now);
         }
         self.engine.receive_eof(now)
     }
 
-    /// The next event for the app.
+    /// The next event for the app: decoded from the bytes already received,
+    /// one at a time, so that the app's reaction to it comes before the
+    /// effects of later bytes. `None` when the buffered bytes hold no more.
     #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.engine.poll_event()
+        self.engine.poll_event(&mut self.role)
     }
 
     /// The next bytes to write to the transport, in order.
@@ -127,13 +156,25 @@ impl<R: Role> Connection<R> {
 
     /// When [`handle_timeout`](Self::handle_timeout) should be called next, on
     /// the caller's clock.
+    ///
+    /// A connection that has not yet been given the caller's clock (by any
+    /// call that takes `now`) returns `Some(Duration::ZERO)`: call
+    /// `handle_timeout` at once, which starts its handshake deadline.
     pub fn poll_timeout(&self) -> Option<Duration> {
         self.engine.poll_timeout()
     }
 
-    /// Fires the timers due at `now`: the close handshake timeout and the
+    /// Fires the timers due at `now`: the handshake deadline
+    /// ([`Config::handshake_timeout`](crate::config::Config::handshake_timeout),
+    /// after which a server answers 408 and either side fails with
+    /// [`HandshakeError::Timeout`](crate::handshake::HandshakeError::Timeout),
+    /// see [`error`](Self::error)), the close handshake timeout, and the
     /// keepalive ping and pong deadlines.
     pub fn handle_timeout(&mut self, now: Duration) {
+        self.engine.note_time(now);
+        if self.engine.handshake_deadline_passed(now) {
+            self.role.handshake_timed_out(&mut self.engine, now);
+        }
         self.engine.handle_timeout(&mut self.role, now);
     }
 

@@ -118,6 +118,7 @@ pub mod utf8;
 mod client;
 mod connection;
 mod protocol;
+mod receive_into;
 mod server;
 
 pub use client::{Client, ClientRole};
@@ -127,6 +128,8 @@ pub use error::{Error, SendError};
 pub use event::{Close, Event, Initiator};
 pub use frame::{Frame, Opcode};
 pub use protocol::{DataKind, Fragment};
+#[cfg(feature = "std")]
+pub use receive_into::ReadError;
 pub use server::{Server, ServerRole};
 pub use state::State;
 

@@ -9,12 +9,11 @@ use crate::connection::{Connection, Role};
 use crate::entropy::EntropyError;
 use crate::error::Error;
 use crate::event::Event;
-use crate::extensions::MessageCodec;
 use crate::handshake::server::{
     Accept, DecisionError, ServerConfig, check_request, write_accept, write_error_response,
     write_rejection,
 };
-use crate::handshake::{HandshakeError, HandshakeRequest};
+use crate::handshake::{HandshakeError, HandshakeRequest, Negotiated};
 use crate::http::{HeadParser, Headers};
 use crate::protocol::{Engine, MaskSource};
 
@@ -73,26 +72,37 @@ impl Connection<ServerRole> {
         }
     }
 
-    /// A server on a stream another HTTP stack already upgraded (hyper or
-    /// axum `on_upgrade`, an HTTP/2 extended CONNECT): it starts open.
+    /// A server on a stream another HTTP stack already upgraded, with no
+    /// extensions: it starts open. See [`new_upgraded`](Self::new_upgraded)
+    /// for one that negotiated extensions.
     pub fn new_open(config: crate::config::Config, now: Duration) -> Self {
-        let mut engine = Engine::new(config.clone(), false);
-        engine.open(now, MessageCodec::none());
-        let server_config = ServerConfig {
+        let config = ServerConfig {
             config,
             ..ServerConfig::default()
         };
+        Self::new_upgraded(&config, &Negotiated::none(), now)
+    }
+
+    /// A server on a stream another HTTP stack upgraded (hyper or axum
+    /// `on_upgrade`, an HTTP/2 or HTTP/3 extended CONNECT) with the
+    /// extensions that
+    /// [`negotiate`](crate::handshake::server::negotiate) agreed: it starts open, and runs
+    /// permessage-deflate as agreed, with `config`'s settings.
+    pub fn new_upgraded(config: &ServerConfig, negotiated: &Negotiated, now: Duration) -> Self {
+        let mut engine = Engine::new(config.config.clone(), false);
+        engine.open(now, negotiated.server_codec(config));
         Connection {
             engine,
             role: ServerRole {
-                config: server_config,
+                config: config.clone(),
                 handshake: ServerHandshake::Done,
             },
         }
     }
 
     /// Accepts the pending request: queues the 101 and opens the
-    /// connection. Frames that arrived early are processed now.
+    /// connection. Frames that arrived early are decoded by the next calls
+    /// to [`poll_event`](Connection::poll_event).
     ///
     /// With the `deflate` feature and `ServerConfig::deflate` set, an
     /// `accept` without extensions answers the first
@@ -107,13 +117,16 @@ impl Connection<ServerRole> {
         let ServerHandshake::AwaitingDecision(request) = &self.role.handshake else {
             return Err(DecisionError::NoPendingRequest);
         };
-        let (accept, codec) = negotiate_extensions(&self.role.config, request, accept)?;
-        write_accept(request, &accept, self.engine.output_buffer())?;
+        let negotiated = write_accept(
+            request,
+            accept,
+            &self.role.config,
+            self.engine.output_buffer(),
+        )?;
         self.role.handshake = ServerHandshake::Done;
-        self.engine.open(now, codec);
-        // A failure here is sticky and reported by the next call and as a
-        // Close event.
-        let _ = self.engine.process(&mut self.role, now);
+        // Frames that came early are decoded by the next `poll_event`s.
+        self.engine
+            .open(now, negotiated.server_codec(&self.role.config));
         Ok(())
     }
 
@@ -149,38 +162,6 @@ impl Connection<ServerRole> {
     }
 }
 
-/// The extensions of the 101, and the codec that runs them.
-#[cfg_attr(not(feature = "deflate"), allow(unused_variables, unused_mut))]
-fn negotiate_extensions(
-    config: &ServerConfig,
-    request: &HandshakeRequest,
-    mut accept: Accept,
-) -> Result<(Accept, MessageCodec), DecisionError> {
-    #[cfg(feature = "deflate")]
-    {
-        use crate::extensions::permessage_deflate::{DeflateCodec, find_response};
-        use alloc::string::{String, ToString};
-        if accept.extensions.is_empty() {
-            if let Some(deflate) = &config.deflate
-                && let Some(agreed) = deflate.negotiate(&request.extensions)
-            {
-                accept.extensions.push(agreed.to_string());
-                let codec = DeflateCodec::new(deflate, &agreed, false);
-                return Ok((accept, MessageCodec::deflate(codec)));
-            }
-        } else if let Some(agreed) = find_response(accept.extensions.iter().map(String::as_str))
-            .map_err(DecisionError::InvalidDeflateResponse)?
-        {
-            // The app answered permessage-deflate itself: its answer is run
-            // as it says, with the config's level and threshold.
-            let deflate = config.deflate.clone().unwrap_or_default();
-            let codec = DeflateCodec::new(&deflate, &agreed, false);
-            return Ok((accept, MessageCodec::deflate(codec)));
-        }
-    }
-    Ok((accept, MessageCodec::none()))
-}
-
 impl ServerRole {
     fn fail(
         &mut self,
@@ -208,6 +189,9 @@ impl RoleImpl for ServerRole {
                 engine.recv.advance(head_len);
                 match check_request(request, &self.config) {
                     Ok(request) => {
+                        // The request is whole; the app's decision is not
+                        // the handshake deadline's to time.
+                        engine.stop_handshake_timer();
                         engine.push_event(Event::Request(request.clone()));
                         self.handshake = ServerHandshake::AwaitingDecision(request);
                         self.check_early_data(engine, now)
@@ -223,6 +207,13 @@ impl RoleImpl for ServerRole {
     fn handshake_eof(&mut self, engine: &mut Engine, now: Duration) -> Result<(), Error> {
         self.handshake = ServerHandshake::Done;
         engine.handshake_failed(now, HandshakeError::UnexpectedEof)
+    }
+
+    fn handshake_timed_out(&mut self, engine: &mut Engine, now: Duration) {
+        if matches!(self.handshake, ServerHandshake::AwaitingRequest(_)) {
+            // The 408 is queued; the error is sticky.
+            let _ = self.fail(engine, now, HandshakeError::Timeout);
+        }
     }
 }
 

@@ -148,6 +148,16 @@ fn exchange<R: Role>(conn: &mut Connection<R>, peer_masks: bool) {
     conn.receive_buf(NOW, BytesMut::from(&large[..]))
         .expect("valid frame");
     assert_eq!(drain(conn), 1);
+    // The same through the room the connection lends, in 64 KiB reads.
+    let mut reader = &large[..];
+    let mut received = 0;
+    while conn.read_from(NOW, &mut reader).expect("valid frame") > 0 {
+        received += drain(conn);
+        if reader.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(received, 1);
     let ping = frames(Opcode::Ping, b"are you there", 1, peer_masks);
     assert_eq!(feed(conn, &ping), 1);
     for _ in 0..100 {
@@ -304,4 +314,76 @@ fn handshake_allocations_do_not_grow_with_the_number_of_headers() {
     // A header list is three buffers however many fields it holds (and the
     // request is kept once more for `accept`).
     assert_eq!(browser, minimal);
+}
+
+#[test]
+fn a_read_of_small_messages_builds_no_queue_of_events() {
+    // A 64 KiB read of 16-byte messages: about 2,900 frames. Nothing is
+    // decoded before the app asks, so the connection holds the bytes it was
+    // given and a fixed amount more, however many messages they carry.
+    let payload = "sixteen bytes ok".as_bytes();
+    let frame_len = frames(Opcode::Text, payload, 1, true).len();
+    let count = READ / frame_len;
+    let wire = frames(Opcode::Text, payload, count, true);
+    let mut server = Server::new_open(config(), NOW);
+    assert_eq!(
+        feed(&mut server, &frames(Opcode::Text, b"warm", 1, true)),
+        1
+    );
+
+    let before = live_bytes();
+    let allocations_before = allocations();
+    server.receive(NOW, &wire).expect("valid frames");
+    let fixed = 1024;
+    let after_receive = live_bytes() - before;
+    assert!(
+        after_receive <= wire.len() as i64 + fixed,
+        "receive holds {after_receive} bytes for a {}-byte read",
+        wire.len()
+    );
+    let mut most = after_receive;
+    let mut taken = 0;
+    while let Some(event) = server.poll_event() {
+        assert!(matches!(event, Event::Frame(_)));
+        taken += 1;
+        most = most.max(live_bytes() - before);
+    }
+    assert_eq!(taken, count);
+    println!(
+        "{count} messages in one {}-byte read: {after_receive} bytes held after receive, at most {most} while draining, {} allocations",
+        wire.len(),
+        allocations() - allocations_before
+    );
+    assert!(
+        most <= wire.len() as i64 + fixed,
+        "{most} bytes held while draining"
+    );
+    assert!(allocations() - allocations_before <= count as u64 + 16);
+}
+
+#[test]
+fn lent_room_grows_by_what_the_caller_asks_never_by_a_declared_length() {
+    let mut server = Server::new_open(config(), NOW);
+    // A header that declares 2 MiB, the limit, and a few bytes of it.
+    let mut wire = BytesMut::new();
+    wsmachine::frame::encode_frame(
+        &wsmachine::frame::FrameHeader::new(Opcode::Binary, true, Some([1, 2, 3, 4]), 2 << 20),
+        &[],
+        &mut wire,
+    );
+    wire.extend_from_slice(&[0; 100]);
+    let before = live_bytes();
+    let room = server.receive_buffer(wire.len());
+    room.copy_from_slice(&wire);
+    server
+        .commit_received(NOW, wire.len())
+        .expect("valid so far");
+    assert_eq!(drain(&mut server), 0, "the frame is not whole");
+    let held = live_bytes() - before;
+    println!("a 2 MiB header and 100 bytes through lent room: {held} B held");
+    assert!(
+        held <= 1024,
+        "{held} B held for {} bytes received",
+        wire.len()
+    );
 }

@@ -1,7 +1,8 @@
 //! Receiving is split-invariant through every input path: one piece, any
-//! chunking through `receive`, any chunking through `receive_buf`, and a mix
-//! of the two give the same events, output, error and state, and the events
-//! are the frames that were sent. Small frames that arrive whole, frames
+//! chunking through `receive`, `receive_buf`, the lent room of
+//! `receive_buffer` and `commit_received`, or `read_from` a reader, and any
+//! mix of them, give the same events, output, error and state, and the
+//! events are the frames that were sent. Small frames that arrive whole, frames
 //! whose payload spans reads (unmasked while copied) and frames that stop at
 //! a violation all take part.
 
@@ -149,6 +150,11 @@ struct Outcome {
 enum Path {
     Slice,
     Owned,
+    /// Written into the room `receive_buffer` lends, a little more room
+    /// than the piece needs.
+    Lent,
+    /// Read by `read_from` from a reader holding the piece.
+    Reader,
 }
 
 /// Feeds `wire` cut at `cuts`, each piece through the path `paths` gives
@@ -171,6 +177,12 @@ fn feed(wire: &[u8], cuts: &[usize], paths: &[Path]) -> Outcome {
         let result = match paths.get(i % paths.len().max(1)).unwrap_or(&Path::Slice) {
             Path::Slice => server.receive(NOW, piece),
             Path::Owned => server.receive_buf(NOW, BytesMut::from(piece)),
+            Path::Lent => {
+                let room = server.receive_buffer(piece.len() + 7);
+                room[..piece.len()].copy_from_slice(piece);
+                server.commit_received(NOW, piece.len())
+            }
+            Path::Reader => read_all(&mut server, piece),
         };
         if let Err(error) = result {
             outcome.error = Some(error);
@@ -183,11 +195,32 @@ fn feed(wire: &[u8], cuts: &[usize], paths: &[Path]) -> Outcome {
         }
     }
     outcome.state = server.state();
+    // The error reported by `poll_event` is the connection's, whichever call
+    // came last.
+    outcome.error = server.error().cloned();
     outcome
 }
 
+/// Reads `piece` with `read_from` until it is used up (a read takes at most
+/// 64 KiB), without reaching its end: an empty reader would mean EOF.
+fn read_all(server: &mut Server, mut piece: &[u8]) -> Result<(), Error> {
+    while !piece.is_empty() {
+        match server.read_from(NOW, &mut piece) {
+            Ok(_) => {}
+            Err(wsmachine::ReadError::Connection(error)) => return Err(error),
+            Err(wsmachine::ReadError::Io(error)) => panic!("a slice cannot fail: {error}"),
+        }
+    }
+    Ok(())
+}
+
 fn path() -> impl Strategy<Value = Path> {
-    prop_oneof![Just(Path::Slice), Just(Path::Owned)]
+    prop_oneof![
+        Just(Path::Slice),
+        Just(Path::Owned),
+        Just(Path::Lent),
+        Just(Path::Reader)
+    ]
 }
 
 proptest! {
@@ -203,6 +236,8 @@ proptest! {
         let whole = feed(&wire, &[], &[Path::Slice]);
         prop_assert_eq!(&feed(&wire, &cuts, &[Path::Slice]), &whole);
         prop_assert_eq!(&feed(&wire, &cuts, &[Path::Owned]), &whole);
+        prop_assert_eq!(&feed(&wire, &cuts, &[Path::Lent]), &whole);
+        prop_assert_eq!(&feed(&wire, &cuts, &[Path::Reader]), &whole);
         prop_assert_eq!(&feed(&wire, &cuts, &paths), &whole);
 
         // The events are the frames sent, in order, then the failure's Close.
@@ -225,4 +260,57 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn room_never_committed_is_given_back() {
+    let mut server = server();
+    server.receive_buffer(100).fill(0x81);
+    // Not committed: the next call sees only bytes that were received.
+    assert_eq!(server.poll_event(), None);
+    let frame = [0x82, 0x81, 0, 0, 0, 0, 9];
+    server.receive_buffer(3);
+    server.receive(NOW, &frame).unwrap();
+    let events: Vec<Event> = std::iter::from_fn(|| server.poll_event()).collect();
+    assert_eq!(events, [Event::Frame(Frame::new(Opcode::Binary, &[9][..]))]);
+}
+
+#[test]
+fn a_commit_takes_at_most_the_room_lent() {
+    let mut server = server();
+    let frame = [0x82, 0x81, 0, 0, 0, 0, 9];
+    server.receive_buffer(frame.len()).copy_from_slice(&frame);
+    server.commit_received(NOW, 1000).unwrap();
+    let events: Vec<Event> = std::iter::from_fn(|| server.poll_event()).collect();
+    assert_eq!(events, [Event::Frame(Frame::new(Opcode::Binary, &[9][..]))]);
+    assert_eq!(server.state(), State::Open);
+}
+
+#[test]
+fn read_from_takes_a_reset_as_the_end_of_the_transport() {
+    struct Reset;
+    impl std::io::Read for Reset {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::ConnectionReset.into())
+        }
+    }
+    struct Timeout;
+    impl std::io::Read for Timeout {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::WouldBlock.into())
+        }
+    }
+    let mut server = server();
+    assert!(matches!(
+        server.read_from(NOW, &mut Timeout),
+        Err(wsmachine::ReadError::Io(error)) if error.kind() == std::io::ErrorKind::WouldBlock
+    ));
+    assert_eq!(server.state(), State::Open, "a timeout takes nothing");
+    assert_eq!(server.read_from(NOW, &mut Reset).unwrap(), 0);
+    let events: Vec<Event> = std::iter::from_fn(|| server.poll_event()).collect();
+    assert!(matches!(
+        &events[..],
+        [Event::Close(close)] if close.error == Some(Error::UnexpectedEof)
+    ));
+    assert_eq!(server.state(), State::Closed);
 }

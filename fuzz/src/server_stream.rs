@@ -2,7 +2,10 @@
 //!
 //! The input is fed whole, in pieces whose sizes are derived from the input,
 //! and (for short inputs) byte by byte; every valid request is accepted as
-//! soon as it is reported, so that frame processing is reached too. Checks:
+//! soon as it is reported, so that frame processing is reached too, and the
+//! app echoes every whole message and pings after every third frame, so that
+//! what it sends in reaction is part of the output the runs must agree on.
+//! Checks:
 //! - the three runs give the same events, bytes out, error and state;
 //! - errors are sticky, and a closed connection neither sends nor reports
 //!   anything more;
@@ -88,6 +91,9 @@ fn settle(server: &mut Server, result: Result<(), Error>, closed: bool, outcome:
             };
             assert_eq!(server.accept(NOW, accept), Ok(()), "a reported request can be accepted");
         }
+        if let Event::Frame(frame) = &event {
+            react(server, frame, outcome.events.len());
+        }
         outcome.events.push(event);
     }
     while let Some(bytes) = server.poll_transmit() {
@@ -104,6 +110,20 @@ fn settle(server: &mut Server, result: Result<(), Error>, closed: bool, outcome:
     outcome.error = server.error().cloned();
 }
 
+
+/// The app's reaction to a frame: an echo of a whole message, and a ping
+/// after every third event. A send refused because the connection is
+/// closing is part of the behaviour; it must be the same in every run.
+fn react(server: &mut Server, frame: &wsmachine::Frame, seen: usize) {
+    let _ = match (frame.opcode, frame.fin) {
+        (Opcode::Text, true) => server.send_text(std::str::from_utf8(&frame.payload).unwrap_or("")),
+        (Opcode::Binary, true) => server.send_binary(&frame.payload),
+        _ => Ok(()),
+    };
+    if seen % 3 == 2 {
+        let _ = server.send_ping(&seen.to_be_bytes());
+    }
+}
 
 /// A head: the status line and the fields, and the bytes after it.
 fn split_head(wire: &[u8]) -> (String, Vec<(String, String)>, &[u8]) {

@@ -5,7 +5,10 @@
 //! types drive them.
 
 pub mod client;
+mod negotiated;
 pub mod server;
+
+pub use negotiated::Negotiated;
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -109,6 +112,11 @@ pub enum HandshakeError {
     /// Either side: the transport ended before the handshake did.
     #[error("the transport ended during the handshake")]
     UnexpectedEof,
+    /// Either side: the handshake did not complete within
+    /// [`Config::handshake_timeout`](crate::config::Config::handshake_timeout).
+    /// A server answers 408.
+    #[error("the opening handshake timed out")]
+    Timeout,
 }
 
 /// A category of handshake failure, for metrics and log filtering.
@@ -148,6 +156,9 @@ pub enum HandshakeErrorKind {
     RejectionBody,
     /// The transport ended mid-handshake.
     Eof,
+    /// The handshake took longer than its deadline: often a client that
+    /// sent part of a request and stopped.
+    Timeout,
 }
 
 impl HandshakeErrorKind {
@@ -166,6 +177,7 @@ impl HandshakeErrorKind {
             HandshakeErrorKind::InvalidResponse => "invalid_response",
             HandshakeErrorKind::RejectionBody => "rejection_body",
             HandshakeErrorKind::Eof => "eof",
+            HandshakeErrorKind::Timeout => "timeout",
         }
     }
 }
@@ -208,6 +220,7 @@ impl HandshakeError {
             HandshakeError::InvalidDeflateResponse(_) => Kind::InvalidResponse,
             HandshakeError::RejectionBody(_) => Kind::RejectionBody,
             HandshakeError::UnexpectedEof => Kind::Eof,
+            HandshakeError::Timeout => Kind::Timeout,
         }
     }
 
@@ -232,6 +245,9 @@ impl HandshakeError {
             | HandshakeError::RequestBody
             | HandshakeError::EarlyData => 400,
             HandshakeError::OriginNotAllowed { .. } => 403,
+            // RFC 9110 §15.5.9: the server did not receive a complete request
+            // in the time it was prepared to wait.
+            HandshakeError::Timeout => 408,
             HandshakeError::InvalidResponseHead(_)
             | HandshakeError::ResponseNotWebSocket
             | HandshakeError::ResponseMissingConnectionUpgrade

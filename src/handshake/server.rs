@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use bytes::BytesMut;
 
 use super::client::single_value;
-use super::{HandshakeError, HandshakeRequest, is_offered_extension};
+use super::{HandshakeError, HandshakeRequest, Negotiated, is_offered_extension};
 use crate::accept_key::{accept_key, is_valid_key};
 use crate::config::Config;
 use crate::extensions::header_elements;
@@ -122,7 +122,8 @@ pub enum DecisionError {
 /// server's policy (`allowed_origins`).
 ///
 /// On success, answer with a 101 carrying [`accept_headers`], then run the
-/// upgraded stream with [`Server::new_open`](crate::Server::new_open). On
+/// upgraded stream with [`Server::new_upgraded`](crate::Server::new_upgraded)
+/// and what [`negotiate`] agreed. On
 /// failure, answer with [`error_response`].
 ///
 /// # Errors
@@ -334,15 +335,71 @@ pub fn accept_headers(
     Ok(headers)
 }
 
-/// Writes the 101 response accepting `request`.
+/// Writes the 101 response accepting `request`, and returns what it
+/// agreed.
 pub(crate) fn write_accept(
     request: &HandshakeRequest,
-    accept: &Accept,
+    accept: Accept,
+    config: &ServerConfig,
     out: &mut BytesMut,
-) -> Result<(), DecisionError> {
-    let headers = accept_headers(request, accept)?;
+) -> Result<Negotiated, DecisionError> {
+    let (headers, negotiated) = negotiate(request, accept, config)?;
     write_response(out, 101, "Switching Protocols", &headers, &[])?;
-    Ok(())
+    Ok(negotiated)
+}
+
+/// Decides the extensions of the 101 for `request`, and returns its header
+/// fields with what was agreed: the answer a [`Server`](crate::Server)
+/// gives, for an app whose HTTP stack does the upgrade.
+///
+/// With the `deflate` feature and [`ServerConfig::deflate`] set, an
+/// `accept` without extensions answers the first permessage-deflate offer
+/// the config can honour. An `accept` with extensions is the app's own
+/// answer, and a permessage-deflate element in it is run as it says.
+/// Start the upgraded stream with
+/// [`Server::new_upgraded`](crate::Server::new_upgraded) and the returned
+/// [`Negotiated`].
+///
+/// # Errors
+///
+/// As [`accept_headers`], and [`DecisionError::InvalidDeflateResponse`]
+/// for a permessage-deflate answer of the app's that is malformed.
+///
+/// ```
+/// use wsmachine::handshake::server::{Accept, ServerConfig, negotiate, validate_request};
+/// use wsmachine::http::{Headers, HttpVersion, Request};
+///
+/// let mut headers = Headers::new();
+/// headers.push("Host", "example.com");
+/// headers.push("Upgrade", "websocket");
+/// headers.push("Connection", "Upgrade");
+/// headers.push("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==");
+/// headers.push("Sec-WebSocket-Version", "13");
+/// headers.push("Sec-WebSocket-Protocol", "chat");
+/// let request = Request { method: "GET".into(), target: "/".into(), version: HttpVersion::Http11, headers };
+/// let config = ServerConfig::default();
+/// let request = validate_request(request, &config)?;
+/// let (response, negotiated) = negotiate(&request, Accept::default().with_protocol("chat"), &config)?;
+/// assert_eq!(response.get_str("Sec-WebSocket-Protocol"), Some("chat"));
+/// assert_eq!(negotiated.protocol(), Some("chat"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg_attr(not(feature = "deflate"), allow(unused_mut, unused_variables))]
+pub fn negotiate(
+    request: &HandshakeRequest,
+    mut accept: Accept,
+    config: &ServerConfig,
+) -> Result<(Headers, Negotiated), DecisionError> {
+    #[cfg(feature = "deflate")]
+    if accept.extensions.is_empty()
+        && let Some(deflate) = &config.deflate
+        && let Some(agreed) = deflate.negotiate(&request.extensions)
+    {
+        accept.extensions.push(agreed.to_string());
+    }
+    let headers = accept_headers(request, &accept)?;
+    let negotiated = Negotiated::checked(accept.protocol, accept.extensions)?;
+    Ok((headers, negotiated))
 }
 
 /// Writes the app's rejection: its status, headers and body, framed with
@@ -674,7 +731,7 @@ mod tests {
             .with_protocol("chat")
             .with_header("X-Served-By", "edge-1");
         let mut written = BytesMut::new();
-        write_accept(&request, &accept, &mut written).unwrap();
+        write_accept(&request, accept, &ServerConfig::default(), &mut written).unwrap();
         let expected = alloc::format!(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Accept: {SAMPLE_ACCEPT}\r\nSec-WebSocket-Protocol: chat\r\n\
@@ -686,7 +743,8 @@ mod tests {
         let mut untouched = BytesMut::new();
         let refused = write_accept(
             &request,
-            &Accept::default().with_protocol("mqtt"),
+            Accept::default().with_protocol("mqtt"),
+            &ServerConfig::default(),
             &mut untouched,
         );
         assert!(refused.is_err());

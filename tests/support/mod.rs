@@ -67,6 +67,8 @@ pub fn switching_response(extra_headers: &str) -> Vec<u8> {
 pub struct Outcome {
     pub events: Vec<Event>,
     pub transmitted: Vec<u8>,
+    /// The connection's fatal error at the end, whether a call returned it
+    /// or `poll_event` reported it.
     pub error: Option<Error>,
     pub state: State,
 }
@@ -98,10 +100,14 @@ pub fn feed<R: Role>(mut conn: Connection<R>, input: &[u8], cuts: &[usize], eof:
         events.extend(drain_events(&mut conn));
         transmitted.extend(drain_transmit(&mut conn));
     }
+    // A call's error is the connection's: the two channels agree.
+    if let Some(returned) = &error {
+        assert_eq!(conn.error(), Some(returned), "a returned error is sticky");
+    }
     Outcome {
         events,
         transmitted,
-        error,
+        error: conn.error().cloned(),
         state: conn.state(),
     }
 }
@@ -180,7 +186,7 @@ impl Pair {
             {
                 progress = true;
                 if let Err(e) = self.server.receive(self.now, &from_client) {
-                    self.server_errors.push(e);
+                    note_error(&mut self.server_errors, e);
                 }
             }
             let from_server = drain_transmit(&mut self.server);
@@ -190,10 +196,15 @@ impl Pair {
             {
                 progress = true;
                 if let Err(e) = self.client.receive(self.now, &from_server) {
-                    self.client_errors.push(e);
+                    note_error(&mut self.client_errors, e);
                 }
             }
             for event in drain_events(&mut self.server) {
+                if let Event::Close(close) = &event
+                    && let Some(error) = &close.error
+                {
+                    note_error(&mut self.server_errors, error.clone());
+                }
                 if self.auto_accept && matches!(event, Event::Request(_)) {
                     self.server
                         .accept(self.now, Accept::default())
@@ -202,23 +213,40 @@ impl Pair {
                 }
                 self.server_events.push(event);
             }
-            self.client_events.extend(drain_events(&mut self.client));
+            for event in drain_events(&mut self.client) {
+                if let Event::Close(close) = &event
+                    && let Some(error) = &close.error
+                {
+                    note_error(&mut self.client_errors, error.clone());
+                }
+                self.client_events.push(event);
+            }
+            // A side that is closed writes what it still has, then closes
+            // its transport.
             if self.server.state() == State::Closed && !self.server_transport_closed {
                 self.server_transport_closed = true;
                 progress = true;
-                if !self.client_transport_closed
-                    && let Err(e) = self.client.receive_eof(self.now)
-                {
-                    self.client_errors.push(e);
+                let last = drain_transmit(&mut self.server);
+                if !self.client_transport_closed {
+                    if let Err(e) = self.client.receive(self.now, &last) {
+                        note_error(&mut self.client_errors, e);
+                    }
+                    if let Err(e) = self.client.receive_eof(self.now) {
+                        note_error(&mut self.client_errors, e);
+                    }
                 }
             }
             if self.client.state() == State::Closed && !self.client_transport_closed {
                 self.client_transport_closed = true;
                 progress = true;
-                if !self.server_transport_closed
-                    && let Err(e) = self.server.receive_eof(self.now)
-                {
-                    self.server_errors.push(e);
+                let last = drain_transmit(&mut self.client);
+                if !self.server_transport_closed {
+                    if let Err(e) = self.server.receive(self.now, &last) {
+                        note_error(&mut self.server_errors, e);
+                    }
+                    if let Err(e) = self.server.receive_eof(self.now) {
+                        note_error(&mut self.server_errors, e);
+                    }
                 }
             }
             if !progress {
@@ -233,6 +261,14 @@ impl Pair {
         self.client.handle_timeout(now);
         self.server.handle_timeout(now);
         self.drive();
+    }
+}
+
+/// Records a side's error once: a failure's Close event and a later call's
+/// `Err` report the same sticky error.
+fn note_error(errors: &mut Vec<Error>, error: Error) {
+    if errors.last() != Some(&error) {
+        errors.push(error);
     }
 }
 

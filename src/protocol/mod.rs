@@ -1,0 +1,422 @@
+//! The engine both roles share: buffers, frame rules, fragmentation,
+//! control frames, the closing handshake, timers and limits.
+//!
+//! It is split along the flow of a connection:
+//! - this file: the engine's state, its buffers, and the phase changes that
+//!   [`crate::state::step`] decides;
+//! - [`receive`]: received bytes to events, one event per `poll_event`;
+//! - [`send`]: the app's messages and control frames to output;
+//! - [`closing`]: the closing handshake and the timers.
+//!
+//! # Effects in byte order
+//!
+//! A connection behaves as if each received byte were delivered alone, with
+//! the app draining events and reacting after every byte. `receive` only
+//! buffers (and parses the opening handshake, which nothing can precede);
+//! frames are decoded lazily, one event per `poll_event`. So whatever the
+//! app sends while it handles an event is queued before anything later
+//! bytes cause: a Close echo, a failure's Close, a pong. A failure found in
+//! byte N is reported after every event of the bytes before N, and the end
+//! of the transport takes effect after the bytes that came before it.
+//!
+//! Negotiated extensions act through a [`MessageCodec`] at four points:
+//! `check_header` asks which RSV bits a message's first frame may carry and
+//! whether the message is compressed; `process_partial` and `on_frame` hand
+//! it a compressed frame's payload as it arrives and take the inflated bytes;
+//! `queue_data` lets it compress what the app sends.
+
+mod closing;
+mod receive;
+mod send;
+
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use bytes::{Bytes, BytesMut};
+use core::time::Duration;
+
+use crate::close::CloseCode;
+use crate::config::Config;
+use crate::entropy::EntropyError;
+use crate::error::Error;
+use crate::event::{Close, Event, Initiator};
+use crate::extensions::MessageCodec;
+use crate::frame::{FrameDecoder, Opcode};
+use crate::handshake::HandshakeError;
+use crate::state::{Input, Phase, State, Step, step};
+use crate::utf8::{MessageValidator, Utf8Validator};
+
+/// Where masking keys for outgoing frames come from: nowhere for a server,
+/// the caller's entropy for a client.
+pub trait MaskSource {
+    /// The key for the next outgoing frame, or `None` when frames are not
+    /// masked.
+    fn next_mask(&mut self) -> Result<Option<[u8; 4]>, EntropyError>;
+}
+
+/// The kind of a data message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DataKind {
+    /// UTF-8 text.
+    Text,
+    /// Arbitrary bytes.
+    Binary,
+}
+
+impl DataKind {
+    fn opcode(self) -> Opcode {
+        match self {
+            DataKind::Text => Opcode::Text,
+            DataKind::Binary => Opcode::Binary,
+        }
+    }
+}
+
+/// One piece of a fragmented message, for
+/// [`Connection::send_fragment`](crate::Connection::send_fragment).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Fragment {
+    /// The first fragment of a new message of this kind.
+    First(DataKind),
+    /// A middle fragment.
+    Continue,
+    /// The final fragment.
+    Last,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    /// The opening handshake's deadline.
+    Handshake,
+    Close,
+    PongDeadline,
+    KeepalivePing,
+}
+
+const TIMERS: [Timer; 4] = [
+    Timer::Handshake,
+    Timer::Close,
+    Timer::PongDeadline,
+    Timer::KeepalivePing,
+];
+
+/// How many bytes may pass through the receive or the output buffer before
+/// it is let go of when empty. A buffer grows to at most about twice what
+/// passed through it, so an idle connection keeps under 1 KiB in the two,
+/// while small messages reuse a buffer for several reads or writes.
+const KEPT_BUFFER_BYTES: usize = 192;
+
+/// Queued output buffers whose room is kept once the queue is drained: a
+/// header and a payload, twice over.
+const OUT_QUEUED_KEPT: usize = 4;
+
+/// Below this size an owned payload is copied into the output buffer like a
+/// borrowed one: one transmit instead of three costs less than the copy.
+const OWNED_PAYLOAD_MIN: usize = 1024;
+
+/// The message being received.
+#[derive(Clone, Debug, Default)]
+struct Incoming {
+    /// The kind of the fragmented message in progress.
+    message: Option<DataKind>,
+    /// Whether the message in progress is compressed (RSV1 on its first
+    /// frame).
+    compressed: bool,
+    /// The size of that message so far: its payload in earlier frames, or
+    /// for a compressed message every byte inflated so far.
+    size: u64,
+    /// Whether the current frame's payload is text to validate.
+    frame_is_text: bool,
+    /// Whether the current frame's payload is to be inflated.
+    frame_is_compressed: bool,
+    /// Payload bytes of the current frame already validated or inflated.
+    processed: usize,
+    utf8: MessageValidator,
+}
+
+/// The message being sent.
+#[derive(Clone, Debug, Default)]
+struct Outgoing {
+    message: Option<DataKind>,
+    /// Whether the fragmented message in progress is compressed.
+    compressed: bool,
+    utf8: Utf8Validator,
+}
+
+/// The shared engine. See the module docs.
+#[derive(Debug)]
+pub struct Engine {
+    config: Config,
+    is_client: bool,
+    phase: Phase,
+    /// Received bytes not yet consumed.
+    pub(crate) recv: BytesMut,
+    /// Bytes put into `recv` since it last started empty: a bound on the
+    /// memory it holds (see `release_idle_buffers`).
+    recv_appended: usize,
+    /// Bytes at the end of `recv` lent to the caller's transport to read
+    /// into, not yet received (see `lend_room`).
+    lent: usize,
+    /// The transport has ended; this takes effect once the bytes received
+    /// before it are consumed.
+    eof: bool,
+    /// The caller's clock at the latest input: effects of received bytes
+    /// (timers armed by a Close) happen at the time the bytes came.
+    latest_now: Duration,
+    /// Whether the caller's clock has been seen, which starts the handshake
+    /// deadline.
+    clock_started: bool,
+    decoder: FrameDecoder,
+    incoming: Incoming,
+    outgoing: Outgoing,
+    out: BytesMut,
+    /// Bytes handed out of `out` since it last started empty.
+    out_handed: usize,
+    /// Output that goes before `out`: what `out` held when an owned payload
+    /// was queued, then that payload, as separate buffers so the payload is
+    /// never copied.
+    out_queued: VecDeque<Bytes>,
+    /// Events not yet taken: at most the handshake's and a failure's, since
+    /// frames are decoded only when the app asks for the next event.
+    events: crate::event::EventQueue,
+    error: Option<Error>,
+    timers: [Option<Duration>; TIMERS.len()],
+    /// The payload of the keepalive ping awaiting its pong.
+    awaited_pong: Option<[u8; 8]>,
+    pings_sent: u64,
+    /// The negotiated extensions' work on data messages.
+    codec: MessageCodec,
+}
+
+impl Engine {
+    pub(crate) fn new(config: Config, is_client: bool) -> Self {
+        Engine {
+            config,
+            is_client,
+            phase: Phase::Handshake,
+            recv: BytesMut::new(),
+            recv_appended: 0,
+            lent: 0,
+            eof: false,
+            latest_now: Duration::ZERO,
+            clock_started: false,
+            decoder: FrameDecoder::new(),
+            incoming: Incoming::default(),
+            outgoing: Outgoing::default(),
+            out: BytesMut::new(),
+            out_handed: 0,
+            out_queued: VecDeque::new(),
+            events: crate::event::EventQueue::new(),
+            error: None,
+            timers: [None; TIMERS.len()],
+            awaited_pong: None,
+            pings_sent: 0,
+            codec: MessageCodec::none(),
+        }
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    pub(crate) fn state(&self) -> State {
+        self.phase.state()
+    }
+
+    pub(crate) fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
+    pub(crate) fn push_event(&mut self, event: Event) {
+        self.events.push_back(event);
+    }
+
+    /// The output buffer, for a handshake request or response.
+    pub(crate) fn output_buffer(&mut self) -> &mut BytesMut {
+        &mut self.out
+    }
+
+    pub(crate) fn poll_transmit(&mut self) -> Option<Bytes> {
+        if let Some(queued) = self.out_queued.pop_front() {
+            if self.out_queued.is_empty() && self.out_queued.capacity() > OUT_QUEUED_KEPT {
+                self.out_queued = VecDeque::new();
+            }
+            return Some(queued);
+        }
+        if self.out.is_empty() {
+            return None;
+        }
+        Some(self.take_output())
+    }
+
+    /// Hands out everything in `out`.
+    pub(super) fn take_output(&mut self) -> Bytes {
+        self.out_handed = self.out_handed.saturating_add(self.out.len());
+        if self.out_handed <= KEPT_BUFFER_BYTES {
+            // The rest of the buffer is reused for the next frames, once the
+            // app has dropped what it was given.
+            return self.out.split().freeze();
+        }
+        // The buffer may have grown large: the app gets all of it, so none
+        // of its memory stays with an idle connection.
+        self.out_handed = 0;
+        core::mem::take(&mut self.out).freeze()
+    }
+
+    /// Appends bytes read from the transport, unmasking the part that
+    /// continues the frame in progress while copying it.
+    pub(crate) fn append_received(&mut self, data: &[u8]) {
+        self.settle_lent();
+        self.recv_appended = self.recv_appended.saturating_add(data.len());
+        self.decoder.extend(&mut self.recv, data);
+    }
+
+    /// Lends `len` bytes of room at the end of the receive buffer for the
+    /// caller's transport to read into. The room is zeroed, since safe code
+    /// may only lend initialised bytes; it grows by what the caller asks for,
+    /// never by a length a peer declared.
+    pub(crate) fn lend_room(&mut self, len: usize) -> &mut [u8] {
+        self.settle_lent();
+        let start = self.recv.len();
+        self.recv.resize(start.saturating_add(len), 0);
+        self.lent = len;
+        self.recv.get_mut(start..).unwrap_or_default()
+    }
+
+    /// Takes the first `n` bytes of the lent room as received, as they are:
+    /// masked payload is unmasked in place when it is decoded, so a large
+    /// payload costs the transport's copy and one pass.
+    pub(crate) fn commit_room(&mut self, n: usize) {
+        let n = n.min(self.lent);
+        let end = self.recv.len() - self.lent + n;
+        self.recv.truncate(end);
+        self.lent = 0;
+        self.recv_appended = self.recv_appended.saturating_add(n);
+    }
+
+    /// Gives back room lent and never committed, so that the buffer holds
+    /// only bytes that were received.
+    #[inline]
+    pub(crate) fn settle_lent(&mut self) {
+        if self.lent != 0 {
+            self.commit_room(0);
+        }
+    }
+
+    /// Takes a buffer read from the transport: without copying when nothing
+    /// is buffered, else appended.
+    pub(crate) fn take_received(&mut self, data: BytesMut) {
+        self.settle_lent();
+        if self.recv.is_empty() {
+            // The buffer is the caller's: it is let go as soon as it is
+            // consumed.
+            self.recv_appended = usize::MAX;
+            self.recv = data;
+        } else {
+            self.append_received(&data);
+        }
+    }
+
+    /// Lets go of a receive buffer that is empty and may be large, so that
+    /// an idle connection holds little memory. A small one is kept: a
+    /// connection that gets one small message per read then reuses it
+    /// instead of allocating for each.
+    pub(crate) fn release_idle_buffers(&mut self) {
+        if self.recv.is_empty() && self.recv_appended > KEPT_BUFFER_BYTES {
+            self.recv = BytesMut::new();
+            self.recv_appended = 0;
+        }
+    }
+
+    /// Applies a transition's phase change and timer.
+    pub(super) fn enter(&mut self, step: Step, now: Duration) {
+        self.phase = step.next;
+        if step.arm_close_timer {
+            self.set_timer(Timer::Close, now.checked_add(self.config.close_timeout));
+        }
+        match self.phase {
+            Phase::Handshake => {}
+            Phase::Open => self.set_timer(Timer::Handshake, None),
+            Phase::CloseSent => self.stop_keepalive(),
+            Phase::AwaitingEof => {
+                self.stop_keepalive();
+                // RFC 6455 §5.5.1: nothing after the closing handshake is
+                // processed.
+                self.recv = BytesMut::new();
+            }
+            Phase::Closed => {
+                self.timers = [None; TIMERS.len()];
+                self.awaited_pong = None;
+                // Nothing more is read or sent: release the buffers and
+                // any compression state.
+                self.recv = BytesMut::new();
+                self.decoder = FrameDecoder::new();
+                self.codec = MessageCodec::none();
+            }
+        }
+    }
+
+    /// The handshake succeeded with these extensions: frames may flow, and
+    /// keepalive starts.
+    pub(crate) fn open(&mut self, now: Duration, codec: MessageCodec) {
+        self.note_time(now);
+        if let Some(next) = step(self.is_client, self.phase, Input::HandshakeDone) {
+            self.enter(next, now);
+            self.codec = codec;
+            if let Some(keepalive) = self.config.keepalive {
+                self.set_timer(Timer::KeepalivePing, now.checked_add(keepalive.interval));
+            }
+        }
+    }
+
+    /// The handshake failed or was rejected; any response is already queued.
+    pub(crate) fn fail_handshake(&mut self, now: Duration, error: Option<Error>) {
+        if let Some(next) = step(self.is_client, self.phase, Input::HandshakeFailed) {
+            self.enter(next, now);
+        }
+        if error.is_some() {
+            self.error = error;
+        }
+    }
+
+    /// The handshake failed with `error`, whose reply (if any) is queued:
+    /// the connection ends, and the error is sticky and returned.
+    pub(crate) fn handshake_failed(
+        &mut self,
+        now: Duration,
+        error: HandshakeError,
+    ) -> Result<(), Error> {
+        let error = Error::Handshake(error);
+        self.fail_handshake(now, Some(error.clone()));
+        Err(error)
+    }
+
+    /// Fails the connection: queues the Close the error calls for, reports
+    /// the Close event, and makes the error sticky.
+    pub(crate) fn fail(
+        &mut self,
+        masks: &mut impl MaskSource,
+        now: Duration,
+        error: Error,
+    ) -> Error {
+        if let Some(next) = step(self.is_client, self.phase, Input::Failure) {
+            if next.send_close
+                && let Some(code) = error.close_code()
+            {
+                // A failing entropy source leaves no way to mask the Close;
+                // the transport is closed without it.
+                let _ = self.queue_close(masks, Some((code, "")));
+            }
+            if next.emit_close {
+                self.events.push_back(Event::Close(Close {
+                    code: error.close_code().unwrap_or(CloseCode::ABNORMAL),
+                    reason: String::new(),
+                    initiator: Initiator::Local,
+                    error: Some(error.clone()),
+                }));
+            }
+            self.enter(next, now);
+        }
+        self.error = Some(error.clone());
+        error
+    }
+}

@@ -1,0 +1,384 @@
+//! Received bytes to events. Frames are decoded from bytes already
+//! buffered, one event per `poll_event`, so that nothing later bytes cause
+//! happens before the app has reacted to the events before them.
+
+use alloc::string::String;
+use core::time::Duration;
+
+use super::{DataKind, Engine, Incoming, MaskSource, Timer};
+use crate::close::{CloseCode, ClosePayload};
+use crate::error::{Error, ProtocolError};
+use crate::event::{Close, Event, Initiator};
+use crate::extensions::MessageCodec;
+use crate::frame::{Decoded, Frame, FrameHeader, Opcode};
+use crate::state::{Input, Phase, step};
+
+impl Engine {
+    /// The next event: one the handshake or a timer queued, else the next
+    /// one the buffered bytes hold, else the end of the transport once every
+    /// byte before it is consumed.
+    #[inline]
+    pub(crate) fn poll_event(&mut self, masks: &mut impl MaskSource) -> Option<Event> {
+        self.settle_lent();
+        if let Some(event) = self.events.pop_front() {
+            return Some(event);
+        }
+        if matches!(self.phase, Phase::Open | Phase::CloseSent)
+            && let Some(event) = self.next_frame_event(masks)
+        {
+            return Some(event);
+        }
+        if self.eof {
+            self.eof = false;
+            // The error is sticky and reported by the Close event, if any.
+            let _ = self.end_of_transport();
+            if let Some(event) = self.events.pop_front() {
+                return Some(event);
+            }
+        }
+        self.release_idle_buffers();
+        None
+    }
+
+    /// Decodes until a frame gives an event, a failure is found, or more
+    /// bytes are needed (`None`).
+    fn next_frame_event(&mut self, masks: &mut impl MaskSource) -> Option<Event> {
+        let now = self.latest_now;
+        loop {
+            if !matches!(self.phase, Phase::Open | Phase::CloseSent) {
+                return None;
+            }
+            let result = match self.take_whole_frame() {
+                Some(Ok(frame)) => return Some(Event::Frame(frame)),
+                Some(Err(error)) => Err(error.into()),
+                None => match self.decoder.decode(&mut self.recv) {
+                    Err(error) => Err(error.into()),
+                    Ok(None) => match self.process_partial() {
+                        Ok(()) => return None,
+                        Err(error) => Err(error.into()),
+                    },
+                    Ok(Some(Decoded::Header(header))) => self
+                        .check_header(&header)
+                        .map(|()| None)
+                        .map_err(Error::from),
+                    Ok(Some(Decoded::Frame(frame))) => self.on_frame(masks, now, frame),
+                },
+            };
+            match result {
+                Ok(Some(event)) => return Some(event),
+                Ok(None) => {}
+                Err(error) => {
+                    self.fail(masks, now, error);
+                    return self.events.pop_front();
+                }
+            }
+        }
+    }
+
+    /// Takes a whole frame that needs nothing but unmasking and, for text,
+    /// UTF-8 validation: a final data frame with no RSV bits, masked as the
+    /// role requires, within the limits, outside a fragmented message. Such
+    /// frames are most of the traffic, and each costs one step instead of a
+    /// header step and a payload step. Anything else (or an incomplete
+    /// frame) is left to the general path, which applies every rule and
+    /// reports every error.
+    #[inline]
+    fn take_whole_frame(&mut self) -> Option<Result<Frame, ProtocolError>> {
+        if self.incoming.message.is_some() {
+            return None;
+        }
+        let masked = !self.is_client;
+        let limits = &self.config.limits;
+        let max_payload = limits.max_frame_payload.min(limits.max_message_size);
+        let simple = |header: &FrameHeader| {
+            header.fin
+                && header.rsv == 0
+                && matches!(header.opcode, Opcode::Text | Opcode::Binary)
+                && header.mask.is_some() == masked
+                && header.payload_len <= max_payload
+        };
+        let frame = self.decoder.decode_whole(&mut self.recv, simple)?;
+        // No message is in progress, so the payload is all of the message:
+        // valid text needs no validator state. The validator runs on
+        // invalid text, for the error and its offset.
+        if frame.opcode == Opcode::Text && !crate::utf8::is_valid(&frame.payload) {
+            let checked = self
+                .incoming
+                .utf8
+                .feed(&frame.payload)
+                .and_then(|()| self.incoming.utf8.finish());
+            if let Err(error) = checked {
+                return Some(Err(error.into()));
+            }
+        }
+        Some(Ok(frame))
+    }
+
+    fn check_header(&mut self, header: &FrameHeader) -> Result<(), ProtocolError> {
+        // RFC 6455 §5.1: a server MUST close on an unmasked frame, a client
+        // on a masked one.
+        match (self.is_client, header.mask.is_some()) {
+            (true, true) => return Err(ProtocolError::MaskedFrame),
+            (false, false) => return Err(ProtocolError::UnmaskedFrame),
+            _ => {}
+        }
+        // RFC 6455 §5.2: RSV bits MUST be 0 unless an extension defines them;
+        // the extensions here define them on a message's first frame only
+        // (RFC 7692 §6.1: never on a continuation or a control frame).
+        let allowed = match header.opcode {
+            Opcode::Text | Opcode::Binary => self.codec.rsv_bits(),
+            _ => 0,
+        };
+        if header.rsv & !allowed != 0 {
+            return Err(ProtocolError::ReservedBitsSet { bits: header.rsv });
+        }
+        // RFC 6455 §5.4: fragments of one message are not interleaved with
+        // another message's.
+        match (header.opcode, self.incoming.message) {
+            (Opcode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+            (Opcode::Text | Opcode::Binary, Some(_)) => {
+                return Err(ProtocolError::ExpectedContinuation);
+            }
+            _ => {}
+        }
+        if matches!(header.opcode, Opcode::Text | Opcode::Binary) {
+            self.incoming.compressed = self.codec.is_compressed(header.rsv);
+        }
+        if !header.opcode.is_control() {
+            let limits = &self.config.limits;
+            if header.payload_len > limits.max_frame_payload {
+                return Err(ProtocolError::FrameTooLarge {
+                    len: header.payload_len,
+                    limit: limits.max_frame_payload,
+                });
+            }
+            // A compressed message's limit is on its inflated size, checked
+            // as it inflates.
+            let total = self.incoming.size.saturating_add(header.payload_len);
+            if !self.incoming.compressed && total > limits.max_message_size {
+                return Err(ProtocolError::MessageTooLarge {
+                    limit: limits.max_message_size,
+                });
+            }
+        }
+        self.incoming.frame_is_text = match header.opcode {
+            Opcode::Text => true,
+            Opcode::Continuation => self.incoming.message == Some(DataKind::Text),
+            _ => false,
+        };
+        self.incoming.frame_is_compressed = !header.opcode.is_control() && self.incoming.compressed;
+        self.incoming.processed = 0;
+        Ok(())
+    }
+
+    /// Validates or inflates what has arrived of an unfinished frame, so
+    /// invalid UTF-8, bad compressed data and an oversized inflated message
+    /// fail the connection as soon as they arrive.
+    fn process_partial(&mut self) -> Result<(), ProtocolError> {
+        if !self.incoming.frame_is_text && !self.incoming.frame_is_compressed {
+            return Ok(());
+        }
+        let partial = self.decoder.partial_payload(&self.recv);
+        let fresh = partial.get(self.incoming.processed..).unwrap_or(&[]);
+        if self.incoming.frame_is_compressed {
+            inflate_part(
+                &mut self.codec,
+                &mut self.incoming,
+                self.config.limits.max_message_size,
+                fresh,
+                false,
+            )?;
+        } else {
+            self.incoming.utf8.feed(fresh)?;
+        }
+        self.incoming.processed = partial.len();
+        Ok(())
+    }
+
+    /// A whole frame: its event, if it has one for the app.
+    fn on_frame(
+        &mut self,
+        masks: &mut impl MaskSource,
+        now: Duration,
+        frame: Frame,
+    ) -> Result<Option<Event>, Error> {
+        match frame.opcode {
+            Opcode::Text | Opcode::Binary | Opcode::Continuation => {
+                Ok(Some(Event::Frame(self.on_data_frame(frame)?)))
+            }
+            Opcode::Ping => {
+                // RFC 6455 §5.5.2: a ping is answered with a pong carrying the
+                // same payload, unless a Close was already sent.
+                if self.config.auto_pong && self.phase == Phase::Open {
+                    self.queue_frame(masks, Opcode::Pong, true, &frame.payload)?;
+                }
+                Ok(Some(Event::Frame(frame)))
+            }
+            Opcode::Pong => {
+                if self
+                    .awaited_pong
+                    .is_some_and(|awaited| frame.payload[..] == awaited[..])
+                {
+                    self.awaited_pong = None;
+                    self.set_timer(Timer::PongDeadline, None);
+                    // The next ping is due an interval after this answer.
+                    let next_ping = self
+                        .config
+                        .keepalive
+                        .and_then(|keepalive| now.checked_add(keepalive.interval));
+                    self.set_timer(Timer::KeepalivePing, next_ping);
+                }
+                Ok(Some(Event::Frame(frame)))
+            }
+            Opcode::Close => self.on_peer_close(masks, now, &frame.payload),
+        }
+    }
+
+    /// A whole data frame: validated or inflated to its end, and the
+    /// message's progress updated.
+    fn on_data_frame(&mut self, frame: Frame) -> Result<Frame, ProtocolError> {
+        let fresh = frame.payload.get(self.incoming.processed..).unwrap_or(&[]);
+        let compressed = self.incoming.frame_is_compressed;
+        let frame = if compressed {
+            inflate_part(
+                &mut self.codec,
+                &mut self.incoming,
+                self.config.limits.max_message_size,
+                fresh,
+                frame.fin,
+            )?;
+            // The app sees the message as sent: inflated, and with the
+            // extension's RSV1 consumed.
+            Frame {
+                rsv: 0,
+                payload: self.codec.take_inflated(),
+                ..frame
+            }
+        } else {
+            if self.incoming.frame_is_text {
+                self.incoming.utf8.feed(fresh)?;
+            }
+            frame
+        };
+        if frame.fin && self.incoming.frame_is_text {
+            self.incoming.utf8.finish()?;
+        }
+        self.incoming.frame_is_text = false;
+        self.incoming.frame_is_compressed = false;
+        if frame.fin {
+            self.incoming.message = None;
+            self.incoming.compressed = false;
+            self.incoming.size = 0;
+        } else {
+            if frame.opcode == Opcode::Text {
+                self.incoming.message = Some(DataKind::Text);
+            } else if frame.opcode == Opcode::Binary {
+                self.incoming.message = Some(DataKind::Binary);
+            }
+            if !compressed {
+                self.incoming.size = self
+                    .incoming
+                    .size
+                    .saturating_add(frame.payload.len() as u64);
+            }
+        }
+        Ok(frame)
+    }
+
+    /// The peer's Close: answered (when this side has not sent its own) and
+    /// reported.
+    fn on_peer_close(
+        &mut self,
+        masks: &mut impl MaskSource,
+        now: Duration,
+        payload: &[u8],
+    ) -> Result<Option<Event>, Error> {
+        let received = ClosePayload::decode(payload).map_err(ProtocolError::from)?;
+        let Some(next) = step(self.is_client, self.phase, Input::PeerClose) else {
+            return Ok(None);
+        };
+        if next.send_close {
+            // RFC 6455 §5.5.1: the reply typically echoes the status code.
+            let echo = received.as_ref().map(|close| (close.code, ""));
+            let _ = self.queue_close(masks, echo);
+        }
+        let event = next.emit_close.then(|| {
+            let initiator = if self.phase == Phase::Open {
+                Initiator::Remote
+            } else {
+                Initiator::Local
+            };
+            let (code, reason) = match received {
+                Some(close) => (close.code, close.reason),
+                None => (CloseCode::NO_STATUS, String::new()),
+            };
+            Event::Close(Close {
+                code,
+                reason,
+                initiator,
+                error: None,
+            })
+        });
+        self.enter(next, now);
+        Ok(event)
+    }
+
+    /// The peer closed the transport. In the Open and Closing states this
+    /// takes effect in byte order, once the bytes before it are consumed
+    /// (`poll_event`); otherwise at once.
+    pub(crate) fn receive_eof(&mut self, now: Duration) -> Result<(), Error> {
+        self.note_time(now);
+        if matches!(self.phase, Phase::Open | Phase::CloseSent) {
+            self.eof = true;
+            return Ok(());
+        }
+        self.end_of_transport()
+    }
+
+    /// The end of the transport, after every byte before it.
+    fn end_of_transport(&mut self) -> Result<(), Error> {
+        let initiator = if self.phase == Phase::CloseSent {
+            Initiator::Local
+        } else {
+            Initiator::Remote
+        };
+        let Some(next) = step(self.is_client, self.phase, Input::Eof) else {
+            return Ok(());
+        };
+        let abnormal = next.emit_close || self.phase == Phase::Handshake;
+        if next.emit_close {
+            self.events.push_back(Event::Close(Close {
+                code: CloseCode::ABNORMAL,
+                reason: String::new(),
+                initiator,
+                error: Some(Error::UnexpectedEof),
+            }));
+        }
+        self.enter(next, self.latest_now);
+        if abnormal {
+            self.error = Some(Error::UnexpectedEof);
+            return Err(Error::UnexpectedEof);
+        }
+        Ok(())
+    }
+}
+
+/// Inflates part of a compressed frame into the codec's output, counting it
+/// against the message's limit and validating text as it comes out.
+fn inflate_part(
+    codec: &mut MessageCodec,
+    incoming: &mut Incoming,
+    limit: u64,
+    input: &[u8],
+    end_of_message: bool,
+) -> Result<(), ProtocolError> {
+    let allowance = limit.saturating_sub(incoming.size);
+    let text = if incoming.frame_is_text {
+        Some(&mut incoming.utf8)
+    } else {
+        None
+    };
+    let produced = codec.inflate(input, end_of_message, allowance, limit, text)?;
+    incoming.size = incoming.size.saturating_add(produced);
+    Ok(())
+}

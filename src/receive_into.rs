@@ -1,0 +1,150 @@
+//! Reading straight into a connection's receive buffer, in the spirit of
+//! rustls' `read_tls`: the transport's copy is the only one, and received
+//! payload is unmasked in place.
+
+use core::time::Duration;
+
+use crate::connection::{Connection, Role};
+use crate::error::Error;
+use crate::state::Phase;
+
+impl<R: Role> Connection<R> {
+    /// Lends `len` bytes of room at the end of the connection's receive
+    /// buffer, for the transport to read into; then call
+    /// [`commit_received`](Self::commit_received) with the number of bytes
+    /// it wrote at the start of the room.
+    ///
+    /// The bytes go through no buffer of the caller's: a large message then
+    /// costs the transport's copy and one pass to unmask in place, where
+    /// [`receive`](Self::receive) copies from the caller's buffer once more.
+    /// The room is zeroed before it is lent. It grows by what the caller asks
+    /// for, never by a length a peer declared, and an empty buffer is let go
+    /// as with `receive`, so an idle connection still holds little. Room
+    /// never committed is given back by the next call.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use wsmachine::{Event, Server, config::Config};
+    ///
+    /// let mut server = Server::new_open(Config::default(), Duration::ZERO);
+    /// let frame = [0x81, 0x82, 0, 0, 0, 0, b'h', b'i']; // a masked "hi"
+    /// let room = server.receive_buffer(4096);
+    /// room[..frame.len()].copy_from_slice(&frame); // what a read would do
+    /// server.commit_received(Duration::ZERO, frame.len())?;
+    /// let Some(Event::Frame(frame)) = server.poll_event() else { panic!() };
+    /// assert_eq!(&frame.payload[..], b"hi");
+    /// # Ok::<(), wsmachine::Error>(())
+    /// ```
+    pub fn receive_buffer(&mut self, len: usize) -> &mut [u8] {
+        self.engine.lend_room(len)
+    }
+
+    /// Takes as received the first `n` bytes of the room
+    /// [`receive_buffer`](Self::receive_buffer) lent (at most its length),
+    /// exactly as [`receive`](Self::receive) takes bytes; `n == 0` just gives
+    /// the room back (it does not mean EOF: call
+    /// [`receive_eof`](Self::receive_eof) for that).
+    ///
+    /// # Errors
+    /// As [`receive`](Self::receive).
+    pub fn commit_received(&mut self, now: Duration, n: usize) -> Result<(), Error> {
+        if let Some(error) = self.engine.error().cloned() {
+            self.engine.settle_lent();
+            return Err(error);
+        }
+        if matches!(self.engine.phase(), Phase::AwaitingEof | Phase::Closed) {
+            // RFC 6455 §5.5.1: nothing after the closing handshake counts.
+            self.engine.settle_lent();
+            return Ok(());
+        }
+        self.engine.note_time(now);
+        self.engine.commit_room(n);
+        self.receive_handshake(now)
+    }
+}
+
+/// What [`Connection::read_from`] could not do.
+#[cfg(feature = "std")]
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The reader failed, with nothing read: a timeout (`WouldBlock`,
+    /// `TimedOut`), an interruption, or a transport error other than the
+    /// peer going away.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The connection failed: the bytes read held a bad opening handshake,
+    /// or it had failed before. As an `Err` from
+    /// [`receive`](Connection::receive).
+    #[error(transparent)]
+    Connection(#[from] Error),
+}
+
+#[cfg(feature = "std")]
+impl<R: Role> Connection<R> {
+    /// How much room [`read_from`](Self::read_from) lends for one read.
+    pub const READ_SIZE: usize = 64 * 1024;
+
+    /// Reads once from `reader` straight into the receive buffer (see
+    /// [`receive_buffer`](Self::receive_buffer)) and takes what it read.
+    ///
+    /// `Ok(n)` with `n > 0`: `n` bytes were taken, as by
+    /// [`receive`](Self::receive). `Ok(0)`: the transport has ended, by EOF
+    /// or because the peer went away (a reset, an abort, a broken pipe,
+    /// which are the same end and no error of their own), and it was taken
+    /// as by [`receive_eof`](Self::receive_eof). Drain events and output
+    /// after either, as after any input.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use wsmachine::{Event, Server, config::Config};
+    ///
+    /// let mut server = Server::new_open(Config::default(), Duration::ZERO);
+    /// let mut transport: &[u8] = &[0x82, 0x81, 0, 0, 0, 0, 7]; // masked [7]
+    /// assert_eq!(server.read_from(Duration::ZERO, &mut transport)?, 7);
+    /// let Some(Event::Frame(frame)) = server.poll_event() else { panic!() };
+    /// assert_eq!(&frame.payload[..], [7]);
+    /// assert_eq!(server.read_from(Duration::ZERO, &mut transport)?, 0); // EOF
+    /// # Ok::<(), wsmachine::ReadError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ReadError::Io`] for the reader's other errors, with nothing taken:
+    /// on `WouldBlock` or `TimedOut`, call
+    /// [`handle_timeout`](Self::handle_timeout) if one is due.
+    /// [`ReadError::Connection`] as `receive` and `receive_eof` return.
+    pub fn read_from(
+        &mut self,
+        now: Duration,
+        reader: &mut (impl std::io::Read + ?Sized),
+    ) -> Result<usize, ReadError> {
+        use std::io::ErrorKind;
+        let room = self.receive_buffer(Self::READ_SIZE);
+        match reader.read(room) {
+            Ok(0) => {
+                self.engine.settle_lent();
+                self.receive_eof(now)?;
+                Ok(0)
+            }
+            Ok(n) => {
+                self.commit_received(now, n)?;
+                Ok(n)
+            }
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    ErrorKind::ConnectionReset
+                        | ErrorKind::ConnectionAborted
+                        | ErrorKind::BrokenPipe
+                ) =>
+            {
+                self.engine.settle_lent();
+                self.receive_eof(now)?;
+                Ok(0)
+            }
+            Err(error) => {
+                self.engine.settle_lent();
+                Err(ReadError::Io(error))
+            }
+        }
+    }
+}
