@@ -131,7 +131,11 @@ struct Progress {
     receive_error: Option<Error>,
     /// The transport ended (EOF, reset, broken pipe) and the connection was
     /// told with `receive_eof`.
-    ended: bool,
+    input_ended: bool,
+    /// The events after the end were drained once.
+    drained_after_end: bool,
+    /// A reset or broken pipe: nothing can be written any more.
+    peer_gone: bool,
 }
 
 impl Progress {
@@ -234,34 +238,41 @@ fn drive<R: Role>(
             }
             app.on_event(conn, event, now());
         }
-        if !progress.ended {
-            while let Some(bytes) = conn.poll_transmit() {
-                match stream.write_all(&bytes) {
-                    Ok(()) => {
-                        report.bytes_written += bytes.len();
-                        app.on_write(&bytes);
-                    }
-                    // The peer is gone: what is left cannot be delivered.
-                    // After its Close, any failure here is just the end.
-                    Err(error) if is_transport_end(&error) || progress.clean.is_some() => {
-                        progress.ended = true;
-                        progress.note(conn.receive_eof(now()));
-                        break;
-                    }
-                    Err(error) => return Err(error),
-                }
-            }
-            if progress.ended {
-                // The events of the end come before the loop stops.
-                continue;
-            }
-        }
-        if progress.ended {
-            // Nothing more can arrive or leave; the output is dropped.
+        if progress.peer_gone {
+            // What is left cannot be delivered.
             while conn.poll_transmit().is_some() {}
         }
-        if conn.state() == State::Closed || progress.ended {
+        while let Some(bytes) = conn.poll_transmit() {
+            match stream.write_all(&bytes) {
+                Ok(()) => {
+                    report.bytes_written += bytes.len();
+                    app.on_write(&bytes);
+                }
+                // The peer is gone: stop writing, and tell the connection
+                // the transport has ended. After the peer's Close, any
+                // failure here is just that end.
+                Err(error) if is_transport_end(&error) || progress.clean.is_some() => {
+                    progress.peer_gone = true;
+                    while conn.poll_transmit().is_some() {}
+                    if !progress.input_ended {
+                        progress.input_ended = true;
+                        progress.note(conn.receive_eof(now()));
+                    }
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        if conn.state() == State::Closed {
             return Ok(());
+        }
+        if progress.input_ended {
+            // The end's events come first (the connection takes the end
+            // after the bytes before it); then nothing more can arrive.
+            if progress.drained_after_end {
+                return Ok(());
+            }
+            progress.drained_after_end = true;
+            continue;
         }
         if let Some(limit) = options.time_limit
             && now() >= limit
@@ -280,6 +291,7 @@ fn drive<R: Role>(
             conn.handle_timeout(now());
             continue;
         }
+        // A zero timeout is an error for std, hence the millisecond.
         let wait = [deadline, options.time_limit]
             .into_iter()
             .flatten()
@@ -288,13 +300,13 @@ fn drive<R: Role>(
         stream.set_read_timeout(wait)?;
         match stream.read(&mut buf) {
             Ok(0) => {
-                progress.ended = true;
+                progress.input_ended = true;
                 progress.note(conn.receive_eof(now()));
             }
             Ok(n) => {
                 report.bytes_read += n;
-                // An error here is sticky and also comes as a Close event
-                // (or, in the handshake, from `conn.error()`).
+                // A failed handshake is returned here; a failure in the
+                // frames comes as a Close event. Either is sticky.
                 progress.note(conn.receive(now(), buf.get(..n).unwrap_or_default()));
             }
             Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
@@ -306,8 +318,11 @@ fn drive<R: Role>(
                 }
             }
             Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            // A reset or an abort: the peer is gone, which is the end of
+            // the transport and no error of its own.
             Err(error) if is_transport_end(&error) || progress.clean.is_some() => {
-                progress.ended = true;
+                progress.input_ended = true;
+                progress.peer_gone = true;
                 progress.note(conn.receive_eof(now()));
             }
             Err(error) => return Err(error),

@@ -30,7 +30,7 @@
 # Other knobs: AUTOBAHN_PROFILE=release|debug (default debug, with wsmachine
 # and zlib-rs optimised: after `cargo test` it builds in about 30 s, where a
 # cold release build takes 4 minutes here, and the cases run as fast),
-# AUTOBAHN_TIMEOUT (seconds for each role's run; default 360, 5400 with
+# AUTOBAHN_TIMEOUT (seconds for each role's run; default 420, 5400 with
 # all-deflate).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -55,7 +55,7 @@ case "$CASE_SET" in
         CASES+=("$group.$size")
       done
     done
-    DEFAULT_TIMEOUT=360
+    DEFAULT_TIMEOUT=420
     ;;
   all-deflate)
     CASES=(12.* 13.*)
