@@ -157,15 +157,14 @@ impl Progress {
             .and_then(|close| close.error.clone())
             .or_else(|| conn.error().cloned())
             .or(self.receive_error);
-        match (error, self.failed) {
-            (Some(error), close) => Outcome::Failed { error, close },
-            // Unreachable with a core that reports every failure, but an
-            // open connection that lost its transport did not end cleanly.
-            (None, Some(close)) => Outcome::Failed {
-                error: Error::UnexpectedEof,
-                close: Some(close),
+        // A Close event with an error always gave one, so without an error
+        // no Close was missed: the connection never opened.
+        match error {
+            Some(error) => Outcome::Failed {
+                error,
+                close: self.failed,
             },
-            (None, None) => Outcome::NotOpened,
+            None => Outcome::NotOpened,
         }
     }
 }
