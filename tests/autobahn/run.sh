@@ -49,7 +49,8 @@ CASE_SET=${AUTOBAHN_CASES:-ci}
 DEFLATE_SIZES=(1 5 11)
 case "$CASE_SET" in
   ci)
-    CASES=(1.* 2.* 3.* 4.* 5.* 6.* 7.* 9.* 10.*)
+    # Quoted: they are wstest's patterns, not the shell's.
+    CASES=('1.*' '2.*' '3.*' '4.*' '5.*' '6.*' '7.*' '9.*' '10.*')
     for group in 12.1 12.2 12.3 12.4 12.5 13.1 13.2 13.3 13.4 13.5 13.6 13.7; do
       for size in "${DEFLATE_SIZES[@]}"; do
         CASES+=("$group.$size")
@@ -58,7 +59,7 @@ case "$CASE_SET" in
     DEFAULT_TIMEOUT=420
     ;;
   all-deflate)
-    CASES=(12.* 13.*)
+    CASES=('12.*' '13.*')
     DEFAULT_TIMEOUT=5400
     ;;
   *)
