@@ -79,14 +79,16 @@ fn executable() -> PathBuf {
 
 impl Chromium {
     /// Starts Chromium with a new profile under `dir`, and waits until its
-    /// DevTools endpoint is listening. Its output goes to `dir/chromium.log`.
-    pub async fn launch(dir: &Path) -> Chromium {
+    /// DevTools endpoint is listening. Its output goes to
+    /// `dir/chromium-NAME.log`; `name` also keeps the profiles of tests that
+    /// run at the same time apart.
+    pub async fn launch(dir: &Path, name: &str) -> Chromium {
         let executable = executable();
         fs::create_dir_all(dir).expect("create the browser's directory");
-        let profile = dir.join(format!("profile-{}", std::process::id()));
+        let profile = dir.join(format!("profile-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&profile);
         fs::create_dir_all(&profile).expect("create the profile directory");
-        let log = dir.join("chromium.log");
+        let log = dir.join(format!("chromium-{name}.log"));
         let output = File::create(&log).expect("create chromium.log");
         let child = {
             use std::os::unix::process::CommandExt;
