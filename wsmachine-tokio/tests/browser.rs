@@ -9,9 +9,10 @@
 //! screenshots in `target/browser/` (`page.png` is axum_echo's).
 //!
 //! It needs Chromium (`apt-get install chromium`, or `CHROMIUM=/path`), and
-//! fails, saying so, when it is missing.
+//! fails, saying so, when it is missing. Unix only: Chromium runs in a
+//! process group of its own, so that it can be killed with its helpers.
 
-#![cfg(feature = "axum")]
+#![cfg(all(feature = "axum", unix))]
 #![allow(clippy::duplicate_mod)]
 
 #[path = "browser/chromium.rs"]
@@ -39,6 +40,11 @@ use support::{bounded, loopback};
 
 /// The in-page check, called as `(CHECK)(SIZES)`.
 const CHECK: &str = include_str!("browser/echo_check.js");
+
+/// The bound on the whole in-page check. Each of its steps has 15 s (in
+/// the script), so a stuck step reports itself before this fires; a run
+/// takes 2-3 s.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(40);
 
 /// Message sizes in bytes: empty, each side of the frame header's length
 /// boundaries (125/126, 65535/65536; deflate shrinks what is on the wire,
@@ -155,7 +161,9 @@ async fn check_in_chromium(name: &str, addr: SocketAddr, server_log: &ServerLog,
     let loaded = started.elapsed();
 
     let sizes = json!(SIZES);
-    let outcome = page.evaluate(&format!("({CHECK})({sizes})")).await;
+    let outcome = page
+        .evaluate(&format!("({CHECK})({sizes})"), CHECK_TIMEOUT)
+        .await;
     let checked = started.elapsed();
     // The screenshot first, so that it is there to look at when an
     // assertion below fails.

@@ -3,8 +3,9 @@
 //!
 //! Chromium runs in a process group of its own, so that dropping
 //! [`Chromium`] (at the end of the test, or when it panics or times out)
-//! kills the browser and every helper process it started, and removes its
-//! profile.
+//! kills the browser and every helper process it started (the one that
+//! leaves the group, the crash handler, is found by its arguments), and
+//! removes its profile.
 
 use std::collections::VecDeque;
 use std::fs::{self, File};
@@ -194,17 +195,24 @@ impl Drop for Chromium {
     }
 }
 
-/// The processes whose command line contains `path`.
-fn processes_mentioning(path: &Path) -> Vec<u32> {
-    let needle = path.as_os_str().as_encoded_bytes();
+/// The processes with an argument that is `dir` or a path inside it.
+fn processes_mentioning(dir: &Path) -> Vec<u32> {
+    let dir = dir.as_os_str().as_encoded_bytes();
+    // Whole components only: profile-x-12 must not match profile-x-123.
+    let needles = [[dir, b"/"].concat(), [dir, b"\0"].concat()];
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };
     entries
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
-            fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|cmdline| cmdline.windows(needle.len()).any(|w| w == needle))
+            fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+                needles.iter().any(|needle| {
+                    cmdline
+                        .windows(needle.len())
+                        .any(|w| w == needle.as_slice())
+                })
+            })
         })
         .collect()
 }
@@ -239,6 +247,16 @@ impl Devtools {
     /// Sends a command and returns its `result`, or the protocol's error
     /// (or the connection's end) as text.
     pub async fn call(&mut self, method: &str, params: Value) -> Result<Value, String> {
+        self.call_within(method, params, STEP_TIMEOUT).await
+    }
+
+    /// [`Devtools::call`], waiting up to `timeout` for the answer.
+    async fn call_within(
+        &mut self,
+        method: &str,
+        params: Value,
+        timeout: Duration,
+    ) -> Result<Value, String> {
         let id = self.next_id;
         self.next_id += 1;
         let command = json!({ "id": id, "method": method, "params": params });
@@ -260,9 +278,9 @@ impl Devtools {
                 }
             }
         };
-        tokio::time::timeout(STEP_TIMEOUT, answer)
+        tokio::time::timeout(timeout, answer)
             .await
-            .map_err(|_| format!("{method}: no answer within {STEP_TIMEOUT:?}"))?
+            .map_err(|_| format!("{method}: no answer within {timeout:?}"))?
     }
 
     /// Waits for the event `method` and returns its `params`.
@@ -284,15 +302,18 @@ impl Devtools {
             .map_err(|_| format!("no {method} within {STEP_TIMEOUT:?}"))?
     }
 
-    /// Evaluates `expression` in the page, awaits the promise it returns,
-    /// and returns the value (a JSON copy of it), or the exception as text.
-    pub async fn evaluate(&mut self, expression: &str) -> Result<Value, String> {
+    /// Evaluates `expression` in the page, awaits the promise it returns
+    /// (for up to `timeout`), and returns the value (a JSON copy of it), or
+    /// the exception as text.
+    pub async fn evaluate(&mut self, expression: &str, timeout: Duration) -> Result<Value, String> {
         let params = json!({
             "expression": expression,
             "awaitPromise": true,
             "returnByValue": true,
         });
-        let result = self.call("Runtime.evaluate", params).await?;
+        let result = self
+            .call_within("Runtime.evaluate", params, timeout)
+            .await?;
         if let Some(exception) = result.get("exceptionDetails") {
             let description = exception["exception"]["description"]
                 .as_str()
