@@ -143,9 +143,10 @@ struct ReadmeDoctests;
 #[doc = include_str!("../docs/handshake-failures.md")]
 struct HandshakeFailuresDoctests;
 
-/// The embedding guide's examples, compiled and run as doctests. Its hyper
-/// section uses the `http` feature's conversions.
-#[cfg(all(doctest, feature = "http"))]
+/// The embedding guide's examples, compiled and run as doctests. Its
+/// upgraded-stream and HTTP/2 sections use the `http` and `deflate`
+/// features.
+#[cfg(all(doctest, feature = "http", feature = "deflate"))]
 #[doc = include_str!("../docs/embedding.md")]
 struct EmbeddingDoctests;
 
