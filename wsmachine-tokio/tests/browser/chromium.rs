@@ -101,11 +101,13 @@ impl Chromium {
                 .stdout(output.try_clone().expect("clone the log file"))
                 .stderr(output)
                 // Chromium's crash handler keeps its database under the
-                // config directory, not the profile: keep it in the profile
-                // too, so that nothing is written outside it and the
-                // handler can be told apart (see `Drop`).
+                // config directory, and the browser its singleton socket
+                // (and, with little /dev/shm, shared memory) under TMPDIR:
+                // keep them in the profile too, so that nothing outlives it
+                // and the handler can be told apart (see `Drop`).
                 .env("XDG_CONFIG_HOME", &profile)
                 .env("XDG_CACHE_HOME", &profile)
+                .env("TMPDIR", &profile)
                 .process_group(0)
                 .spawn()
                 .unwrap_or_else(|e| {
