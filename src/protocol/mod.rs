@@ -291,6 +291,12 @@ impl Engine {
         self.recv.truncate(end);
         self.lent = 0;
         self.recv_appended = self.recv_appended.saturating_add(n);
+        if self.recv.is_empty() {
+            // Room given back whole (a read that found nothing yet): an idle
+            // connection waiting on its transport holds no read buffer.
+            self.recv = BytesMut::new();
+            self.recv_appended = 0;
+        }
     }
 
     /// Gives back room lent and never committed, so that the buffer holds
