@@ -35,6 +35,9 @@ const MAX_SLICES: usize = 64;
 /// peer that floods pings cannot hold a worker thread.
 const READ_BUDGET: usize = 32;
 
+/// The smallest room lent for a read: a few small messages' worth.
+const MIN_READ_ROOM: usize = 4096;
+
 /// How long a closed socket goes on reading what the peer still sends.
 /// Closing a TCP socket with unread bytes resets the connection, and a
 /// reset can destroy our last frames (the Close, after a failure) before
@@ -63,6 +66,10 @@ pub struct WebSocket<S> {
     sleep: Option<(Duration, Pin<Box<Sleep>>)>,
     wakers: Arc<Wakers>,
     proxy: Waker,
+    /// The room to lend for the next read: it follows what reads bring,
+    /// from `MIN_READ_ROOM` up to `Config::read_buffer`, since the core zeroes
+    /// the room it lends.
+    read_room: usize,
     /// The transport gave its end (EOF or a reset); the core was told.
     read_done: bool,
     /// The transport ended while this side was already closing, so an end
@@ -136,6 +143,7 @@ impl<S> WebSocket<S> {
             sleep: None,
             proxy: Waker::from(Arc::clone(&wakers)),
             wakers,
+            read_room: MIN_READ_ROOM,
             read_done: false,
             ended_while_closing: false,
             io_error: None,
@@ -333,7 +341,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Reads once, straight into the core's receive buffer.
     fn poll_read_in(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let now = self.now();
-        let room = self.conn.receive_buffer(self.config.read_buffer.max(1));
+        let room_len = self.read_room.clamp(1, self.config.read_buffer.max(1));
+        let room = self.conn.receive_buffer(room_len);
         let mut buf = ReadBuf::new(room);
         let polled = Pin::new(&mut self.io).poll_read(cx, &mut buf);
         let filled = buf.filled().len();
@@ -342,6 +351,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         // is taken from here. Committing nothing gives the room back, so
         // an idle connection holds no read buffer.
         let _ = self.conn.commit_received(now, filled);
+        if polled.is_ready() {
+            // A read that filled its room asks for twice as much next time;
+            // one that brought little lets the room shrink back.
+            self.read_room = if filled == room_len {
+                room_len.saturating_mul(2)
+            } else {
+                filled.saturating_mul(2).max(MIN_READ_ROOM)
+            };
+        }
         match polled {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
