@@ -174,7 +174,10 @@ impl App<ServerRole> for EchoApp {
                 }
                 _ => {}
             },
-            Event::Close(_) | Event::Accepted(_) | Event::HandshakeRejected(_) | Event::ProxyRejected(_) => {}
+            Event::Close(_)
+            | Event::Accepted(_)
+            | Event::HandshakeRejected(_)
+            | Event::ProxyRejected(_) => {}
         }
     }
 

@@ -9,14 +9,15 @@
 //! skip.
 
 mod support;
+#[path = "tinyproxy/mod.rs"]
+mod tinyproxy;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use tinyproxy::TinyProxy;
 use wsmachine::entropy::FixedEntropy;
 use wsmachine::handshake::HandshakeError;
 use wsmachine::handshake::client::ClientConfig;
@@ -26,108 +27,6 @@ use wsmachine::{Client, CloseCode, Error, Event, Opcode, Server, State};
 
 /// The longest any one exchange may take before the test fails.
 const EXCHANGE_LIMIT: Duration = Duration::from_secs(15);
-
-/// A tinyproxy process with its own config, killed when dropped.
-struct TinyProxy {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Drop for TinyProxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn tinyproxy_binary() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
-        .map(|dir| dir.join("tinyproxy"))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "tinyproxy is not installed: these tests need it. Install it with \
-                 `apt-get update && apt-get install -y tinyproxy` (.ci/run does this)"
-            )
-        })
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
-}
-
-impl TinyProxy {
-    /// Starts tinyproxy in the foreground, allowing CONNECT to `target_port`
-    /// only, with Basic authentication when `auth` is given.
-    fn start(target_port: u16, auth: Option<(&str, &str)>) -> TinyProxy {
-        static INSTANCE: AtomicUsize = AtomicUsize::new(0);
-        let binary = tinyproxy_binary();
-        // The free port may be taken between the probe and tinyproxy's bind:
-        // then tinyproxy exits, and another port is tried.
-        let mut last_log = String::new();
-        for _attempt in 0..5 {
-            let instance = INSTANCE.fetch_add(1, Ordering::Relaxed);
-            let dir = std::env::temp_dir().join(format!(
-                "wsmachine-tinyproxy-{}-{instance}",
-                std::process::id()
-            ));
-            std::fs::create_dir_all(&dir).expect("create the proxy's directory");
-            let port = free_port();
-            let mut config = format!(
-                "Port {port}\nListen 127.0.0.1\nTimeout 15\nAllow 127.0.0.1\n\
-                 ConnectPort {target_port}\nMaxClients 16\nLogLevel Info\n"
-            );
-            if let Some((user, password)) = auth {
-                config.push_str(&format!("BasicAuth {user} {password}\n"));
-            }
-            let config_path = dir.join("tinyproxy.conf");
-            std::fs::write(&config_path, config).expect("write the proxy's config");
-            let log = std::fs::File::create(dir.join("tinyproxy.log")).expect("create the log");
-            let child = Command::new(&binary)
-                .arg("-d")
-                .arg("-c")
-                .arg(&config_path)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("log handle"))
-                .stderr(log)
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-            let mut proxy = TinyProxy { child, port, dir };
-            if proxy.wait_until_listening() {
-                return proxy;
-            }
-            last_log = proxy.log();
-        }
-        panic!("tinyproxy did not start listening in five attempts; its last log:\n{last_log}");
-    }
-
-    fn wait_until_listening(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-
-    fn url(&self, user_info: &str) -> String {
-        format!("http://{user_info}127.0.0.1:{}", self.port)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("tinyproxy.log")).unwrap_or_default()
-    }
-}
 
 /// A WebSocket echo server on 127.0.0.1, one thread per connection, each
 /// bounded by read timeouts. Returns its port.

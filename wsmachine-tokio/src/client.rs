@@ -21,7 +21,8 @@ use crate::transport::MaybeTlsStream;
 /// runs the opening handshake.
 ///
 /// # Errors
-/// [`Error::Url`] for a bad URL; [`Error::Rejected`] when the server
+/// [`Error::Url`] for a bad URL; [`Error::ProxyRejected`] when the
+/// configured proxy refuses the tunnel; [`Error::Rejected`] when the server
 /// answers with another status than 101 (with its headers and decoded
 /// body); [`Error::Handshake`] for a 101 that breaks RFC 6455;
 /// [`Error::Io`] when the connection or TLS fails;
@@ -32,19 +33,24 @@ pub async fn connect(url: &str) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>,
 }
 
 /// [`connect`] with a client configuration: subprotocols, headers, limits,
-/// permessage-deflate.
+/// permessage-deflate, and an HTTP proxy (`ClientConfig::with_proxy`). Through
+/// a proxy, `ws://` runs the tunnel and the handshake in the core's one
+/// machine; `wss://` runs the core's `ProxyTunnel` first, then TLS over the
+/// tunnel, then the handshake.
 ///
 /// # Errors
 /// As [`connect`].
 pub async fn connect_config(
     config: ClientConfig,
 ) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, Accepted), Error> {
+    #[cfg_attr(not(feature = "rustls"), allow(unused_mut))]
+    let mut config = config;
     let result = async {
         let stream = dial(&config).await?;
         let stream = if config.is_secure() {
             #[cfg(feature = "rustls")]
             {
-                crate::tls::wrap(stream, config.host(), crate::tls::default_config()).await?
+                crate::tls::secure(stream, &mut config, crate::tls::default_config()).await?
             }
             #[cfg(not(feature = "rustls"))]
             {
@@ -67,10 +73,15 @@ pub async fn connect_config(
     connect_with(stream, config).await
 }
 
-/// Opens the TCP connection for `config`'s host and port.
+/// Opens the TCP connection for `config`: to its proxy when it has one,
+/// else to the URL's host and port.
 pub(crate) async fn dial(config: &ClientConfig) -> Result<TcpStream, Error> {
-    let host = config.host().trim_start_matches('[').trim_end_matches(']');
-    let stream = TcpStream::connect((host, config.port())).await?;
+    let (host, port) = match &config.proxy {
+        Some(proxy) => (proxy.host(), proxy.port()),
+        None => (config.host(), config.port()),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let stream = TcpStream::connect((host, port)).await?;
     // Frames are small and interactive: send them as they are written.
     stream.set_nodelay(true)?;
     Ok(stream)
@@ -128,6 +139,7 @@ where
                     body_error: rejection.body_error,
                 });
             }
+            Some(Event::ProxyRejected(rejection)) => return Err(crate::proxy::rejected(rejection)),
             Some(_) => {}
             None => return Err(ended(&ws)),
         }

@@ -30,6 +30,20 @@ pub enum Error {
         /// Why the body is incomplete, if it is.
         body_error: Option<BodyError>,
     },
+    /// Client: the HTTP proxy refused the tunnel (a 407 wants credentials).
+    /// Its headers (`Proxy-Authenticate`) and decoded body are kept. Never
+    /// confused with the server's own [`Error::Rejected`].
+    #[error("the proxy refused the tunnel with status {status}")]
+    ProxyRejected {
+        /// The proxy's status code.
+        status: u16,
+        /// The proxy's header fields.
+        headers: Box<Headers>,
+        /// The decoded body, or what arrived of it before `body_error`.
+        body: Bytes,
+        /// Why the body is incomplete, if it is.
+        body_error: Option<BodyError>,
+    },
     /// Server: the app's callback answered the request with a response of
     /// its own (a health check's 200, a 403, a redirect), which was sent.
     #[error("the request was answered with status {status} instead of an upgrade")]
@@ -94,6 +108,7 @@ impl Error {
         }
         match self {
             Error::Rejected { .. } => "rejected",
+            Error::ProxyRejected { .. } => "proxy_rejected",
             Error::Responded { .. } => "responded",
             Error::Decision(_) => "decision",
             Error::Protocol(_) => "protocol",

@@ -66,6 +66,7 @@ mod config;
 mod conn;
 mod error;
 mod message;
+mod proxy;
 mod server;
 mod socket;
 #[cfg(feature = "rustls")]

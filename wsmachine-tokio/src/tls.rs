@@ -42,6 +42,21 @@ pub fn client_config(roots: rustls::RootCertStore) -> rustls::ClientConfig {
     }
 }
 
+/// Runs TLS over `stream` for `config`'s host: inside a CONNECT tunnel when
+/// `config` has a proxy (which it then no longer has, since the core's
+/// client must not tunnel again), so the proxy sees only the CONNECT.
+pub(crate) async fn secure(
+    stream: TcpStream,
+    config: &mut ClientConfig,
+    tls: Arc<rustls::ClientConfig>,
+) -> Result<MaybeTlsStream<TcpStream>, Error> {
+    let stream = match config.proxy.take() {
+        Some(proxy) => crate::proxy::tunnel(stream, &proxy, config).await?,
+        None => stream,
+    };
+    wrap(stream, config.host(), tls).await
+}
+
 /// Runs TLS over `stream` for `host`.
 pub(crate) async fn wrap(
     stream: TcpStream,
@@ -62,13 +77,13 @@ pub(crate) async fn wrap(
 /// # Errors
 /// As [`connect`](crate::connect).
 pub async fn connect_tls(
-    config: ClientConfig,
+    mut config: ClientConfig,
     tls: Arc<rustls::ClientConfig>,
 ) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, Accepted), Error> {
     let dialled = async {
         let stream = crate::client::dial(&config).await?;
         if config.is_secure() {
-            wrap(stream, config.host(), tls).await
+            secure(stream, &mut config, tls).await
         } else {
             Ok(MaybeTlsStream::Plain(stream))
         }

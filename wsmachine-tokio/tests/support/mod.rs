@@ -80,3 +80,47 @@ pub fn upgrade_request(target: &str) -> String {
          Sec-WebSocket-Version: 13\r\n\r\n"
     )
 }
+
+/// A TLS echo server whose certificate names `name` (a host name or an IP
+/// address); returns its port and certificate.
+#[cfg(feature = "rustls")]
+pub async fn start_tls_echo(name: &str) -> (u16, rustls::pki_types::CertificateDer<'static>) {
+    use futures_util::{SinkExt, StreamExt};
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    use std::sync::Arc;
+    use tokio_rustls::TlsAcceptor;
+    let certified =
+        rcgen::generate_simple_self_signed(vec![name.to_string()]).expect("certificate");
+    let cert = certified.cert.der().clone();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        certified.signing_key.serialize_der(),
+    ));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key)
+        .expect("server config");
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let (listener, addr) = loopback().await;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let Ok(mut ws) = wsmachine_tokio::accept(tls).await else {
+                    return;
+                };
+                while let Some(Ok(message)) = ws.next().await {
+                    if message.is_data() {
+                        let _ = ws.send(message).await;
+                    }
+                }
+            });
+        }
+    });
+    (addr.port(), cert)
+}
