@@ -169,6 +169,7 @@ fn bench() -> Result<(), String> {
             for i in 0..count {
                 let name = settings.servers[(i + round) % count];
                 let server = ServerProcess::start(name)?;
+                let pid = server.pid();
                 let outcome = runtime.block_on(load::throughput(
                     server.addr,
                     server.pid(),
@@ -180,7 +181,7 @@ fn bench() -> Result<(), String> {
                 match outcome {
                     Ok(run) => {
                         eprintln!(
-                            "round {} {:<20} {:<18} {:>12.0} msg/s  server {:.2} cores, load {:.2} cores",
+                            "round {} {:<20} {:<18} {:>12.0} msg/s  server {:.2} cores, load {:.2} cores (server pid {pid})",
                             round + 1,
                             case.name,
                             name,
