@@ -58,9 +58,19 @@ const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 /// The largest handshake response read.
 const MAX_HEAD: usize = 16 * 1024;
 
+/// How long a connection may take to be upgraded: a server out of
+/// descriptors leaves connections in its backlog unanswered.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Opens a connection and does the upgrade by hand: one fixed request,
 /// a `101` with the right accept value.
 pub async fn open(addr: SocketAddr) -> Result<TcpStream, String> {
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, upgrade(addr))
+        .await
+        .map_err(|_| format!("no 101 within {HANDSHAKE_TIMEOUT:?}"))?
+}
+
+async fn upgrade(addr: SocketAddr) -> Result<TcpStream, String> {
     let mut stream = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect: {e}"))?;

@@ -13,6 +13,10 @@
 //! `E2E_IDLE` (idle connections for the memory case, default 5000, 0 skips
 //! it), `E2E_SERVERS` (a comma-separated subset).
 //!
+//! Without `--bench` (`cargo test -p wsmachine-tokio --bench e2e`) it makes
+//! one short run of each case and a 200-connection memory case, and fails
+//! unless every server echoed in every case.
+//!
 //! Prints Markdown tables and writes `target/e2e.json`:
 //! `{case: {server: messages_per_second}, "memory": {server:
 //! bytes_per_idle_connection}, "ratios": {...}}`.
@@ -141,9 +145,11 @@ fn main() -> ExitCode {
             }
         };
     }
-    // `cargo bench` passes `--bench` (and any filter); there is nothing to
-    // filter here.
-    match bench() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` does not, and
+    // gets a short run that checks every server echoes, as criterion's
+    // benches do in test mode.
+    let smoke = !args.iter().any(|arg| arg == "--bench");
+    match bench(smoke) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("e2e: {error}");
@@ -152,9 +158,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn bench() -> Result<(), String> {
+fn bench(smoke: bool) -> Result<(), String> {
     load::check_counter()?;
-    let settings = settings()?;
+    let mut settings = settings()?;
+    if smoke {
+        settings.measure = Duration::from_millis(300);
+        settings.warm_up = Duration::from_millis(100);
+        settings.rounds = 1;
+        settings.idle = settings.idle.min(200);
+    }
     raise_descriptor_limit();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -221,9 +233,13 @@ fn bench() -> Result<(), String> {
         }
     }
     println!("{}", results.markdown(&settings.servers, settings.idle));
-    let path = report::json_path();
-    std::fs::write(&path, results.json(&settings.servers))
-        .map_err(|e| format!("write {}: {e}", path.display()))?;
-    println!("wrote {}", path.display());
-    Ok(())
+    // A smoke run's figures are not worth keeping, nor worth overwriting
+    // a real run's with.
+    if !smoke {
+        let path = report::json_path();
+        std::fs::write(&path, results.json(&settings.servers))
+            .map_err(|e| format!("write {}: {e}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    results.check()
 }

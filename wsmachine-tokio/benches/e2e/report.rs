@@ -73,6 +73,26 @@ impl Results {
         self.failures.push(format!("{case}, {server}: {error}"));
     }
 
+    /// An error unless every run succeeded and echoed something.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(failure) = self.failures.first() {
+            return Err(format!(
+                "{} failed runs, the first: {failure}",
+                self.failures.len()
+            ));
+        }
+        let silent: Vec<String> = self
+            .runs
+            .iter()
+            .filter(|(_, runs)| runs.iter().any(|run| run.messages_per_second <= 0.0))
+            .map(|((case, server), _)| format!("{case}, {server}"))
+            .collect();
+        if !silent.is_empty() {
+            return Err(format!("no echoes in: {}", silent.join("; ")));
+        }
+        Ok(())
+    }
+
     fn rate(&self, case: &str, server: &str) -> Option<f64> {
         self.field(case, server, |run| run.messages_per_second)
     }
