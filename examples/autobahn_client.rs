@@ -16,19 +16,27 @@
 //!
 //! One stdout line per case says how it ended; judging the case is the
 //! server's job. Limits are 16 MiB, as some cases send messages that large.
+//! Built with `--features deflate`, it offers permessage-deflate (cases
+//! 12.x and 13.x need it).
+//!
+//! The fuzzing server closes TCP right after its own Close frame, so the
+//! reply may meet a reset: the shared loop (`examples/blocking/mod.rs`)
+//! takes a reset or broken pipe after the peer's Close as the clean end it
+//! is.
 //! Exit status: 0 when the count was read and the reports updated, 1
 //! otherwise (a line starting with `error:` says why), 2 for a bad command
 //! line.
 
-use std::io::{self, ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpStream};
+mod blocking;
+
+use std::net::TcpStream;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wsmachine::entropy::OsEntropy;
 use wsmachine::handshake::client::ClientConfig;
 use wsmachine::message::{Message, MessageAssembler};
-use wsmachine::{Client, Close, Event, State};
+use wsmachine::{Client, Close, Event};
 
 /// The name the reports list this implementation under.
 const AGENT: &str = "wsmachine";
@@ -36,10 +44,6 @@ const AGENT: &str = "wsmachine";
 /// The largest message and frame accepted: Autobahn's 9.x cases send up to
 /// 16 MiB.
 const MAX_MESSAGE_SIZE: usize = 16 << 20;
-
-/// How long a handshake may take: the machine has no handshake timer, so
-/// this loop brings one.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -112,17 +116,7 @@ struct Ended {
 
 fn describe(close: Option<&Close>) -> String {
     match close {
-        Some(close) => {
-            let cause = close
-                .error
-                .as_ref()
-                .map(|error| format!(" error: {error}"))
-                .unwrap_or_default();
-            format!(
-                "closed: code={} initiator={:?}{cause}",
-                close.code, close.initiator
-            )
-        }
+        Some(close) => blocking::describe_close(close),
         None => "never opened".into(),
     }
 }
@@ -140,93 +134,66 @@ fn session(url: &str, role: Role) -> Result<Ended, String> {
     {
         config.deflate = Some(wsmachine::extensions::permessage_deflate::DeflateConfig::default());
     }
-    let stream = TcpStream::connect((config.host(), config.port()))
+    let mut stream = TcpStream::connect((config.host(), config.port()))
         .map_err(|error| format!("connect: {error}"))?;
-    let client = Client::new(config, OsEntropy::new()).map_err(|error| error.to_string())?;
-    drive(stream, client, role).map_err(|error| format!("transport: {error}"))
-}
-
-fn drive(mut stream: TcpStream, mut client: Client<OsEntropy>, role: Role) -> io::Result<Ended> {
-    // Many small messages go back and forth; do not let Nagle hold them.
-    stream.set_nodelay(true)?;
-    let start = Instant::now();
-    let now = || start.elapsed();
+    let mut client = Client::new(config, OsEntropy::new()).map_err(|error| error.to_string())?;
     let mut assembler = MessageAssembler::new(MAX_MESSAGE_SIZE);
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut ended = Ended {
-        first_text: None,
-        echoed: 0,
-        close: None,
-    };
+    let mut first_text = None;
+    let mut echoed = 0;
     let mut rejected = None;
-    loop {
-        while let Some(bytes) = client.poll_transmit() {
-            stream.write_all(&bytes)?;
-        }
-        if client.state() == State::Closed {
-            let _ = stream.shutdown(Shutdown::Both);
-            if let Some(status) = rejected {
-                return Err(io::Error::other(format!(
-                    "handshake rejected with {status}"
-                )));
-            }
-            if let (None, Some(error)) = (&ended.close, client.error()) {
-                return Err(io::Error::other(format!("handshake failed: {error}")));
-            }
-            return Ok(ended);
-        }
-        let deadline = match client.state() {
-            State::Connecting => Some(HANDSHAKE_TIMEOUT),
-            _ => client.poll_timeout(),
-        };
-        let wait =
-            deadline.map(|deadline| deadline.saturating_sub(now()).max(Duration::from_millis(1)));
-        stream.set_read_timeout(wait)?;
-        // An error is sticky, its Close is queued, and the Close event says
-        // why: nothing more to do with it here.
-        let _ = match stream.read(&mut buf) {
-            Ok(0) => client.receive_eof(now()),
-            Ok(n) => client.receive(now(), buf.get(..n).unwrap_or_default()),
-            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                if client.state() == State::Connecting {
-                    let _ = stream.shutdown(Shutdown::Both);
-                    return Err(io::Error::other("handshake timed out"));
+    let mut app = |client: &mut Client<OsEntropy>, event: Event, _now: Duration| match event {
+        Event::Frame(frame) => match assembler.push(frame) {
+            Ok(Some(Message::Text(text))) => match role {
+                Role::ReadCount if first_text.is_none() => {
+                    first_text = Some(text.as_str().to_string());
                 }
-                client.handle_timeout(now());
-                Ok(())
-            }
-            Err(error) => return Err(error),
-        };
-        while let Some(event) = client.poll_event() {
-            match event {
-                Event::Frame(frame) => match assembler.push(frame) {
-                    Ok(Some(Message::Text(text))) => match role {
-                        Role::ReadCount if ended.first_text.is_none() => {
-                            ended.first_text = Some(text.as_str().to_string());
-                        }
-                        Role::Echo => {
-                            // Fails only once closing; the echo is moot then.
-                            if client.send_text(text.as_str()).is_ok() {
-                                ended.echoed += 1;
-                            }
-                        }
-                        Role::ReadCount | Role::Idle => {}
-                    },
-                    Ok(Some(Message::Binary(data))) => {
-                        if role == Role::Echo && client.send_binary(&data).is_ok() {
-                            ended.echoed += 1;
-                        }
+                Role::Echo => {
+                    // Fails only once closing; the echo is moot then.
+                    if client.send_text(text.as_str()).is_ok() {
+                        echoed += 1;
                     }
-                    // Pings are answered by the machine (auto_pong).
-                    Ok(_) => {}
-                    // The connection already checks sizes and UTF-8 with the
-                    // same limit, so this does not happen; drop the message.
-                    Err(_) => {}
-                },
-                Event::Close(close) => ended.close = Some(close),
-                Event::HandshakeRejected(rejection) => rejected = Some(rejection.status),
-                Event::Accepted(_) | Event::Request(_) => {}
+                }
+                Role::ReadCount | Role::Idle => {}
+            },
+            Ok(Some(Message::Binary(data))) => {
+                if role == Role::Echo && client.send_binary_owned(data).is_ok() {
+                    echoed += 1;
+                }
             }
+            // Pings are answered by the machine (auto_pong).
+            Ok(_) => {}
+            // The connection already checks sizes and UTF-8 with the same
+            // limit, so this does not happen; drop the message.
+            Err(_) => {}
+        },
+        Event::HandshakeRejected(rejection) => rejected = Some(rejection.status),
+        Event::Close(_) | Event::Accepted(_) | Event::Request(_) | Event::ProxyRejected(_) => {}
+    };
+    let options = blocking::Options {
+        read_buffer: 256 * 1024,
+        ..blocking::Options::default()
+    };
+    let report = blocking::run(&mut stream, &mut client, &mut app, &options);
+    let close = match report.outcome {
+        blocking::Outcome::Clean(close) => close,
+        // A failed case is still a case run: the server judges it.
+        blocking::Outcome::Failed {
+            close: Some(close), ..
+        } => close,
+        blocking::Outcome::Failed { error, close: None } => {
+            return Err(format!("handshake failed: {error}"));
         }
-    }
+        blocking::Outcome::NotOpened => {
+            return Err(match rejected {
+                Some(status) => format!("handshake rejected with {status}"),
+                None => "the connection closed before opening".into(),
+            });
+        }
+        blocking::Outcome::Io(error) => return Err(format!("transport: {error}")),
+    };
+    Ok(Ended {
+        first_text,
+        echoed,
+        close: Some(close),
+    })
 }

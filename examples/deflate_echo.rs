@@ -21,17 +21,22 @@
 //! Exit status 0 only when every echo matched, permessage-deflate was
 //! negotiated, and the closing handshake completed.
 
-use std::io::{self, ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+mod blocking;
+
+use std::net::{TcpListener, TcpStream};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use blocking::App;
 
 use wsmachine::entropy::OsEntropy;
 use wsmachine::extensions::permessage_deflate::DeflateConfig;
 use wsmachine::handshake::client::ClientConfig;
 use wsmachine::handshake::server::{Accept, ServerConfig};
 use wsmachine::message::{Message, MessageAssembler};
-use wsmachine::{Client, CloseCode, Connection, DataKind, Event, Fragment, Role, Server, State};
+use wsmachine::{
+    Client, ClientRole, CloseCode, Connection, DataKind, Event, Fragment, Role, Server, ServerRole,
+};
 
 const LIMIT: u64 = 16 << 20;
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -121,41 +126,6 @@ impl Counts {
     }
 }
 
-/// One step of a blocking loop: writes pending output, then reads with a
-/// timeout and feeds what it read. Returns false at EOF.
-fn pump<R: Role>(
-    conn: &mut Connection<R>,
-    stream: &mut TcpStream,
-    buf: &mut [u8],
-    counts: &mut Counts,
-    now: Duration,
-) -> io::Result<bool> {
-    while let Some(bytes) = conn.poll_transmit() {
-        counts.wire_out += bytes.len();
-        stream.write_all(&bytes)?;
-    }
-    if conn.is_closed() {
-        return Ok(false);
-    }
-    stream.set_read_timeout(Some(Duration::from_millis(50)))?;
-    match stream.read(buf) {
-        Ok(0) => {
-            let _ = conn.receive_eof(now);
-            Ok(false)
-        }
-        Ok(n) => {
-            counts.wire_in += n;
-            let _ = conn.receive(now, &buf[..n]);
-            Ok(true)
-        }
-        Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-            conn.handle_timeout(now);
-            Ok(true)
-        }
-        Err(error) => Err(error),
-    }
-}
-
 fn serve(options: &Options) -> Result<(), String> {
     let listener = TcpListener::bind(&options.target)
         .map_err(|error| format!("cannot listen on {}: {error}", options.target))?;
@@ -167,66 +137,70 @@ fn serve(options: &Options) -> Result<(), String> {
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         let config = config.clone();
-        std::thread::spawn(move || match serve_one(stream, config) {
-            Ok(line) => println!("conn {line}"),
-            Err(error) => println!("conn error: {error}"),
-        });
+        std::thread::spawn(move || println!("conn {}", serve_one(stream, config)));
     }
     Ok(())
 }
 
-fn serve_one(mut stream: TcpStream, config: ServerConfig) -> io::Result<String> {
-    let start = Instant::now();
-    let mut server = Server::new(config);
-    let mut assembler = MessageAssembler::new(LIMIT as usize);
-    let mut counts = Counts::default();
-    let mut extensions = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let open = pump(
-            &mut server,
-            &mut stream,
-            &mut buf,
-            &mut counts,
-            start.elapsed(),
-        )?;
-        while let Some(event) = server.poll_event() {
-            match event {
-                Event::Request(_) => {
-                    let _ = server.accept(start.elapsed(), Accept::default());
-                    // The 101 starts the output; what was negotiated is in it.
-                    if let Some(response) = server.poll_transmit() {
-                        extensions = response_extensions(&response);
-                        counts.wire_out += response.len();
-                        stream.write_all(&response)?;
-                    }
+/// The server's side of one connection: echoes, and counts what it sees.
+#[derive(Default)]
+struct EchoApp {
+    assembler: Option<MessageAssembler>,
+    counts: Counts,
+    extensions: Vec<String>,
+}
+
+impl App<ServerRole> for EchoApp {
+    fn on_event(&mut self, server: &mut Server, event: Event, now: Duration) {
+        let assembler = self
+            .assembler
+            .get_or_insert_with(|| MessageAssembler::new(LIMIT as usize));
+        match event {
+            Event::Request(_) => {
+                let _ = server.accept(now, Accept::default());
+            }
+            Event::Frame(frame) => match assembler.push(frame) {
+                Ok(Some(Message::Text(text))) => {
+                    self.counts.messages_in += 1;
+                    self.counts.payload_in += text.len();
+                    self.counts.payload_out += text.len();
+                    let _ = server.send_text(text.as_str());
                 }
-                Event::Frame(frame) => match assembler.push(frame) {
-                    Ok(Some(Message::Text(text))) => {
-                        counts.messages_in += 1;
-                        counts.payload_in += text.len();
-                        counts.payload_out += text.len();
-                        let _ = server.send_text(text.as_str());
-                    }
-                    Ok(Some(Message::Binary(data))) => {
-                        counts.messages_in += 1;
-                        counts.payload_in += data.len();
-                        counts.payload_out += data.len();
-                        let _ = server.send_binary(&data);
-                    }
-                    _ => {}
-                },
-                Event::Close(_) | Event::Accepted(_) | Event::HandshakeRejected(_) => {}
-            }
+                Ok(Some(Message::Binary(data))) => {
+                    self.counts.messages_in += 1;
+                    self.counts.payload_in += data.len();
+                    self.counts.payload_out += data.len();
+                    let _ = server.send_binary_owned(data);
+                }
+                _ => {}
+            },
+            Event::Close(_) | Event::Accepted(_) | Event::HandshakeRejected(_) | Event::ProxyRejected(_) => {}
         }
-        if !open || server.is_closed() {
-            while let Some(bytes) = server.poll_transmit() {
-                counts.wire_out += bytes.len();
-                stream.write_all(&bytes)?;
-            }
-            let _ = stream.shutdown(Shutdown::Both);
-            return Ok(counts.line(&extensions));
+    }
+
+    fn on_write(&mut self, bytes: &[u8]) {
+        // The 101 starts the output; what was negotiated is in it.
+        if self.counts.wire_out == 0 {
+            self.extensions = response_extensions(bytes);
         }
+        self.counts.wire_out += bytes.len();
+    }
+}
+
+fn serve_one(mut stream: TcpStream, config: ServerConfig) -> String {
+    let mut server = Server::new(config);
+    let mut app = EchoApp::default();
+    let report = blocking::run(
+        &mut stream,
+        &mut server,
+        &mut app,
+        &blocking::Options::default(),
+    );
+    app.counts.wire_in = report.bytes_read;
+    let line = app.counts.line(&app.extensions);
+    match blocking::describe_outcome(&report.outcome) {
+        Some(problem) => format!("{line} ({problem})"),
+        None => line,
     }
 }
 
@@ -281,6 +255,65 @@ fn send<R: Role>(conn: &mut Connection<R>, kind: DataKind, data: &[u8], fragment
     }
 }
 
+/// The client's side: sends the plan once open, checks every echo, and
+/// closes with 1000 after the last.
+struct CheckApp {
+    plan: Vec<(DataKind, Vec<u8>, bool)>,
+    assembler: MessageAssembler,
+    counts: Counts,
+    extensions: Vec<String>,
+    received: usize,
+    mismatches: usize,
+    rejected: Option<u16>,
+}
+
+impl App<ClientRole<OsEntropy>> for CheckApp {
+    fn on_event(&mut self, client: &mut Client<OsEntropy>, event: Event, now: Duration) {
+        match event {
+            Event::Accepted(accepted) => {
+                self.extensions = accepted.extensions;
+                for (kind, data, fragmented) in &self.plan {
+                    self.counts.payload_out += data.len();
+                    send(client, *kind, data, *fragmented);
+                }
+            }
+            Event::HandshakeRejected(rejection) => self.rejected = Some(rejection.status),
+            Event::Frame(frame) => {
+                let message = match self.assembler.push(frame) {
+                    Ok(Some(Message::Text(text))) => (DataKind::Text, text.as_bytes().to_vec()),
+                    Ok(Some(Message::Binary(data))) => (DataKind::Binary, data.to_vec()),
+                    Ok(_) => return,
+                    Err(error) => {
+                        println!("message error: {error}");
+                        self.mismatches += 1;
+                        return;
+                    }
+                };
+                self.counts.payload_in += message.1.len();
+                let expected = self
+                    .plan
+                    .get(self.received)
+                    .map(|(kind, data, _)| (*kind, data.clone()));
+                if expected.as_ref() != Some(&message) {
+                    self.mismatches += 1;
+                    println!("mismatch on message {}", self.received);
+                }
+                self.received += 1;
+                self.counts.messages_in = self.received;
+                if self.received == self.plan.len() {
+                    let _ = client.close(now, CloseCode::NORMAL, "done");
+                }
+            }
+            Event::Close(close) => {
+                if let Some(error) = close.error {
+                    println!("error: closed with {}: {error}", close.code);
+                }
+            }
+            Event::Request(_) | Event::ProxyRejected(_) => {}
+        }
+    }
+}
+
 fn run_client(options: &Options) -> Result<(), String> {
     let mut config = ClientConfig::new(&options.target).map_err(|e| e.to_string())?;
     config.config.limits.max_message_size = LIMIT;
@@ -289,82 +322,40 @@ fn run_client(options: &Options) -> Result<(), String> {
     let address = format!("{}:{}", config.host(), config.port());
     let mut stream = TcpStream::connect(&address).map_err(|e| format!("connect {address}: {e}"))?;
     let mut client = Client::new(config, OsEntropy::new()).map_err(|e| e.to_string())?;
-    let start = Instant::now();
-    let plan = plan(options.count, options.size);
-    let mut assembler = MessageAssembler::new(LIMIT as usize);
-    let mut counts = Counts::default();
-    let mut extensions = Vec::new();
-    let mut received = 0;
-    let mut mismatches = 0;
-    let mut clean_close = false;
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        if start.elapsed() > TIMEOUT {
-            return Err(format!("timed out: {}", counts.line(&extensions)));
-        }
-        let open = pump(
-            &mut client,
-            &mut stream,
-            &mut buf,
-            &mut counts,
-            start.elapsed(),
-        )
-        .map_err(|e| e.to_string())?;
-        while let Some(event) = client.poll_event() {
-            match event {
-                Event::Accepted(accepted) => {
-                    extensions = accepted.extensions;
-                    for (kind, data, fragmented) in &plan {
-                        counts.payload_out += data.len();
-                        send(&mut client, *kind, data, *fragmented);
-                    }
-                }
-                Event::HandshakeRejected(rejection) => {
-                    return Err(format!("rejected with {}", rejection.status));
-                }
-                Event::Frame(frame) => {
-                    let message = match assembler.push(frame) {
-                        Ok(Some(Message::Text(text))) => (DataKind::Text, text.as_bytes().to_vec()),
-                        Ok(Some(Message::Binary(data))) => (DataKind::Binary, data.to_vec()),
-                        Ok(_) => continue,
-                        Err(error) => return Err(format!("message error: {error}")),
-                    };
-                    counts.payload_in += message.1.len();
-                    let expected = plan
-                        .get(received)
-                        .map(|(kind, data, _)| (*kind, data.clone()));
-                    if expected.as_ref() != Some(&message) {
-                        mismatches += 1;
-                        println!("mismatch on message {received}");
-                    }
-                    received += 1;
-                    counts.messages_in = received;
-                    if received == plan.len() {
-                        let _ = client.close(start.elapsed(), CloseCode::NORMAL, "done");
-                    }
-                }
-                Event::Close(close) => {
-                    clean_close = close.error.is_none() && close.code == CloseCode::NORMAL;
-                    if let Some(error) = close.error {
-                        println!("error: closed with {}: {error}", close.code);
-                    }
-                }
-                Event::Request(_) => {}
-            }
-        }
-        if !open || client.state() == State::Closed {
-            break;
-        }
+    let mut app = CheckApp {
+        plan: plan(options.count, options.size),
+        assembler: MessageAssembler::new(LIMIT as usize),
+        counts: Counts::default(),
+        extensions: Vec::new(),
+        received: 0,
+        mismatches: 0,
+        rejected: None,
+    };
+    let session = blocking::Options {
+        time_limit: Some(TIMEOUT),
+        ..blocking::Options::default()
+    };
+    let report = blocking::run(&mut stream, &mut client, &mut app, &session);
+    app.counts.wire_in = report.bytes_read;
+    app.counts.wire_out = report.bytes_written;
+    println!("{}", app.counts.line(&app.extensions));
+    if let Some(status) = app.rejected {
+        return Err(format!("rejected with {status}"));
     }
-    let _ = stream.shutdown(Shutdown::Both);
-    println!("{}", counts.line(&extensions));
-    let deflated = extensions
+    let clean_close = matches!(&report.outcome, blocking::Outcome::Clean(close) if close.code == CloseCode::NORMAL);
+    if let Some(problem) = blocking::describe_outcome(&report.outcome) {
+        println!("error: {problem}");
+    }
+    let deflated = app
+        .extensions
         .iter()
         .any(|extension| extension.starts_with("permessage-deflate"));
-    if received != plan.len() || mismatches > 0 || !clean_close || !deflated {
+    if app.received != app.plan.len() || app.mismatches > 0 || !clean_close || !deflated {
         return Err(format!(
-            "received {received} of {}, {mismatches} mismatched, clean close {clean_close}, deflate {deflated}",
-            plan.len()
+            "received {} of {}, {} mismatched, clean close {clean_close}, deflate {deflated}",
+            app.received,
+            app.plan.len(),
+            app.mismatches
         ));
     }
     Ok(())

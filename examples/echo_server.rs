@@ -9,16 +9,19 @@
 //! back whole, as the same type. Bad upgrade requests get the crate's ready
 //! HTTP error response, and the server goes on serving others. One line per
 //! connection event goes to stderr.
+//!
+//! Built with `--features deflate`, it accepts permessage-deflate whenever a
+//! client offers it (`--no-deflate` turns that off). The loop is the shared
+//! one in `examples/blocking/mod.rs`: a reset or broken pipe from the peer
+//! ends a connection like EOF, and after the peer's Close it is a clean end.
 
-use std::io::{self, ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+mod blocking;
+
+use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use wsmachine::handshake::server::{Accept, ServerConfig};
-use wsmachine::message::{Message, MessageAssembler};
-use wsmachine::{Error, Event, Server};
+use wsmachine::handshake::server::ServerConfig;
 
 struct Options {
     addr: String,
@@ -44,8 +47,8 @@ fn parse_args() -> Result<Options, String> {
                 options.max_message_size =
                     value.parse().map_err(|_| format!("bad size {value:?}"))?;
             }
-            // Accepted for the command line's stability; compression arrives
-            // with the deflate feature.
+            // Without the deflate feature there is nothing to turn off; the
+            // flag is accepted all the same, so scripts need not care.
             "--no-deflate" => options.deflate = false,
             "--quiet" | "-q" => options.quiet = true,
             other if other.starts_with('-') => return Err(format!("unknown option {other}")),
@@ -85,9 +88,11 @@ fn main() -> ExitCode {
         Ok(addr) => eprintln!("echo_server: listening on ws://{addr}"),
         Err(_) => eprintln!("echo_server: listening on ws://{}", options.addr),
     }
+    let session = blocking::Options::default();
     for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
+        let Ok(mut stream) = stream else { continue };
         let config = Arc::clone(&config);
+        let session = session.clone();
         let quiet = options.quiet;
         std::thread::spawn(move || {
             let peer = stream.peer_addr().ok();
@@ -99,84 +104,8 @@ fn main() -> ExitCode {
                     }
                 }
             };
-            if let Err(error) = serve(stream, &config, &log) {
-                log(&format!("transport error: {error}"));
-            }
+            blocking::serve_echo(&mut stream, &config, &session, &log);
         });
     }
     ExitCode::SUCCESS
-}
-
-/// Runs one connection to its end.
-fn serve(mut stream: TcpStream, config: &ServerConfig, log: &dyn Fn(&str)) -> io::Result<()> {
-    let start = Instant::now();
-    let now = || start.elapsed();
-    let mut server = Server::new(config.clone());
-    let mut assembler = MessageAssembler::new(config.config.limits.max_message_size as usize);
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        while let Some(bytes) = server.poll_transmit() {
-            stream.write_all(&bytes)?;
-        }
-        if server.is_closed() {
-            // RFC 6455 §7.1.1: the server closes the TCP connection first.
-            let _ = stream.shutdown(Shutdown::Both);
-            return Ok(());
-        }
-        let wait = server
-            .poll_timeout()
-            .map(|deadline| deadline.saturating_sub(now()).max(Duration::from_millis(1)));
-        stream.set_read_timeout(wait)?;
-        let result = match stream.read(&mut buf) {
-            Ok(0) => server.receive_eof(now()),
-            Ok(n) => server.receive(now(), &buf[..n]),
-            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                server.handle_timeout(now());
-                Ok(())
-            }
-            Err(error) => return Err(error),
-        };
-        if let Err(Error::Handshake(error)) = &result {
-            log(&format!(
-                "handshake failed: kind={} status={} ({error})",
-                error.kind().as_str(),
-                error
-                    .status()
-                    .map_or("none".into(), |status| status.to_string())
-            ));
-        }
-        while let Some(event) = server.poll_event() {
-            match event {
-                Event::Request(request) => {
-                    log(&format!("accepted {}", request.target()));
-                    if let Err(error) = server.accept(now(), Accept::default()) {
-                        log(&format!("accept failed: {error}"));
-                    }
-                }
-                Event::Frame(frame) => match assembler.push(frame) {
-                    Ok(Some(Message::Text(text))) => ignore_closed(server.send_text(text.as_str())),
-                    Ok(Some(Message::Binary(data))) => ignore_closed(server.send_binary(&data)),
-                    Ok(_) => {}
-                    Err(error) => log(&format!("message error: {error}")),
-                },
-                Event::Close(close) => {
-                    let cause = close
-                        .error
-                        .map(|error| format!(" error: {error}"))
-                        .unwrap_or_default();
-                    log(&format!(
-                        "closed: code={} initiator={:?}{cause}",
-                        close.code, close.initiator
-                    ));
-                }
-                Event::Accepted(_) | Event::HandshakeRejected(_) => {}
-            }
-        }
-    }
-}
-
-/// Sending fails only once the connection is closing; the peer's Close is
-/// already being answered then, so the echo is dropped.
-fn ignore_closed(result: Result<(), wsmachine::SendError>) {
-    let _ = result;
 }

@@ -2,7 +2,7 @@
 //! masks every frame it sends.
 
 use alloc::boxed::Box;
-use bytes::Buf;
+use bytes::{Buf, BytesMut};
 use core::time::Duration;
 
 use crate::accept_key::encode_key;
@@ -13,8 +13,10 @@ use crate::error::Error;
 use crate::event::Event;
 use crate::handshake::client::{ClientConfig, ClientConfigError};
 use crate::handshake::{HandshakeError, Negotiated, Rejection};
-use crate::http::{BodyDecoder, BodyFraming, HeadParser, Response};
+use crate::http::HeadParser;
+use crate::http::final_response::{FinalResponse, FinalResponseReader};
 use crate::protocol::{Engine, MaskSource};
+use crate::proxy::{ProxyError, ProxyRejection, ProxyTunnel, TunnelStep};
 
 /// A client connection.
 ///
@@ -48,9 +50,12 @@ pub struct ClientRole<E> {
 
 #[derive(Debug)]
 enum ClientHandshake {
+    /// Through a proxy: the CONNECT is out, and the handshake request waits
+    /// for the tunnel.
+    Tunnelling(Box<(ProxyTunnel, BytesMut)>),
     AwaitingResponse(HeadParser),
-    /// Boxed: a decoder is several times the size of the other states.
-    ReadingRejection(Box<(Response, BodyDecoder)>),
+    /// Boxed: a body reader is several times the size of the other states.
+    ReadingRejection(Box<FinalResponseReader>),
     Done,
 }
 
@@ -76,14 +81,28 @@ impl<E: Entropy> Connection<ClientRole<E>> {
         entropy.fill(&mut nonce)?;
         let key = encode_key(&nonce);
         let mut engine = Engine::new(config.config.clone(), true);
-        config.write_request(&key, engine.output_buffer())?;
-        let parser = HeadParser::new(config.head_limits);
+        let handshake = match &config.proxy {
+            Some(_) if config.is_secure() => return Err(ClientConfigError::ProxyUnderTls),
+            Some(proxy) => {
+                let mut tunnel = ProxyTunnel::new(proxy, config.host(), config.port())?;
+                let mut request = BytesMut::new();
+                config.write_request(&key, &mut request)?;
+                while let Some(connect) = tunnel.poll_transmit() {
+                    engine.output_buffer().extend_from_slice(&connect);
+                }
+                ClientHandshake::Tunnelling(Box::new((tunnel, request)))
+            }
+            None => {
+                config.write_request(&key, engine.output_buffer())?;
+                ClientHandshake::AwaitingResponse(HeadParser::new(config.head_limits))
+            }
+        };
         Ok(Connection {
             role: ClientRole {
                 entropy,
                 config,
                 key,
-                handshake: ClientHandshake::AwaitingResponse(parser),
+                handshake,
             },
             engine,
         })
@@ -134,27 +153,44 @@ impl<E: Entropy> ClientRole<E> {
         &mut self,
         engine: &mut Engine,
         now: Duration,
-        response: Response,
-        decoder: Option<BodyDecoder>,
-        body_error: Option<crate::http::BodyError>,
+        read: FinalResponse,
         error: Option<HandshakeError>,
     ) -> Result<(), Error> {
-        let (body, trailers) = match decoder {
-            Some(decoder) => decoder.into_parts(),
-            None => Default::default(),
-        };
         let error = error
-            .or_else(|| body_error.clone().map(HandshakeError::RejectionBody))
+            .or_else(|| read.body_error.clone().map(HandshakeError::RejectionBody))
             .map(Error::Handshake);
         engine.push_event(Event::HandshakeRejected(Rejection {
-            status: response.status,
-            reason: response.reason,
-            headers: response.headers,
-            body,
-            trailers,
-            body_error,
+            status: read.response.status,
+            reason: read.response.reason,
+            headers: read.response.headers,
+            body: read.body,
+            trailers: read.trailers,
+            body_error: read.body_error,
         }));
         // Whatever follows the rejection is not WebSocket data.
+        engine.recv.clear();
+        self.handshake = ClientHandshake::Done;
+        engine.fail_handshake(now, error.clone());
+        error.map_or(Ok(()), Err)
+    }
+
+    /// The proxy refused the tunnel: the app hears it, and the connection
+    /// ends, failed if the refusal's body could not be read or `error`
+    /// names another cause.
+    fn proxy_rejected(
+        &mut self,
+        engine: &mut Engine,
+        now: Duration,
+        rejection: ProxyRejection,
+        error: Option<HandshakeError>,
+    ) -> Result<(), Error> {
+        let error = error
+            .or_else(|| {
+                let body_error = rejection.body_error.clone();
+                body_error.map(|e| HandshakeError::Proxy(ProxyError::RejectionBody(e)))
+            })
+            .map(Error::Handshake);
+        engine.push_event(Event::ProxyRejected(rejection));
         engine.recv.clear();
         self.handshake = ClientHandshake::Done;
         engine.fail_handshake(now, error.clone());
@@ -177,6 +213,25 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
         loop {
             match &mut self.handshake {
                 ClientHandshake::Done => return Ok(()),
+                ClientHandshake::Tunnelling(tunnel) => {
+                    let (consumed, step) = tunnel.0.read(&engine.recv);
+                    engine.recv.advance(consumed.min(engine.recv.len()));
+                    match step {
+                        Ok(TunnelStep::Pending) => return Ok(()),
+                        Ok(TunnelStep::Established(_)) => {
+                            // The stream is the server's from here: the
+                            // handshake starts, and any bytes after the
+                            // proxy's head are the server's answer.
+                            engine.output_buffer().extend_from_slice(&tunnel.1);
+                            let parser = HeadParser::new(self.config.head_limits);
+                            self.handshake = ClientHandshake::AwaitingResponse(parser);
+                        }
+                        Ok(TunnelStep::Rejected(rejection)) => {
+                            return self.proxy_rejected(engine, now, rejection, None);
+                        }
+                        Err(error) => return self.fail(engine, now, HandshakeError::Proxy(error)),
+                    }
+                }
                 ClientHandshake::AwaitingResponse(parser) => {
                     let (response, head_len) = match parser.parse_response(&engine.recv) {
                         Ok(Some(parsed)) => parsed,
@@ -209,32 +264,17 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
                         // RFC 9112 §6.3 and RFC 9110 §15.2: interim responses
                         // come before the final one and are skipped.
                         100..=199 => parser.reset(),
-                        _ => match BodyFraming::for_response(response.status, &response.headers) {
-                            Ok(framing) => {
-                                let decoder = BodyDecoder::new(framing, self.config.body_limits);
-                                self.handshake = ClientHandshake::ReadingRejection(Box::new((
-                                    response, decoder,
-                                )));
-                            }
-                            Err(error) => {
-                                return self.reject(engine, now, response, None, Some(error), None);
-                            }
-                        },
+                        _ => {
+                            let reader =
+                                FinalResponseReader::new(response, self.config.body_limits);
+                            self.handshake = ClientHandshake::ReadingRejection(Box::new(reader));
+                        }
                     }
                 }
-                ClientHandshake::ReadingRejection(rejection) => {
-                    let decoder = &mut rejection.1;
-                    let result = decoder.decode(&engine.recv);
-                    let complete = decoder.is_complete();
-                    match result {
-                        Ok(consumed) => engine.recv.advance(consumed.min(engine.recv.len())),
-                        Err(error) => return self.finish_rejection(engine, now, Some(error), None),
-                    }
-                    return if complete {
-                        self.finish_rejection(engine, now, None, None)
-                    } else {
-                        Ok(())
-                    };
+                ClientHandshake::ReadingRejection(reader) => {
+                    let consumed = reader.read(&engine.recv);
+                    engine.recv.advance(consumed.min(engine.recv.len()));
+                    return self.finish_rejection(engine, now, None);
                 }
             }
         }
@@ -242,9 +282,18 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
 
     fn handshake_eof(&mut self, engine: &mut Engine, now: Duration) -> Result<(), Error> {
         match &mut self.handshake {
-            ClientHandshake::ReadingRejection(rejection) => {
-                let error = rejection.1.finish_eof().err();
-                self.finish_rejection(engine, now, error, None)
+            ClientHandshake::Tunnelling(tunnel) => match tunnel.0.read_eof() {
+                Ok(TunnelStep::Rejected(rejection)) => {
+                    self.proxy_rejected(engine, now, rejection, None)
+                }
+                Err(error) => self.fail(engine, now, HandshakeError::Proxy(error)),
+                Ok(TunnelStep::Pending | TunnelStep::Established(_)) => {
+                    self.fail(engine, now, HandshakeError::UnexpectedEof)
+                }
+            },
+            ClientHandshake::ReadingRejection(reader) => {
+                reader.read_eof();
+                self.finish_rejection(engine, now, None)
             }
             ClientHandshake::AwaitingResponse(_) | ClientHandshake::Done => {
                 self.fail(engine, now, HandshakeError::UnexpectedEof)
@@ -255,20 +304,21 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
     fn handshake_timed_out(&mut self, engine: &mut Engine, now: Duration) {
         // The errors are sticky; the caller finds them through `error()`.
         match &mut self.handshake {
-            ClientHandshake::ReadingRejection(rejection) => {
+            ClientHandshake::Tunnelling(tunnel) => match tunnel.0.cut_short() {
+                // A refusal whose body was coming still reaches the app.
+                TunnelStep::Rejected(rejection) => {
+                    let _ =
+                        self.proxy_rejected(engine, now, rejection, Some(HandshakeError::Timeout));
+                }
+                TunnelStep::Pending | TunnelStep::Established(_) => {
+                    let _ = self.fail(engine, now, HandshakeError::Timeout);
+                }
+            },
+            ClientHandshake::ReadingRejection(reader) => {
                 // The status and headers came: they still reach the app,
                 // with the body as far as it got.
-                let received = rejection.1.body().len() as u64;
-                let cut_short = crate::http::BodyError::Truncated {
-                    received,
-                    expected: None,
-                };
-                let _ = self.finish_rejection(
-                    engine,
-                    now,
-                    Some(cut_short),
-                    Some(HandshakeError::Timeout),
-                );
+                reader.cut_short();
+                let _ = self.finish_rejection(engine, now, Some(HandshakeError::Timeout));
             }
             ClientHandshake::AwaitingResponse(_) => {
                 let _ = self.fail(engine, now, HandshakeError::Timeout);
@@ -279,17 +329,17 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
 }
 
 impl<E: Entropy> ClientRole<E> {
+    /// Reports the rejection once its body is read; `error`, if any, is the
+    /// connection's error instead of the body's.
     fn finish_rejection(
         &mut self,
         engine: &mut Engine,
         now: Duration,
-        body_error: Option<crate::http::BodyError>,
         error: Option<HandshakeError>,
     ) -> Result<(), Error> {
         match core::mem::replace(&mut self.handshake, ClientHandshake::Done) {
-            ClientHandshake::ReadingRejection(rejection) => {
-                let (response, decoder) = *rejection;
-                self.reject(engine, now, response, Some(decoder), body_error, error)
+            ClientHandshake::ReadingRejection(reader) if reader.is_done() => {
+                self.reject(engine, now, reader.finish(), error)
             }
             other => {
                 self.handshake = other;

@@ -8,6 +8,7 @@ use crate::close::CloseCode;
 use crate::error::Error;
 use crate::frame::Frame;
 use crate::handshake::{Accepted, HandshakeRequest, Rejection};
+use crate::proxy::ProxyRejection;
 
 /// An event for the app, from [`Connection::poll_event`](crate::Connection::poll_event).
 #[derive(Clone, Debug, PartialEq)]
@@ -21,6 +22,10 @@ pub enum Event {
     /// Client: the server answered with a final status other than 101. The
     /// body is decoded and bounded; the connection is closed.
     HandshakeRejected(Rejection),
+    /// Client: the HTTP proxy refused the CONNECT (a 407 asking for
+    /// credentials, a 403, a 502 ...). The body is decoded and bounded; the
+    /// connection is closed and the WebSocket server was never reached.
+    ProxyRejected(ProxyRejection),
     /// A data or control frame from the peer. Text payloads are valid UTF-8
     /// across fragments. Close frames come as [`Event::Close`] instead.
     Frame(Frame),

@@ -10,6 +10,7 @@
 //! - [`frame`] and [`close`]: the frame layer (RFC 6455 §5 and §7.4);
 //! - [`http`] and [`chunked`]: the HTTP/1.1 subset an opening handshake needs
 //!   (RFC 9110, RFC 9112);
+//! - [`proxy`]: HTTP CONNECT tunnels through a proxy, on the HTTP layer;
 //! - [`handshake`]: RFC 6455 §4 on both sides;
 //! - [`extensions`]: the `Sec-WebSocket-Extensions` grammar, and with the
 //!   `deflate` feature permessage-deflate (RFC 7692);
@@ -112,6 +113,7 @@ pub mod handshake;
 pub mod http;
 pub mod mask;
 pub mod message;
+pub mod proxy;
 pub mod state;
 pub mod utf8;
 
@@ -143,9 +145,10 @@ struct ReadmeDoctests;
 #[doc = include_str!("../docs/handshake-failures.md")]
 struct HandshakeFailuresDoctests;
 
-/// The embedding guide's examples, compiled and run as doctests. Its hyper
-/// section uses the `http` feature's conversions.
-#[cfg(all(doctest, feature = "http"))]
+/// The embedding guide's examples, compiled and run as doctests. Its
+/// upgraded-stream and HTTP/2 sections use the `http` and `deflate`
+/// features.
+#[cfg(all(doctest, feature = "http", feature = "deflate"))]
 #[doc = include_str!("../docs/embedding.md")]
 struct EmbeddingDoctests;
 

@@ -54,6 +54,7 @@ corpus_tests!(
     server_stream => "../fuzz/src/server_stream.rs",
     client_stream => "../fuzz/src/client_stream.rs",
     pair_ops => "../fuzz/src/pair_ops.rs",
+    proxy_response => "../fuzz/src/proxy_response.rs",
 );
 
 #[cfg(feature = "deflate")]

@@ -9,4 +9,5 @@ pub mod server_stream;
 pub mod client_stream;
 pub mod pair_ops;
 pub mod deflate_stream;
+pub mod proxy_response;
 pub mod split;

@@ -467,6 +467,9 @@ impl<R: Role> Peer<R> {
                     self.opened = true;
                 }
                 Event::HandshakeRejected(_) => assert!(self.is_client),
+                Event::ProxyRejected(_) => {
+                    panic!("a pair without a proxy cannot be refused by one")
+                }
                 Event::Frame(frame) => {
                     assert!(self.opened, "{}: a frame before open", self.name());
                     assert!(

@@ -59,6 +59,14 @@ pub enum ClientConfigError {
     /// The entropy source failed to give the key.
     #[error(transparent)]
     Entropy(#[from] EntropyError),
+    /// The proxy configuration cannot make a CONNECT to the URL's host.
+    #[error(transparent)]
+    Proxy(#[from] crate::proxy::ProxyConfigError),
+    /// A `wss://` URL with a proxy: the tunnel goes under TLS, which the
+    /// client does not run. Use a [`ProxyTunnel`](crate::proxy::ProxyTunnel),
+    /// then TLS over it, then a client without a proxy.
+    #[error("a wss:// client cannot run its proxy tunnel: TLS goes between the two")]
+    ProxyUnderTls,
     /// `extensions` has a permessage-deflate offer while `deflate` is set,
     /// which makes its own.
     #[cfg(feature = "deflate")]
@@ -102,6 +110,9 @@ pub struct ClientConfig {
     pub body_limits: BodyLimits,
     /// The connection's behaviour once open.
     pub config: Config,
+    /// An HTTP proxy to tunnel through with CONNECT before the handshake
+    /// (`ws://` only). Default none.
+    pub proxy: Option<crate::proxy::ProxyConfig>,
     /// permessage-deflate to offer, after `extensions`. Default off.
     #[cfg(feature = "deflate")]
     pub deflate: Option<crate::extensions::permessage_deflate::DeflateConfig>,
@@ -175,9 +186,30 @@ impl ClientConfig {
             head_limits: HeadLimits::default(),
             body_limits: BodyLimits::default(),
             config,
+            proxy: None,
             #[cfg(feature = "deflate")]
             deflate: None,
         }
+    }
+
+    /// Connects through an HTTP proxy: the client writes a CONNECT to the
+    /// URL's host and port first, and its handshake request once the proxy
+    /// has established the tunnel. The caller opens the transport to
+    /// [`ProxyConfig::host`](crate::proxy::ProxyConfig::host) and
+    /// [`port`](crate::proxy::ProxyConfig::port).
+    ///
+    /// ```
+    /// use wsmachine::handshake::client::ClientConfig;
+    /// use wsmachine::proxy::ProxyConfig;
+    ///
+    /// let config = ClientConfig::new("ws://example.com/chat")?
+    ///     .with_proxy(ProxyConfig::from_url("http://proxy.local:3128")?);
+    /// assert_eq!(config.proxy.as_ref().map(|proxy| proxy.port()), Some(3128));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_proxy(mut self, proxy: crate::proxy::ProxyConfig) -> Self {
+        self.proxy = Some(proxy);
+        self
     }
 
     /// Adds a subprotocol to offer.

@@ -124,6 +124,10 @@ pub enum HandshakeError {
     #[cfg(feature = "http")]
     #[error(transparent)]
     ExtendedConnect(h2::ExtendedConnectError),
+    /// Client: the proxy's answer to the CONNECT is malformed, over a
+    /// limit, or cut short.
+    #[error("proxy: {0}")]
+    Proxy(crate::proxy::ProxyError),
 }
 
 /// A category of handshake failure, for metrics and log filtering.
@@ -169,6 +173,9 @@ pub enum HandshakeErrorKind {
     /// An HTTP/2 or HTTP/3 server answered an extended CONNECT with a
     /// status other than 200.
     Refused,
+    /// The proxy's answer to the CONNECT could not be read; see
+    /// [`ProxyError::kind`](crate::proxy::ProxyError::kind) for more.
+    Proxy,
 }
 
 impl HandshakeErrorKind {
@@ -189,6 +196,7 @@ impl HandshakeErrorKind {
             HandshakeErrorKind::Eof => "eof",
             HandshakeErrorKind::Timeout => "timeout",
             HandshakeErrorKind::Refused => "refused",
+            HandshakeErrorKind::Proxy => "proxy",
         }
     }
 }
@@ -234,6 +242,7 @@ impl HandshakeError {
             HandshakeError::Timeout => Kind::Timeout,
             #[cfg(feature = "http")]
             HandshakeError::ExtendedConnect(error) => error.kind(),
+            HandshakeError::Proxy(_) => Kind::Proxy,
         }
     }
 
@@ -269,7 +278,8 @@ impl HandshakeError {
             | HandshakeError::UnofferedSubprotocol { .. }
             | HandshakeError::UnofferedExtension { .. }
             | HandshakeError::RejectionBody(_)
-            | HandshakeError::UnexpectedEof => return None,
+            | HandshakeError::UnexpectedEof
+            | HandshakeError::Proxy(_) => return None,
             #[cfg(feature = "deflate")]
             HandshakeError::InvalidDeflateResponse(_) => return None,
             // HTTP/2 and HTTP/3 have statuses of their own (no 426).

@@ -3,6 +3,7 @@
 //! This layer knows nothing about WebSocket.
 
 mod body;
+pub(crate) mod final_response;
 mod headers;
 
 pub use body::{BodyDecoder, BodyError, BodyFraming, BodyLimits};

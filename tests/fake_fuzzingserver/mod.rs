@@ -215,7 +215,7 @@ fn serve(stream: &mut TcpStream) -> std::io::Result<String> {
                         line = format!("{line}: closed with {} {:?}", close.code, close.error);
                     }
                 }
-                Event::Accepted(_) | Event::HandshakeRejected(_) => {}
+                Event::Accepted(_) | Event::HandshakeRejected(_) | Event::ProxyRejected(_) => {}
             }
         }
     }

@@ -236,3 +236,6 @@ if [ "$failed" -ne 0 ]; then
   printf 'interop: failed: %s\n' "${failures[@]}"
   exit 1
 fi
+
+# The tokio driver's examples against python-websockets, in the same venv.
+bash wsmachine-tokio/tests/interop.sh

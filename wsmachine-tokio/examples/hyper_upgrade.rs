@@ -5,7 +5,7 @@
 //! cargo run -p wsmachine-tokio --features http --example hyper_upgrade [-- ADDR] [--quiet]
 //! ```
 //!
-//! ADDR defaults to 127.0.0.1:9004 (axum_echo has 9003). `GET /` serves the
+//! ADDR defaults to 127.0.0.1:9005 (axum_echo has 9003, h2_echo 9004). `GET /` serves the
 //! same page as `axum_echo`; `/ws` echoes. For `/ws` the handler:
 //! 1. converts hyper's request with the core's `http` conversion and checks
 //!    it with `validate_request`, the checks a `Server` makes itself;
@@ -59,7 +59,7 @@ pub fn app_config() -> ServerConfig {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> ExitCode {
-    let mut addr = String::from("127.0.0.1:9004");
+    let mut addr = String::from("127.0.0.1:9005");
     let mut quiet = false;
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
@@ -79,7 +79,8 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    eprintln!("hyper_upgrade: serving http://{addr}/ and ws://{addr}/ws");
+    let bound = listener.local_addr().map_or(addr, |addr| addr.to_string());
+    eprintln!("hyper_upgrade: serving http://{bound}/ and ws://{bound}/ws");
     let sink: Option<LogSink> =
         (!quiet).then(|| Arc::new(|line: &str| eprintln!("{line}")) as LogSink);
     serve(

@@ -13,7 +13,8 @@
 pub struct Config {
     /// Unflushed output above which sending waits (`poll_ready` is
     /// pending) and reading pauses, so that a peer that stops reading costs
-    /// at most about this much memory plus one message. Default 1 MiB.
+    /// at most this much memory plus one message (or the pongs and Close
+    /// answering one read). Default 1 MiB.
     pub high_water_mark: usize,
     /// The most bytes read from the transport at once. Default 64 KiB: a
     /// few system calls per large message, and no more held per idle

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use wsmachine::entropy::OsEntropy;
 use wsmachine::{Client, CloseCode, Error, Event, SendError, Server, State};
 
@@ -25,8 +25,12 @@ macro_rules! both {
 }
 
 impl Conn {
-    pub(crate) fn receive(&mut self, now: Duration, data: BytesMut) -> Result<(), Error> {
-        both!(self, c => c.receive_buf(now, data))
+    pub(crate) fn receive_buffer(&mut self, len: usize) -> &mut [u8] {
+        both!(self, c => c.receive_buffer(len))
+    }
+
+    pub(crate) fn commit_received(&mut self, now: Duration, n: usize) -> Result<(), Error> {
+        both!(self, c => c.commit_received(now, n))
     }
 
     pub(crate) fn receive_eof(&mut self, now: Duration) -> Result<(), Error> {

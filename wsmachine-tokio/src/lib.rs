@@ -86,3 +86,8 @@ pub use transport::MaybeTlsStream;
 pub use wsmachine;
 pub use wsmachine::CloseCode;
 pub use wsmachine::message::Utf8Bytes;
+
+/// The tokio guide's examples (`docs/tokio.md`), compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/tokio.md")]
+struct TokioGuideDoctests;

@@ -1,8 +1,8 @@
 //! The driver against tokio-tungstenite over loopback TCP, both ways:
 //! messages at every length-encoding boundary up to the 1 MiB default
 //! limit, fragments with pings between them, pings and pongs, closes
-//! started by either side, a message over the limit, keepalive, a silent
-//! peer, subprotocols and rejections.
+//! started by either side, a message over the limit, keepalive and a
+//! silent peer. Subprotocols and rejections are in `handshake.rs`.
 
 mod support;
 
@@ -17,15 +17,13 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite;
 use tungstenite::Message as TMessage;
 use tungstenite::client::IntoClientRequest;
-use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::protocol::frame::coding::{CloseCode as TCloseCode, Data, OpCode};
 use tungstenite::protocol::frame::{CloseFrame as TCloseFrame, Frame as TFrame};
 use wsmachine::config::Keepalive;
 use wsmachine::error::ProtocolError;
 use wsmachine::handshake::client::ClientConfig;
-use wsmachine::handshake::server::{Accept, ServerConfig};
-use wsmachine::http::Headers;
+use wsmachine::handshake::server::ServerConfig;
 use wsmachine_tokio::{CloseCode, CloseFrame, Decision, Error, Message, WebSocket};
 
 const MIB: usize = 1 << 20;
@@ -519,151 +517,6 @@ async fn a_silent_server_fails_our_client_with_1011() {
             other => panic!("expected the pong timeout, got {other:?}"),
         }
         assert!(ours.next().await.is_none());
-    })
-    .await;
-}
-
-// ---------------------------------------------------------------------------
-// Subprotocols and rejections.
-
-#[tokio::test]
-async fn the_callback_chooses_the_subprotocol_their_client_sees() {
-    bounded(async {
-        let (listener, addr) = loopback().await;
-        let ours = async {
-            let (stream, _) = listener.accept().await.expect("accept");
-            wsmachine_tokio::accept_with(stream, ServerConfig::default(), |request| {
-                assert_eq!(request.protocols, ["mqtt", "chat.v2"]);
-                Decision::Accept(Accept::default().with_protocol("chat.v2"))
-            })
-            .await
-            .expect("handshake")
-        };
-        let (_ours, (_theirs, chosen)) =
-            tokio::join!(ours, their_client(addr, Some("mqtt, chat.v2")));
-        assert_eq!(chosen.as_deref(), Some("chat.v2"));
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn our_server_answers_their_client_with_a_403_and_its_body() {
-    bounded(async {
-        let (listener, addr) = loopback().await;
-        let ours = async {
-            let (stream, _) = listener.accept().await.expect("accept");
-            let mut headers = Headers::new();
-            headers.push("X-Reason", "maintenance");
-            let result = wsmachine_tokio::accept_with(stream, ServerConfig::default(), |_| {
-                Decision::Respond {
-                    status: 403,
-                    headers,
-                    body: Bytes::from_static(b"no entry"),
-                }
-            })
-            .await;
-            assert!(
-                matches!(result, Err(Error::Responded { status: 403 })),
-                "{result:?}"
-            );
-        };
-        let theirs = async {
-            let request = format!("ws://{addr}/")
-                .into_client_request()
-                .expect("request");
-            let stream = TcpStream::connect(addr).await.expect("connect");
-            match tokio_tungstenite::client_async(request, stream).await {
-                Err(tungstenite::Error::Http(response)) => {
-                    assert_eq!(response.status().as_u16(), 403);
-                    let header = |name| response.headers().get(name).map(|v| v.as_bytes().to_vec());
-                    assert_eq!(header("X-Reason"), Some(b"maintenance".to_vec()));
-                    assert_eq!(header("Content-Length"), Some(b"8".to_vec()));
-                    assert_eq!(response.body().as_deref(), Some(&b"no entry"[..]));
-                }
-                other => panic!("tungstenite: expected the 403, got {other:?}"),
-            }
-        };
-        tokio::join!(ours, theirs);
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn their_servers_503_reaches_our_client_with_status_headers_and_body() {
-    bounded(async {
-        let (listener, addr) = loopback().await;
-        let theirs = async {
-            let (stream, _) = listener.accept().await.expect("accept");
-            #[allow(clippy::result_large_err)]
-            let callback = |_: &Request, _: Response| {
-                let mut response = ErrorResponse::new(Some("busy, try later".to_owned()));
-                *response.status_mut() = tungstenite::http::StatusCode::SERVICE_UNAVAILABLE;
-                response
-                    .headers_mut()
-                    .insert("Retry-After", "5".parse().expect("value"));
-                Err(response)
-            };
-            let result = tokio_tungstenite::accept_hdr_async(stream, callback).await;
-            assert!(
-                matches!(result, Err(tungstenite::Error::Http(_))),
-                "{result:?}"
-            );
-        };
-        let ours = async {
-            let stream = TcpStream::connect(addr).await.expect("connect");
-            let config = ClientConfig::new(&format!("ws://{addr}/")).expect("url");
-            match wsmachine_tokio::connect_with(stream, config).await {
-                Err(Error::Rejected {
-                    status,
-                    headers,
-                    body,
-                    body_error,
-                }) => {
-                    assert_eq!(status, 503);
-                    assert_eq!(headers.get_str("Retry-After"), Some("5"));
-                    assert_eq!(&body[..], b"busy, try later");
-                    assert_eq!(body_error, None);
-                }
-                other => panic!("expected the rejection, got {other:?}"),
-            }
-        };
-        tokio::join!(theirs, ours);
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn a_bad_request_gets_the_cores_response_and_a_typed_error() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    bounded(async {
-        let (listener, addr) = loopback().await;
-        let ours = async {
-            let (stream, _) = listener.accept().await.expect("accept");
-            let error = wsmachine_tokio::accept(stream)
-                .await
-                .expect_err("a plain GET");
-            assert_eq!(
-                error.handshake_kind(),
-                Some(wsmachine::handshake::HandshakeErrorKind::NotWebSocket)
-            );
-            assert_eq!(error.kind_str(), "not_websocket");
-        };
-        let raw = async {
-            let mut stream = TcpStream::connect(addr).await.expect("connect");
-            stream
-                .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-                .await
-                .expect("write");
-            let mut response = Vec::new();
-            stream.read_to_end(&mut response).await.expect("read");
-            let response = String::from_utf8(response).expect("utf-8");
-            assert!(response.starts_with("HTTP/1.1 426 "), "{response}");
-            assert!(
-                response.to_ascii_lowercase().contains("upgrade: websocket"),
-                "{response}"
-            );
-        };
-        tokio::join!(ours, raw);
     })
     .await;
 }

@@ -1,6 +1,7 @@
 //! [`WebSocket`]: the one loop between a transport and the core.
 //!
-//! Both the [`Stream`] and the [`Sink`] drive the same state machine,
+//! Both the [`Stream`](futures_core::Stream) and the
+//! [`Sink`](futures_sink::Sink) drive the same state machine,
 //! `poll_engine`: take the core's output into a queue and write it, fire
 //! the core's timers from a `tokio::time::Sleep`, read into the core when
 //! it has no event to give, and shut the transport down once the core is
@@ -16,19 +17,17 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker, ready};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
-use futures_core::Stream;
-use futures_sink::Sink;
+use bytes::{Buf, Bytes};
 use futures_util::task::AtomicWaker;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 use wsmachine::message::MessageAssembler;
-use wsmachine::{CloseCode, Event, SendError, State};
+use wsmachine::{Event, State};
 
 use crate::config::Config;
 use crate::conn::Conn;
-use crate::error::{Error, from_core};
-use crate::message::{CloseFrame, Message};
+use crate::error::Error;
+mod messages;
 
 /// How many writes one vectored write gathers.
 const MAX_SLICES: usize = 64;
@@ -42,8 +41,9 @@ const READ_BUDGET: usize = 32;
 /// the peer reads them; a well-behaved peer closes its side at once.
 const LINGER: Duration = Duration::from_secs(2);
 
-/// A WebSocket over a tokio transport: a [`Stream`] of received messages
-/// and a [`Sink`] of messages to send.
+/// A WebSocket over a tokio transport: a [`Stream`](futures_core::Stream)
+/// of received [`Message`](crate::Message)s and a
+/// [`Sink`](futures_sink::Sink) of messages to send.
 ///
 /// Get one from [`connect`](crate::connect), [`accept`](crate::accept) or
 /// [`from_upgraded`](Self::from_upgraded). Pings are answered while the
@@ -57,7 +57,6 @@ pub struct WebSocket<S> {
     config: Config,
     epoch: Instant,
     assembler: MessageAssembler,
-    read_buf: BytesMut,
     out: VecDeque<Bytes>,
     out_len: usize,
     needs_flush: bool,
@@ -131,7 +130,6 @@ impl<S> WebSocket<S> {
             // The core enforces the message limit itself; the assembler
             // only joins what the core let through.
             assembler: MessageAssembler::new(usize::MAX),
-            read_buf: BytesMut::new(),
             out: VecDeque::new(),
             out_len: 0,
             needs_flush: false,
@@ -322,8 +320,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             {
                 break;
             }
-            self.read_buf.resize(self.config.read_buffer.max(1), 0);
-            let mut buf = ReadBuf::new(&mut self.read_buf[..]);
+            let mut scratch = [0u8; 4096];
+            let mut buf = ReadBuf::new(&mut scratch);
             match ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf)) {
                 Ok(()) if !buf.filled().is_empty() => {}
                 _ => self.read_done = true,
@@ -332,33 +330,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         Poll::Ready(())
     }
 
-    /// Reads once into the core.
+    /// Reads once, straight into the core's receive buffer.
     fn poll_read_in(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let size = self.config.read_buffer.max(1);
-        self.read_buf.resize(size, 0);
-        let mut buf = ReadBuf::new(&mut self.read_buf[..]);
+        let now = self.now();
+        let room = self.conn.receive_buffer(self.config.read_buffer.max(1));
+        let mut buf = ReadBuf::new(room);
         let polled = Pin::new(&mut self.io).poll_read(cx, &mut buf);
         let filled = buf.filled().len();
+        // A protocol error is sticky and comes as the core's Close event,
+        // in byte order; a handshake error is the core's `error()`: neither
+        // is taken from here. Committing nothing gives the room back, so
+        // an idle connection holds no read buffer.
+        let _ = self.conn.commit_received(now, filled);
         match polled {
-            Poll::Pending => {
-                // An idle connection keeps no read buffer.
-                self.read_buf = BytesMut::new();
-                Poll::Pending
-            }
-            Poll::Ready(Err(error)) => {
-                self.read_buf.clear();
-                Poll::Ready(Err(error))
-            }
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
             Poll::Ready(Ok(())) => {
-                self.read_buf.truncate(filled);
                 if filled == 0 {
                     self.transport_ended();
-                } else {
-                    let data = self.read_buf.split();
-                    let now = self.now();
-                    // A protocol error is sticky and comes as the core's
-                    // Close event, in byte order: not from here.
-                    let _ = self.conn.receive(now, data);
                 }
                 Poll::Ready(Ok(()))
             }
@@ -409,7 +398,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 ready!(self.poll_linger(&mut cx));
                 self.finished = true;
                 self.linger = None;
-                self.read_buf = BytesMut::new();
                 return Poll::Ready(Ok(None));
             }
             if self.poll_timer(&mut cx) {
@@ -457,197 +445,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             // the reader's to see.
             self.wakers.stream.wake();
         }
-    }
-
-    /// Starts the closing handshake and writes everything out. Keep polling
-    /// the stream to see the peer's Close and the end of the connection.
-    ///
-    /// # Errors
-    /// [`Error::Send`] for a code that may not be sent (1005, 1006, 1015,
-    /// ...) or a reason over 123 bytes; [`Error::Closed`] when the connection
-    /// is already closed; [`Error::Io`] when the transport fails.
-    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.start_close(code, reason)?;
-        std::future::poll_fn(|cx| Sink::<Message>::poll_flush(Pin::new(&mut *self), cx)).await
-    }
-
-    fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        let now = self.now();
-        match self.conn.close(now, code, reason) {
-            Ok(()) => {
-                self.take_output();
-                Ok(())
-            }
-            // Already closing: the handshake is under way.
-            Err(SendError::NotOpen {
-                state: State::Closing,
-            }) => Ok(()),
-            Err(error) => Err(send_error(error)),
-        }
-    }
-
-    /// Splits the socket into a sending half and a receiving half that two
-    /// tasks can use at once (futures' `StreamExt::split`).
-    pub fn split(
-        self,
-    ) -> (
-        futures_util::stream::SplitSink<Self, Message>,
-        futures_util::stream::SplitStream<Self>,
-    ) {
-        futures_util::StreamExt::split(self)
-    }
-
-    /// The next message for the stream, from the engine's events.
-    fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
-        loop {
-            let event = match ready!(self.poll_engine(cx)) {
-                Ok(Some(event)) => event,
-                Ok(None) => return Poll::Ready(None),
-                Err(error) => {
-                    crate::trace::failure(&error);
-                    return Poll::Ready(Some(Err(error)));
-                }
-            };
-            match event {
-                Event::Frame(frame) => match self.assembler.push(frame) {
-                    Ok(Some(message)) => return Poll::Ready(Some(Ok(from_assembled(message)))),
-                    Ok(None) => {}
-                    // The core checks fragmentation, UTF-8 and the size
-                    // limit before a frame gets here.
-                    Err(error) => {
-                        let error = Error::Protocol(assembly_error(error));
-                        crate::trace::failure(&error);
-                        return Poll::Ready(Some(Err(error)));
-                    }
-                },
-                Event::Close(close) => match close.error {
-                    None => {
-                        let frame = (close.code != CloseCode::NO_STATUS).then_some(CloseFrame {
-                            code: close.code,
-                            reason: close.reason,
-                        });
-                        return Poll::Ready(Some(Ok(Message::Close(frame))));
-                    }
-                    // After our Close the peer may just go: an end.
-                    Some(wsmachine::Error::UnexpectedEof) if self.ended_while_closing => {}
-                    Some(error) => {
-                        let error = from_core(error);
-                        crate::trace::failure(&error);
-                        return Poll::Ready(Some(Err(error)));
-                    }
-                },
-                // Handshake events come before a socket exists.
-                Event::Request(_) | Event::Accepted(_) | Event::HandshakeRejected(_) => {}
-            }
-        }
-    }
-}
-
-fn from_assembled(message: wsmachine::message::Message) -> Message {
-    use wsmachine::message::Message as Core;
-    match message {
-        Core::Text(text) => Message::Text(text),
-        Core::Binary(data) => Message::Binary(data),
-        Core::Ping(data) => Message::Ping(data),
-        Core::Pong(data) => Message::Pong(data),
-        // A connection reports Close frames as events, not frames.
-        Core::Close(_) => Message::Close(None),
-    }
-}
-
-fn assembly_error(error: wsmachine::message::MessageError) -> wsmachine::Error {
-    use wsmachine::error::ProtocolError;
-    use wsmachine::message::MessageError;
-    wsmachine::Error::Protocol(match error {
-        MessageError::TooLarge { limit, .. } => ProtocolError::MessageTooLarge {
-            limit: limit as u64,
-        },
-        MessageError::UnexpectedContinuation => ProtocolError::UnexpectedContinuation,
-        MessageError::InvalidUtf8(_) => ProtocolError::InvalidUtf8 { offset: None },
-        _ => ProtocolError::ExpectedContinuation,
-    })
-}
-
-pub(crate) fn send_error(error: SendError) -> Error {
-    match error {
-        SendError::NotOpen { .. } => Error::Closed,
-        other => Error::Send(other),
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocket<S> {
-    type Item = Result<Message, Error>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        let polled = this.poll_message(cx);
-        // Reading may have written output below the mark: a waiting sender
-        // can go on.
-        if this.out_len <= this.config.high_water_mark {
-            this.wakers.sink.wake();
-        }
-        polled
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
-    type Error = Error;
-
-    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let this = self.get_mut();
-        this.poll_output(cx)?;
-        if this.out_len > this.config.high_water_mark {
-            Poll::Pending
-        } else {
-            Poll::Ready(Ok(()))
-        }
-    }
-
-    fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
-        let this = self.get_mut();
-        if this.io_dead || this.finished {
-            return Err(Error::Closed);
-        }
-        let sent = match message {
-            Message::Text(text) => this.conn.send_text(text.as_str()),
-            Message::Binary(data) => this.conn.send_binary(data),
-            Message::Ping(data) => this.conn.send_ping(&data),
-            Message::Pong(data) => this.conn.send_pong(&data),
-            Message::Close(frame) => {
-                let (code, reason) = frame.map_or((CloseCode::NORMAL, String::new()), |frame| {
-                    (frame.code, frame.reason)
-                });
-                return this.start_close(code, &reason);
-            }
-        };
-        sent.map_err(send_error)?;
-        this.take_output();
-        Ok(())
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let this = self.get_mut();
-        match this.poll_output(cx) {
-            Ok(()) => {}
-            // Everything queued was written before the connection ended.
-            Err(Error::Closed) if this.out.is_empty() && this.finished => {
-                return Poll::Ready(Ok(()));
-            }
-            Err(error) => return Poll::Ready(Err(error)),
-        }
-        if this.out.is_empty() && !this.needs_flush {
-            Poll::Ready(Ok(()))
-        } else {
-            Poll::Pending
-        }
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let this = self.get_mut();
-        if this.conn.state() == State::Open {
-            this.start_close(CloseCode::NORMAL, "")?;
-        }
-        Pin::new(this).poll_flush(cx)
     }
 }
 

@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# Autobahn|Testsuite, strict, both roles, run by .ci/run:
+#   - server role: `wstest -m fuzzingclient` against examples/echo_server;
+#   - client role: `wstest -m fuzzingserver` against examples/autobahn_client;
+# both built with all features (the server accepts permessage-deflate,
+# the client offers it), on cases 1.*-7.*, 9.*, 10.* and a fixed sample of
+# the permessage-deflate groups: every subgroup 12.1-12.5 and 13.1-13.7 at
+# sizes 1, 5 and 11 of the suite's list (16 B, 4 KiB, and 8 KiB messages
+# auto-fragmented into 256-byte frames), 1000 messages each.
+#
+#   bash tests/autobahn/run.sh                          # what CI runs
+#   AUTOBAHN_UPDATE_DOCS=1 bash tests/autobahn/run.sh   # also rewrite docs/conformance.md
+#   AUTOBAHN_CASES=all-deflate bash tests/autobahn/run.sh
+#       all 216 permessage-deflate cases (12.*, 13.*) in both roles: about
+#       an hour, as wstest spends up to 40 s on a case of 128 KiB messages
+#   AUTOBAHN_CASES='1.1.1 5.*' bash tests/autobahn/run.sh   # any case patterns
+#
+# Fails (exit 1) when any case of either role is NON-STRICT, FAILED or
+# UNIMPLEMENTED in `behavior` or `behaviorClose` (only the suite's own
+# INFORMATIONAL grades are allowed), when a role misses cases the other ran,
+# or (default case set only) when the generated section of
+# docs/conformance.md does not match the run. Prints the counts per grade
+# for each role and the time taken.
+#
+# Installs wstest under target/autobahn/ on first use (tests/autobahn/install.sh:
+# Debian 11's Python 2.7 under a private apt configuration, pinned wheels
+# under a private prefix); later runs reuse it. Reports land in
+# target/autobahn/reports/{server,client}/ (index.json and HTML).
+#
+# Other knobs: AUTOBAHN_PROFILE=release|debug (default debug, with wsmachine
+# and zlib-rs optimised: after `cargo test` it builds in about 30 s, where a
+# cold release build takes 4 minutes here, and the cases run as fast),
+# AUTOBAHN_TIMEOUT (seconds for each role's run; default 420, 5400 with
+# all-deflate).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+START=$SECONDS
+
+HERE=tests/autobahn
+# shellcheck source=tests/autobahn/install.sh
+source "$HERE/install.sh"
+WORK=$AB_WORK
+REPORTS=$WORK/reports
+LOGS=$WORK/logs
+AGENT=wsmachine
+PROFILE=${AUTOBAHN_PROFILE:-debug}
+CASE_SET=${AUTOBAHN_CASES:-ci}
+
+DEFLATE_SIZES=(1 5 11)
+case "$CASE_SET" in
+  ci)
+    # Quoted: they are wstest's patterns, not the shell's.
+    CASES=('1.*' '2.*' '3.*' '4.*' '5.*' '6.*' '7.*' '9.*' '10.*')
+    for group in 12.1 12.2 12.3 12.4 12.5 13.1 13.2 13.3 13.4 13.5 13.6 13.7; do
+      for size in "${DEFLATE_SIZES[@]}"; do
+        CASES+=("$group.$size")
+      done
+    done
+    DEFAULT_TIMEOUT=420
+    ;;
+  all-deflate)
+    CASES=('12.*' '13.*')
+    DEFAULT_TIMEOUT=5400
+    ;;
+  *)
+    read -r -a CASES <<<"$CASE_SET"
+    DEFAULT_TIMEOUT=600
+    ;;
+esac
+ROLE_TIMEOUT=${AUTOBAHN_TIMEOUT:-$DEFAULT_TIMEOUT}
+
+say() { printf 'autobahn: %s\n' "$*"; }
+
+background_pids=()
+cleanup() {
+  local pid
+  for pid in "${background_pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
+
+# free_port: a port nothing listens on now.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_until TRIES COMMAND...: retries COMMAND every 0.1 s.
+wait_until() {
+  local tries=$1
+  shift
+  until "$@" 2>/dev/null; do
+    tries=$((tries - 1))
+    [ "$tries" -gt 0 ] || return 1
+    sleep 0.1
+  done
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+cases_json() {
+  python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "${CASES[@]}"
+}
+
+mkdir -p "$LOGS"
+ab_install
+say "$("${WSTEST[@]}" -a 2>/dev/null | tr '\n' ' ')"
+
+# --all-features, as `cargo test --all-features` builds, so that after it
+# (in CI) only wsmachine and zlib-rs are built again. It includes deflate,
+# which 12.x and 13.x need.
+BUILD_FLAGS=(--all-features --example echo_server --example autobahn_client)
+if [ "$PROFILE" = release ]; then
+  BUILD_FLAGS+=(--release)
+else
+  # Those two at opt-level 3 in the debug build: deflate cases then run as
+  # fast as in release (12.1.11 took 5.5 s unoptimised, 2.1 s so), without
+  # the 4 minutes a cold release build of every dev-dependency takes here.
+  BUILD_FLAGS+=(--config 'profile.dev.package.wsmachine.opt-level=3'
+    --config 'profile.dev.package.zlib-rs.opt-level=3')
+fi
+[ "$PROFILE" = debug ] || [ "$PROFILE" = release ] || {
+  echo "AUTOBAHN_PROFILE must be debug or release" >&2
+  exit 2
+}
+say "building the examples ($PROFILE)"
+BUILD_START=$SECONDS
+cargo build --quiet "${BUILD_FLAGS[@]}"
+say "built in $((SECONDS - BUILD_START)) s"
+EXAMPLES=target/$PROFILE/examples
+
+rm -rf "$REPORTS"
+mkdir -p "$REPORTS/server" "$REPORTS/client"
+
+# Both roles run at once: each is one single-threaded wstest and one
+# example. Everything starts from this shell, so the trap stops it all.
+
+# The server role: the suite as client, examples/echo_server under test.
+ECHO_LOG=$LOGS/echo_server.stderr
+"$EXAMPLES/echo_server" 127.0.0.1:0 --quiet 2>"$ECHO_LOG" &
+echo_pid=$!
+background_pids+=("$echo_pid")
+if ! wait_until 100 grep -q 'listening on ws://' "$ECHO_LOG"; then
+  say "echo_server did not start:"
+  cat "$ECHO_LOG"
+  exit 1
+fi
+echo_port=$(sed -n 's|.*listening on ws://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$ECHO_LOG" | head -n 1)
+cat >"$WORK/fuzzingclient.json" <<EOF
+{"options": {"failByDrop": false}, "outdir": "$REPORTS/server",
+ "servers": [{"agent": "$AGENT", "url": "ws://127.0.0.1:$echo_port"}],
+ "cases": $(cases_json), "exclude-cases": [], "exclude-agent-cases": {}}
+EOF
+
+# The client role: the suite as server, examples/autobahn_client under test.
+suite_port=$(free_port)
+cat >"$WORK/fuzzingserver.json" <<EOF
+{"url": "ws://127.0.0.1:$suite_port", "outdir": "$REPORTS/client",
+ "options": {"failByDrop": false},
+ "cases": $(cases_json), "exclude-cases": [], "exclude-agent-cases": {}}
+EOF
+timeout --kill-after=10 "$ROLE_TIMEOUT" "${WSTEST[@]}" -m fuzzingserver \
+  -s "$WORK/fuzzingserver.json" >"$LOGS/fuzzingserver.log" 2>&1 &
+suite_server_pid=$!
+background_pids+=("$suite_server_pid")
+if ! wait_until 300 port_open "$suite_port"; then
+  say "fuzzingserver did not start:"
+  tail -n 20 "$LOGS/fuzzingserver.log"
+  exit 1
+fi
+
+say "${#CASES[@]} case patterns, both roles at once, each bounded by ${ROLE_TIMEOUT} s"
+say "server role: fuzzingclient -> echo_server on port $echo_port"
+say "client role: autobahn_client -> fuzzingserver on port $suite_port"
+ROLES_START=$SECONDS
+timeout --kill-after=10 "$ROLE_TIMEOUT" "${WSTEST[@]}" -m fuzzingclient \
+  -s "$WORK/fuzzingclient.json" >"$LOGS/fuzzingclient.log" 2>&1 &
+suite_client_pid=$!
+background_pids+=("$suite_client_pid")
+timeout --kill-after=10 "$ROLE_TIMEOUT" "$EXAMPLES/autobahn_client" "ws://127.0.0.1:$suite_port" \
+  >"$LOGS/autobahn_client.log" 2>&1 &
+client_pid=$!
+background_pids+=("$client_pid")
+
+ran=0
+client_status=0
+wait "$client_pid" || client_status=$?
+client_done=$SECONDS
+if [ "$client_status" -ne 0 ]; then
+  say "autobahn_client failed (status $client_status; 124 is the ${ROLE_TIMEOUT} s timeout):"
+  tail -n 20 "$LOGS/autobahn_client.log"
+  ran=1
+elif ! grep -q '^reports updated' "$LOGS/autobahn_client.log"; then
+  say "autobahn_client did not update the reports"
+  ran=1
+fi
+# The fuzzing server writes its reports when the client opens
+# /updateReports; then it has nothing more to do.
+wait_until 100 test -s "$REPORTS/client/index.json" || true
+kill "$suite_server_pid" 2>/dev/null || true
+suite_client_status=0
+wait "$suite_client_pid" || suite_client_status=$?
+server_done=$SECONDS
+kill "$echo_pid" 2>/dev/null || true
+if [ "$suite_client_status" -ne 0 ]; then
+  say "fuzzingclient failed (status $suite_client_status; 124 is the ${ROLE_TIMEOUT} s timeout):"
+  tail -n 20 "$LOGS/fuzzingclient.log"
+  ran=1
+fi
+say "client role ran in $((client_done - ROLES_START)) s, server role in $((server_done - ROLES_START)) s"
+
+grade_args=(--role "server=$REPORTS/server" --role "client=$REPORTS/client" --agent "$AGENT")
+if [ "$CASE_SET" = ci ]; then
+  grade_args+=(--docs docs/conformance.md --section ci)
+  if [ "${AUTOBAHN_UPDATE_DOCS:-0}" = 1 ]; then
+    grade_args+=(--update)
+  else
+    grade_args+=(--check)
+  fi
+elif [ "$CASE_SET" = all-deflate ] && [ "${AUTOBAHN_UPDATE_DOCS:-0}" = 1 ]; then
+  grade_args+=(--docs docs/conformance.md --section all-deflate --update)
+fi
+graded=0
+if [ -s "$REPORTS/server/index.json" ] && [ -s "$REPORTS/client/index.json" ]; then
+  python3 "$HERE/grade.py" "${grade_args[@]}" || graded=1
+else
+  say "a role wrote no report"
+  graded=1
+fi
+say "reports: $REPORTS/{server,client}/index.html"
+say "took $((SECONDS - START)) s"
+if [ "$ran" -ne 0 ] || [ "$graded" -ne 0 ]; then
+  say "FAILED"
+  exit 1
+fi
+say "strict in both roles"

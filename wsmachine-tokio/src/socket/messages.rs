@@ -1,0 +1,211 @@
+//! The socket's faces: the [`Stream`] of messages and the [`Sink`] that
+//! takes them, both on the engine of the parent module.
+
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use futures_core::Stream;
+use futures_sink::Sink;
+use tokio::io::{AsyncRead, AsyncWrite};
+use wsmachine::{CloseCode, Event, SendError, State};
+
+use super::WebSocket;
+use crate::error::{Error, from_core};
+use crate::message::{CloseFrame, Message};
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
+    /// Starts the closing handshake and writes everything out. Keep polling
+    /// the stream to see the peer's Close and the end of the connection.
+    ///
+    /// # Errors
+    /// [`Error::Send`] for a code that may not be sent (1005, 1006, 1015,
+    /// ...) or a reason over 123 bytes; [`Error::Io`] when the transport
+    /// fails. Closing a socket that is already closing or closed does
+    /// nothing.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.start_close(code, reason)?;
+        std::future::poll_fn(|cx| Sink::<Message>::poll_flush(Pin::new(&mut *self), cx)).await
+    }
+
+    fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        let now = self.now();
+        match self.conn.close(now, code, reason) {
+            Ok(()) => {
+                self.take_output();
+                Ok(())
+            }
+            // Already closing or closed: nothing left to start.
+            Err(SendError::NotOpen {
+                state: State::Closing | State::Closed,
+            }) => Ok(()),
+            Err(error) => Err(send_error(error)),
+        }
+    }
+
+    /// Splits the socket into a sending half and a receiving half that two
+    /// tasks can use at once (futures' `StreamExt::split`).
+    pub fn split(
+        self,
+    ) -> (
+        futures_util::stream::SplitSink<Self, Message>,
+        futures_util::stream::SplitStream<Self>,
+    ) {
+        futures_util::StreamExt::split(self)
+    }
+
+    /// The next message for the stream, from the engine's events.
+    fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        loop {
+            let event = match ready!(self.poll_engine(cx)) {
+                Ok(Some(event)) => event,
+                Ok(None) => return Poll::Ready(None),
+                Err(error) => {
+                    crate::trace::failure(&error);
+                    return Poll::Ready(Some(Err(error)));
+                }
+            };
+            match event {
+                Event::Frame(frame) => match self.assembler.push(frame) {
+                    Ok(Some(message)) => return Poll::Ready(Some(Ok(from_assembled(message)))),
+                    Ok(None) => {}
+                    // The core checks fragmentation, UTF-8 and the size
+                    // limit before a frame gets here.
+                    Err(error) => {
+                        let error = Error::Protocol(assembly_error(error));
+                        crate::trace::failure(&error);
+                        return Poll::Ready(Some(Err(error)));
+                    }
+                },
+                Event::Close(close) => match close.error {
+                    None => {
+                        let frame = (close.code != CloseCode::NO_STATUS).then_some(CloseFrame {
+                            code: close.code,
+                            reason: close.reason,
+                        });
+                        return Poll::Ready(Some(Ok(Message::Close(frame))));
+                    }
+                    // After our Close the peer may just go: an end.
+                    Some(wsmachine::Error::UnexpectedEof) if self.ended_while_closing => {}
+                    Some(error) => {
+                        let error = from_core(error);
+                        crate::trace::failure(&error);
+                        return Poll::Ready(Some(Err(error)));
+                    }
+                },
+                // Handshake events come before a socket exists.
+                Event::Request(_)
+                | Event::Accepted(_)
+                | Event::HandshakeRejected(_)
+                | Event::ProxyRejected(_) => {}
+            }
+        }
+    }
+}
+
+fn from_assembled(message: wsmachine::message::Message) -> Message {
+    use wsmachine::message::Message as Core;
+    match message {
+        Core::Text(text) => Message::Text(text),
+        Core::Binary(data) => Message::Binary(data),
+        Core::Ping(data) => Message::Ping(data),
+        Core::Pong(data) => Message::Pong(data),
+        // A connection reports Close frames as events, not frames.
+        Core::Close(_) => Message::Close(None),
+    }
+}
+
+fn assembly_error(error: wsmachine::message::MessageError) -> wsmachine::Error {
+    use wsmachine::error::ProtocolError;
+    use wsmachine::message::MessageError;
+    wsmachine::Error::Protocol(match error {
+        MessageError::TooLarge { limit, .. } => ProtocolError::MessageTooLarge {
+            limit: limit as u64,
+        },
+        MessageError::UnexpectedContinuation => ProtocolError::UnexpectedContinuation,
+        MessageError::InvalidUtf8(_) => ProtocolError::InvalidUtf8 { offset: None },
+        _ => ProtocolError::ExpectedContinuation,
+    })
+}
+
+pub(crate) fn send_error(error: SendError) -> Error {
+    match error {
+        SendError::NotOpen { .. } => Error::Closed,
+        other => Error::Send(other),
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocket<S> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let polled = this.poll_message(cx);
+        // Reading may have written output below the mark: a waiting sender
+        // can go on.
+        if this.out_len <= this.config.high_water_mark {
+            this.wakers.sink.wake();
+        }
+        polled
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        this.poll_output(cx)?;
+        if this.out_len > this.config.high_water_mark {
+            Poll::Pending
+        } else {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
+        let this = self.get_mut();
+        if this.io_dead || this.finished {
+            return Err(Error::Closed);
+        }
+        let sent = match message {
+            Message::Text(text) => this.conn.send_text(text.as_str()),
+            Message::Binary(data) => this.conn.send_binary(data),
+            Message::Ping(data) => this.conn.send_ping(&data),
+            Message::Pong(data) => this.conn.send_pong(&data),
+            Message::Close(frame) => {
+                let (code, reason) = frame.map_or((CloseCode::NORMAL, String::new()), |frame| {
+                    (frame.code, frame.reason)
+                });
+                return this.start_close(code, &reason);
+            }
+        };
+        sent.map_err(send_error)?;
+        this.take_output();
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        match this.poll_output(cx) {
+            Ok(()) => {}
+            // Everything queued was written before the connection ended.
+            Err(Error::Closed) if this.out.is_empty() && this.finished => {
+                return Poll::Ready(Ok(()));
+            }
+            Err(error) => return Poll::Ready(Err(error)),
+        }
+        if this.out.is_empty() && !this.needs_flush {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Pending
+        }
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        if this.conn.state() == State::Open {
+            this.start_close(CloseCode::NORMAL, "")?;
+        }
+        Pin::new(this).poll_flush(cx)
+    }
+}
