@@ -135,11 +135,6 @@ pub use receive_into::ReadError;
 pub use server::{Server, ServerRole};
 pub use state::State;
 
-/// The README's examples, compiled and run as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-struct ReadmeDoctests;
-
 /// The handshake failures guide's examples, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../docs/handshake-failures.md")]

@@ -393,13 +393,24 @@ fn room_given_back_unused_holds_no_memory() {
     // A read that finds nothing yet gives its room back: an idle connection
     // waiting on its transport holds no read buffer.
     let mut server = Server::new_open(config(), NOW);
-    assert_eq!(feed(&mut server, &frames(Opcode::Text, b"warm", 1, true)), 1);
+    assert_eq!(
+        feed(&mut server, &frames(Opcode::Text, b"warm", 1, true)),
+        1
+    );
     let before = live_bytes();
     server.receive_buffer(READ);
     server.commit_received(NOW, 0).expect("open");
-    assert!(live_bytes() - before <= 0, "{} B kept", live_bytes() - before);
+    assert!(
+        live_bytes() - before <= 0,
+        "{} B kept",
+        live_bytes() - before
+    );
     // The same when the room is simply never committed.
     server.receive_buffer(READ);
     assert_eq!(server.poll_event(), None);
-    assert!(live_bytes() - before <= 0, "{} B kept", live_bytes() - before);
+    assert!(
+        live_bytes() - before <= 0,
+        "{} B kept",
+        live_bytes() - before
+    );
 }

@@ -92,3 +92,9 @@ pub use wsmachine::message::Utf8Bytes;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/tokio.md")]
 struct TokioGuideDoctests;
+
+/// The README's examples, compiled as doctests here, where both the core and
+/// the driver are in scope.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
