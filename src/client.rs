@@ -159,14 +159,7 @@ impl<E: Entropy> ClientRole<E> {
         let error = error
             .or_else(|| read.body_error.clone().map(HandshakeError::RejectionBody))
             .map(Error::Handshake);
-        engine.push_event(Event::HandshakeRejected(Rejection {
-            status: read.response.status,
-            reason: read.response.reason,
-            headers: read.response.headers,
-            body: read.body,
-            trailers: read.trailers,
-            body_error: read.body_error,
-        }));
+        engine.push_event(Event::HandshakeRejected(Rejection::from(read)));
         // Whatever follows the rejection is not WebSocket data.
         engine.recv.clear();
         self.handshake = ClientHandshake::Done;

@@ -16,7 +16,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::Bytes;
 
-use crate::http::{BodyError, HeadError, Headers, Response};
+use crate::http::{BodyError, HeadError, HeadFault, Headers, Response};
 
 /// Why an opening handshake failed.
 ///
@@ -207,16 +207,10 @@ impl HandshakeError {
         use HandshakeErrorKind as Kind;
         match self {
             HandshakeError::InvalidRequestHead(error)
-            | HandshakeError::InvalidResponseHead(error) => match error {
-                HeadError::RequestLineTooLong { .. }
-                | HeadError::StatusLineTooLong { .. }
-                | HeadError::HeaderLineTooLong { .. }
-                | HeadError::HeadTooLarge { .. }
-                | HeadError::TooManyHeaders { .. } => Kind::HeadTooLarge,
-                HeadError::UnsupportedVersion { .. } => Kind::HttpVersion,
-                HeadError::MissingHost | HeadError::DuplicateHost | HeadError::Malformed(_) => {
-                    Kind::MalformedHttp
-                }
+            | HandshakeError::InvalidResponseHead(error) => match error.fault() {
+                HeadFault::TooLarge => Kind::HeadTooLarge,
+                HeadFault::Version => Kind::HttpVersion,
+                HeadFault::Malformed => Kind::MalformedHttp,
             },
             HandshakeError::Http10Request => Kind::HttpVersion,
             HandshakeError::MethodNotAllowed { .. } => Kind::MethodNotAllowed,

@@ -182,7 +182,34 @@ pub enum HeadError {
     Malformed(MalformedKind),
 }
 
+/// What kind of fault a [`HeadError`] is, for the failure categories of the
+/// layers above (handshake and proxy errors).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HeadFault {
+    /// A line, the head or the number of fields is over its limit.
+    TooLarge,
+    /// An HTTP version other than 1.x.
+    Version,
+    /// Not well-formed HTTP.
+    Malformed,
+}
+
 impl HeadError {
+    /// Its kind of fault.
+    pub(crate) fn fault(&self) -> HeadFault {
+        match self {
+            HeadError::RequestLineTooLong { .. }
+            | HeadError::StatusLineTooLong { .. }
+            | HeadError::HeaderLineTooLong { .. }
+            | HeadError::HeadTooLarge { .. }
+            | HeadError::TooManyHeaders { .. } => HeadFault::TooLarge,
+            HeadError::UnsupportedVersion { .. } => HeadFault::Version,
+            HeadError::MissingHost | HeadError::DuplicateHost | HeadError::Malformed(_) => {
+                HeadFault::Malformed
+            }
+        }
+    }
+
     /// The status code a server answers a request refused with this error:
     /// 414, 431, 505 or 400.
     ///

@@ -12,6 +12,7 @@ pub use headers::{HeaderError, is_field_value, is_token};
 pub(crate) use headers::{is_tchar, trim_ows};
 
 mod head;
+pub(crate) use head::HeadFault;
 pub use head::{HeadError, HeadLimits, HeadParser, HttpVersion, MalformedKind, Request, Response};
 
 mod write;

@@ -8,7 +8,8 @@ use bytes::{Buf, Bytes, BytesMut};
 use super::config::{ProxyConfig, ProxyConfigError, target_authority};
 use crate::http::final_response::{FinalResponse, FinalResponseReader};
 use crate::http::{
-    BodyError, BodyLimits, HeadError, HeadParser, Headers, Response, WriteError, write_request,
+    BodyError, BodyLimits, HeadError, HeadFault, HeadParser, Headers, Response, WriteError,
+    write_request,
 };
 
 /// Why a tunnel failed: the proxy's answer is malformed, over a limit, or
@@ -76,16 +77,10 @@ impl ProxyError {
     /// The failure's category.
     pub fn kind(&self) -> ProxyErrorKind {
         match self {
-            ProxyError::InvalidResponseHead(error) => match error {
-                HeadError::RequestLineTooLong { .. }
-                | HeadError::StatusLineTooLong { .. }
-                | HeadError::HeaderLineTooLong { .. }
-                | HeadError::HeadTooLarge { .. }
-                | HeadError::TooManyHeaders { .. } => ProxyErrorKind::HeadTooLarge,
-                HeadError::UnsupportedVersion { .. } => ProxyErrorKind::HttpVersion,
-                HeadError::MissingHost | HeadError::DuplicateHost | HeadError::Malformed(_) => {
-                    ProxyErrorKind::MalformedHttp
-                }
+            ProxyError::InvalidResponseHead(error) => match error.fault() {
+                HeadFault::TooLarge => ProxyErrorKind::HeadTooLarge,
+                HeadFault::Version => ProxyErrorKind::HttpVersion,
+                HeadFault::Malformed => ProxyErrorKind::MalformedHttp,
             },
             ProxyError::UnexpectedSwitch => ProxyErrorKind::InvalidResponse,
             ProxyError::RejectionBody(_) => ProxyErrorKind::RejectionBody,
