@@ -6,6 +6,7 @@
 //! killed after a deadline, so each test ends by itself.
 
 mod fake_fuzzingserver;
+mod programs;
 
 use std::net::TcpListener;
 use std::process::Command;
@@ -13,58 +14,9 @@ use std::time::Duration;
 
 use fake_fuzzingserver::{run_bounded, start_fake_fuzzingserver};
 
-/// Builds the example with this test's profile and features (so that,
-/// after `cargo test`, it is already fresh) and returns its path.
-fn autobahn_client_binary() -> String {
-    let mut features = Vec::new();
-    if cfg!(feature = "std") {
-        features.push("std");
-    }
-    if cfg!(feature = "os-entropy") {
-        features.push("os-entropy");
-    }
-    if cfg!(feature = "http") {
-        features.push("http");
-    }
-    let mut command = Command::new(env!("CARGO"));
-    command.args([
-        "build",
-        "--quiet",
-        "--example",
-        "autobahn_client",
-        "--message-format=json",
-        "--manifest-path",
-        concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"),
-        "--no-default-features",
-        "--features",
-        &features.join(","),
-    ]);
-    if !cfg!(debug_assertions) {
-        command.arg("--release");
-    }
-    let output = run_bounded(command, Duration::from_secs(600));
-    assert!(
-        output.status.success(),
-        "building the example failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let messages = String::from_utf8(output.stdout).unwrap();
-    let artifact = messages
-        .lines()
-        .find(|line| {
-            line.contains(r#""reason":"compiler-artifact""#)
-                && line.contains(r#""name":"autobahn_client""#)
-        })
-        .expect("cargo reported the example");
-    let (_, rest) = artifact
-        .split_once(r#""executable":""#)
-        .expect("the example is an executable");
-    rest.split('"').next().unwrap().to_string()
-}
-
 #[test]
 fn the_client_runs_every_case_and_updates_the_reports() {
-    let binary = autobahn_client_binary();
+    let binary = programs::example_binary("autobahn_client");
     let (base, record) = start_fake_fuzzingserver();
     let mut command = Command::new(&binary);
     command.arg(&base);
@@ -98,7 +50,7 @@ fn the_client_runs_every_case_and_updates_the_reports() {
 
 #[test]
 fn the_client_fails_when_no_server_listens() {
-    let binary = autobahn_client_binary();
+    let binary = programs::example_binary("autobahn_client");
     let port = {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()

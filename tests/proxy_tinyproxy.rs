@@ -8,13 +8,14 @@
 //! installs it when missing). Without it these tests fail, they do not
 //! skip.
 
+mod programs;
 mod support;
 #[path = "tinyproxy/mod.rs"]
 mod tinyproxy;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tinyproxy::TinyProxy;
@@ -335,109 +336,10 @@ mod example {
 
     use super::*;
 
-    /// Builds the example with this test's profile and features (so that,
-    /// after `cargo test`, it is already fresh) and returns its path.
-    fn client_binary() -> String {
-        let features: Vec<&str> = [
-            ("std", cfg!(feature = "std")),
-            ("os-entropy", cfg!(feature = "os-entropy")),
-            ("simdutf8", cfg!(feature = "simdutf8")),
-            ("http", cfg!(feature = "http")),
-            ("deflate", cfg!(feature = "deflate")),
-        ]
-        .into_iter()
-        .filter_map(|(name, on)| on.then_some(name))
-        .collect();
-        let mut command = Command::new(env!("CARGO"));
-        command.args([
-            "build",
-            "--quiet",
-            "--package",
-            "wsmachine",
-            "--example",
-            "client",
-            "--message-format=json",
-            "--manifest-path",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"),
-            "--no-default-features",
-            "--features",
-            &features.join(","),
-        ]);
-        if !cfg!(debug_assertions) {
-            command.arg("--release");
-        }
-        let output = run_bounded(command, Duration::from_secs(600));
-        assert!(
-            output.status.success(),
-            "building the example failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let messages = String::from_utf8(output.stdout).expect("UTF-8 from cargo");
-        let artifact = messages
-            .lines()
-            .find(|line| {
-                line.contains(r#""reason":"compiler-artifact""#)
-                    && line.contains(r#""name":"client""#)
-                    && line.contains(r#""executable":""#)
-            })
-            .expect("cargo reported the example");
-        let (_, rest) = artifact
-            .split_once(r#""executable":""#)
-            .expect("the example is an executable");
-        rest.split('"').next().unwrap_or_default().to_string()
-    }
-
-    /// Runs `command` to its end, killing it after `limit`. Its output is
-    /// read as it comes, so a full pipe cannot stall it.
-    fn run_bounded(mut command: Command, limit: Duration) -> std::process::Output {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        let drain = |pipe: Option<Box<dyn Read + Send>>| {
-            std::thread::spawn(move || {
-                let mut bytes = Vec::new();
-                if let Some(mut pipe) = pipe {
-                    let _ = pipe.read_to_end(&mut bytes);
-                }
-                bytes
-            })
-        };
-        let stdout = drain(
-            child
-                .stdout
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        );
-        let stderr = drain(
-            child
-                .stderr
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        );
-        let deadline = Instant::now() + limit;
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait") {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                break child.wait().expect("wait after kill");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        std::process::Output {
-            status,
-            stdout: stdout.join().unwrap_or_default(),
-            stderr: stderr.join().unwrap_or_default(),
-        }
-    }
-
     fn run_example(args: &[&str]) -> std::process::Output {
-        let mut command = Command::new(client_binary());
+        let mut command = Command::new(crate::programs::example_binary("client"));
         command.args(args);
-        run_bounded(command, EXCHANGE_LIMIT)
+        crate::programs::run_bounded(command, EXCHANGE_LIMIT)
     }
 
     #[test]
