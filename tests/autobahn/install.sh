@@ -45,8 +45,8 @@ AB_SUITE=autobahntestsuite==25.10.1
 ab_say() { printf 'autobahn: %s\n' "$*"; }
 
 # ab_mirrors: prints the Debian mirror and the security mirror that the
-# machine's apt sources use (deb822 `URIs:` lines or one-line `deb` lines),
-# falling back to deb.debian.org.
+# machine's apt sources use (deb822 `URIs:` lines or one-line `deb` lines);
+# the security suite falls back to the main mirror's `-security` twin.
 ab_mirrors() {
   local uris main="" security=""
   uris=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources \
@@ -54,8 +54,11 @@ ab_mirrors() {
     grep -Eo 'https?://[^ ]+' | sed 's:/*$::' || true)
   main=$(printf '%s\n' "$uris" | grep -E '/debian$' | head -n1 || true)
   security=$(printf '%s\n' "$uris" | grep -E '/debian-security$' | head -n1 || true)
-  printf '%s %s\n' "${main:-http://deb.debian.org/debian}" \
-    "${security:-http://deb.debian.org/debian-security}"
+  if [ -z "$main" ]; then
+    ab_say "no Debian mirror found in the apt sources (/etc/apt/sources.list*)" >&2
+    return 1
+  fi
+  printf '%s %s\n' "$main" "${security:-$main-security}"
 }
 
 # ab_install_python: the bullseye interpreter, unpacked under $AB_ROOT.
@@ -64,8 +67,9 @@ ab_install_python() {
     return 0
   fi
   local main security keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-  read -r main security < <(ab_mirrors)
-  ab_say "fetching Debian 11 Python 2.7 from $main"
+  read -r main security < <(ab_mirrors) || true
+  [ -n "${main:-}" ] || return 1
+  ab_say "fetching Debian 11 Python 2.7 from the machine's Debian mirror"
   mkdir -p "$AB_APT/lists/partial" "$AB_APT/cache/archives/partial" "$AB_APT/debs" \
     "$AB_APT/preferences.d" "$AB_ROOT"
   cat >"$AB_APT/sources.list" <<EOF
