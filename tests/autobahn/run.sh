@@ -71,15 +71,9 @@ ROLE_TIMEOUT=${AUTOBAHN_TIMEOUT:-$DEFAULT_TIMEOUT}
 
 say() { printf 'autobahn: %s\n' "$*"; }
 
-background_pids=()
-cleanup() {
-  local pid
-  for pid in "${background_pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-}
-trap cleanup EXIT
+# Background programs are killed on exit (tests/lib.sh).
+# shellcheck source=../lib.sh
+source "tests/lib.sh"
 
 # free_port: a port nothing listens on now.
 free_port() {

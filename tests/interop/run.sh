@@ -21,39 +21,10 @@ EXAMPLES=target/debug/examples
 STEP_TIMEOUT=60
 START=$SECONDS
 
-passed=0
-failed=0
-failures=()
-background_pids=()
-
-cleanup() {
-  local pid
-  for pid in "${background_pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-}
-trap cleanup EXIT
+# shellcheck source=../lib.sh
+source "tests/lib.sh"
 
 say() { printf 'interop: %s\n' "$*"; }
-
-# check NAME COMMAND...: runs COMMAND, counts it, and shows its output when
-# it fails.
-check() {
-  local name=$1
-  shift
-  local log
-  log="$LOGS/$(printf '%s' "$name" | tr -c 'A-Za-z0-9_-' '_').log"
-  if "$@" >"$log" 2>&1; then
-    passed=$((passed + 1))
-    printf '  pass  %s\n' "$name"
-  else
-    failed=$((failed + 1))
-    failures+=("$name")
-    printf '  FAIL  %s\n' "$name"
-    sed 's/^/        | /' "$log"
-  fi
-}
 
 # wait_for_file FILE: waits up to 20 s for a background program to write
 # FILE (the port it listens on).

@@ -19,37 +19,10 @@ VENV=$WORK/venv
 EXAMPLES=target/debug/examples
 STEP_TIMEOUT=60
 
-passed=0
-failed=0
-failures=()
-background_pids=()
-
-cleanup() {
-  local pid
-  for pid in "${background_pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-}
-trap cleanup EXIT
+# shellcheck source=../../tests/lib.sh
+source "tests/lib.sh"
 
 say() { printf 'interop (tokio): %s\n' "$*"; }
-
-check() {
-  local name=$1
-  shift
-  local log
-  log="$LOGS/$(printf '%s' "$name" | tr -c 'A-Za-z0-9_-' '_').log"
-  if "$@" >"$log" 2>&1; then
-    passed=$((passed + 1))
-    printf '  pass  %s\n' "$name"
-  else
-    failed=$((failed + 1))
-    failures+=("$name")
-    printf '  FAIL  %s\n' "$name"
-    sed 's/^/        | /' "$log"
-  fi
-}
 
 # start_example NAME PATTERN ARGS...: starts an example on a free port and
 # sets PORT from the first 127.0.0.1:PORT in its stderr, matched after
