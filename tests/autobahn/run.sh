@@ -2,6 +2,8 @@
 # Autobahn|Testsuite, strict, both roles, run by .ci/run:
 #   - server role: `wstest -m fuzzingclient` against examples/echo_server;
 #   - client role: `wstest -m fuzzingserver` against examples/autobahn_client;
+#   (with AUTOBAHN_DRIVER=tokio: the driver's tokio_echo and
+#   tokio_autobahn_client instead, graded into their own section);
 # both built with all features (the server accepts permessage-deflate,
 # the client offers it), on cases 1.*-7.*, 9.*, 10.* and a fixed sample of
 # the permessage-deflate groups: every subgroup 12.1-12.5 and 13.1-13.7 at
@@ -40,9 +42,25 @@ HERE=tests/autobahn
 # shellcheck source=tests/autobahn/install.sh
 source "$HERE/install.sh"
 WORK=$AB_WORK
-REPORTS=$WORK/reports
-LOGS=$WORK/logs
-AGENT=wsmachine
+# The programs under test: the blocking examples (the default), or with
+# AUTOBAHN_DRIVER=tokio the driver's tokio_echo and tokio_autobahn_client.
+# Each pair has its own agent name, reports and section of the docs.
+case "${AUTOBAHN_DRIVER:-blocking}" in
+  blocking)
+    SERVER_EXAMPLE=echo_server CLIENT_EXAMPLE=autobahn_client
+    AGENT=wsmachine SECTION=ci
+    ;;
+  tokio)
+    SERVER_EXAMPLE=tokio_echo CLIENT_EXAMPLE=tokio_autobahn_client
+    AGENT=wsmachine-tokio SECTION=ci-tokio
+    ;;
+  *)
+    echo "AUTOBAHN_DRIVER must be blocking or tokio" >&2
+    exit 2
+    ;;
+esac
+REPORTS=$WORK/reports/$AGENT
+LOGS=$WORK/logs/$AGENT
 PROFILE=${AUTOBAHN_PROFILE:-debug}
 CASE_SET=${AUTOBAHN_CASES:-ci}
 
@@ -104,7 +122,7 @@ say "$("${WSTEST[@]}" -a 2>/dev/null | tr '\n' ' ')"
 # --all-features, as `cargo test --all-features` builds, so that after it
 # (in CI) only wsmachine and zlib-rs are built again. It includes deflate,
 # which 12.x and 13.x need.
-BUILD_FLAGS=(--all-features --example echo_server --example autobahn_client)
+BUILD_FLAGS=(--all-features --example "$SERVER_EXAMPLE" --example "$CLIENT_EXAMPLE")
 if [ "$PROFILE" = release ]; then
   BUILD_FLAGS+=(--release)
 else
@@ -130,13 +148,13 @@ mkdir -p "$REPORTS/server" "$REPORTS/client"
 # Both roles run at once: each is one single-threaded wstest and one
 # example. Everything starts from this shell, so the trap stops it all.
 
-# The server role: the suite as client, examples/echo_server under test.
-ECHO_LOG=$LOGS/echo_server.stderr
-"$EXAMPLES/echo_server" 127.0.0.1:0 --quiet 2>"$ECHO_LOG" &
+# The server role: the suite as client, the echo server under test.
+ECHO_LOG=$LOGS/$SERVER_EXAMPLE.stderr
+"$EXAMPLES/$SERVER_EXAMPLE" 127.0.0.1:0 --quiet 2>"$ECHO_LOG" &
 echo_pid=$!
 background_pids+=("$echo_pid")
 if ! wait_until 100 grep -q 'listening on ws://' "$ECHO_LOG"; then
-  say "echo_server did not start:"
+  say "$SERVER_EXAMPLE did not start:"
   cat "$ECHO_LOG"
   exit 1
 fi
@@ -147,14 +165,15 @@ cat >"$WORK/fuzzingclient.json" <<EOF
  "cases": $(cases_json), "exclude-cases": [], "exclude-agent-cases": {}}
 EOF
 
-# The client role: the suite as server, examples/autobahn_client under test.
+# The client role: the suite as server, the Autobahn client under test.
 suite_port=$(free_port)
 cat >"$WORK/fuzzingserver.json" <<EOF
 {"url": "ws://127.0.0.1:$suite_port", "outdir": "$REPORTS/client",
  "options": {"failByDrop": false},
  "cases": $(cases_json), "exclude-cases": [], "exclude-agent-cases": {}}
 EOF
-timeout --kill-after=10 "$ROLE_TIMEOUT" "${WSTEST[@]}" -m fuzzingserver \
+# --webport 0: no report web server, which would take port 8080.
+timeout --kill-after=10 "$ROLE_TIMEOUT" "${WSTEST[@]}" -m fuzzingserver --webport 0 \
   -s "$WORK/fuzzingserver.json" >"$LOGS/fuzzingserver.log" 2>&1 &
 suite_server_pid=$!
 background_pids+=("$suite_server_pid")
@@ -165,15 +184,15 @@ if ! wait_until 300 port_open "$suite_port"; then
 fi
 
 say "${#CASES[@]} case patterns, both roles at once, each bounded by ${ROLE_TIMEOUT} s"
-say "server role: fuzzingclient -> echo_server on port $echo_port"
-say "client role: autobahn_client -> fuzzingserver on port $suite_port"
+say "server role: fuzzingclient -> $SERVER_EXAMPLE on port $echo_port"
+say "client role: $CLIENT_EXAMPLE -> fuzzingserver on port $suite_port"
 ROLES_START=$SECONDS
 timeout --kill-after=10 "$ROLE_TIMEOUT" "${WSTEST[@]}" -m fuzzingclient \
   -s "$WORK/fuzzingclient.json" >"$LOGS/fuzzingclient.log" 2>&1 &
 suite_client_pid=$!
 background_pids+=("$suite_client_pid")
-timeout --kill-after=10 "$ROLE_TIMEOUT" "$EXAMPLES/autobahn_client" "ws://127.0.0.1:$suite_port" \
-  >"$LOGS/autobahn_client.log" 2>&1 &
+timeout --kill-after=10 "$ROLE_TIMEOUT" "$EXAMPLES/$CLIENT_EXAMPLE" "ws://127.0.0.1:$suite_port" \
+  >"$LOGS/$CLIENT_EXAMPLE.log" 2>&1 &
 client_pid=$!
 background_pids+=("$client_pid")
 
@@ -182,11 +201,11 @@ client_status=0
 wait "$client_pid" || client_status=$?
 client_done=$SECONDS
 if [ "$client_status" -ne 0 ]; then
-  say "autobahn_client failed (status $client_status; 124 is the ${ROLE_TIMEOUT} s timeout):"
-  tail -n 20 "$LOGS/autobahn_client.log"
+  say "$CLIENT_EXAMPLE failed (status $client_status; 124 is the ${ROLE_TIMEOUT} s timeout):"
+  tail -n 20 "$LOGS/$CLIENT_EXAMPLE.log"
   ran=1
-elif ! grep -q '^reports updated' "$LOGS/autobahn_client.log"; then
-  say "autobahn_client did not update the reports"
+elif ! grep -q 'reports updated' "$LOGS/$CLIENT_EXAMPLE.log"; then
+  say "$CLIENT_EXAMPLE did not update the reports"
   ran=1
 fi
 # The fuzzing server writes its reports when the client opens
@@ -206,7 +225,7 @@ say "client role ran in $((client_done - ROLES_START)) s, server role in $((serv
 
 grade_args=(--role "server=$REPORTS/server" --role "client=$REPORTS/client" --agent "$AGENT")
 if [ "$CASE_SET" = ci ]; then
-  grade_args+=(--docs docs/conformance.md --section ci)
+  grade_args+=(--docs docs/conformance.md --section "$SECTION")
   if [ "${AUTOBAHN_UPDATE_DOCS:-0}" = 1 ]; then
     grade_args+=(--update)
   else
