@@ -12,7 +12,8 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::time::Duration;
 
-use fake_fuzzingserver::{run_bounded, start_fake_fuzzingserver};
+use fake_fuzzingserver::start_fake_fuzzingserver;
+use programs::run_bounded;
 
 #[test]
 fn the_client_runs_every_case_and_updates_the_reports() {

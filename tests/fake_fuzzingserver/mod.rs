@@ -10,7 +10,6 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -218,45 +217,5 @@ fn serve(stream: &mut TcpStream) -> std::io::Result<String> {
                 Event::Accepted(_) | Event::HandshakeRejected(_) | Event::ProxyRejected(_) => {}
             }
         }
-    }
-}
-
-/// Runs `command` with a deadline, killing it when the deadline passes;
-/// stdout and stderr are read on threads so that a full pipe cannot
-/// stall it.
-pub fn run_bounded(mut command: Command, deadline: Duration) -> Output {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let stdout_reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = stdout.read_to_end(&mut out);
-        out
-    });
-    let stderr_reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = stderr.read_to_end(&mut out);
-        out
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{command:?} ran for more than {deadline:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: stdout_reader.join().unwrap(),
-        stderr: stderr_reader.join().unwrap(),
     }
 }

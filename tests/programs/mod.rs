@@ -2,10 +2,11 @@
 //! test's own profile and features, and bounded in time.
 #![allow(dead_code)]
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+mod bounded;
+pub use bounded::run_bounded;
 
 /// Builds the example `name` with this test's profile and features (after
 /// `cargo test` it is already fresh) and returns its path.
@@ -54,37 +55,4 @@ pub fn example_binary(name: &str) -> String {
         .split_once(r#""executable":""#)
         .expect("the example is an executable");
     rest.split('"').next().unwrap().to_string()
-}
-
-/// Runs `command` to its end, killing it past `deadline`. Its output is
-/// read as it comes, so that a chatty child cannot block on a full pipe.
-pub fn run_bounded(mut command: Command, deadline: Duration) -> std::process::Output {
-    command.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap();
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        thread::spawn(move || {
-            let mut out = Vec::new();
-            let _ = pipe.read_to_end(&mut out);
-            out
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{command:?} took longer than {deadline:?}");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    std::process::Output {
-        status,
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    }
 }
