@@ -60,10 +60,10 @@ pub struct Close {
 
 /// The events a connection holds for the app, in order.
 ///
-/// Frames are nearly all of the traffic and one read can bring thousands of
-/// small ones, so a frame is queued as it is, and the rarer, larger events
-/// are boxed: an entry is 40 bytes where an [`Event`] is over 130, and
-/// queueing and taking a frame moves a third as much memory.
+/// Frames are decoded one per `poll_event` and never queued here, so the
+/// queue holds at most the handshake's event and a timer's or a failure's
+/// Close. Those larger events are boxed: an entry is 40 bytes where an
+/// [`Event`] is over 130.
 #[derive(Debug, Default)]
 pub(crate) struct EventQueue {
     entries: VecDeque<Entry>,
