@@ -134,7 +134,9 @@ where
     while let Some(message) = socket.next().await {
         match message {
             Ok(message) if message.is_data() => {
-                if let Err(error) = socket.send(message).await {
+                // Written with the rest of the read's echoes, before the
+                // stream waits.
+                if let Err(error) = socket.feed(message).await {
                     eprintln!("{path}: send failed: {error}");
                     return;
                 }

@@ -34,7 +34,8 @@
 //! let mut ws = wsmachine_tokio::accept(stream).await?;
 //! while let Some(message) = ws.next().await {
 //!     let message = message?;
-//!     if message.is_data() { ws.send(message).await?; }
+//!     // Queued; written with the other replies before next() waits.
+//!     if message.is_data() { ws.feed(message).await?; }
 //! }
 //! # Ok(())
 //! # }

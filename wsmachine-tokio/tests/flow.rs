@@ -1,18 +1,25 @@
 //! The socket's flow of data: many connections at once, cancelled reads,
 //! backpressure from a peer that does not read, split halves in two
-//! tasks, and effects in order.
+//! tasks, effects in order, and replies to a burst in one write.
 
 mod support;
 
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use support::raw::{next_message, raw_client_with};
 use support::{bounded, loopback, masked_frame};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use wsmachine::handshake::Negotiated;
 use wsmachine::handshake::client::ClientConfig;
-use wsmachine_tokio::{CloseCode, Config, Message};
+use wsmachine::handshake::server::ServerConfig;
+use wsmachine_tokio::{CloseCode, Config, Message, Role, WebSocket};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_connections_each_exchange_messages() {
@@ -317,6 +324,117 @@ async fn what_the_app_sends_for_a_message_goes_out_before_the_close_that_follows
         }
         let expected: Vec<_> = (0..COUNT).map(|n| n.to_string()).collect();
         assert_eq!(echoes, expected);
+    })
+    .await;
+}
+
+/// A transport that counts the writes made to it.
+struct CountingWrites<S> {
+    inner: S,
+    writes: Arc<AtomicUsize>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for CountingWrites<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for CountingWrites<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if polled.is_ready() {
+            self.writes.fetch_add(1, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if polled.is_ready() {
+            self.writes.fetch_add(1, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[tokio::test]
+async fn replies_fed_for_a_burst_go_out_in_one_write() {
+    bounded(async {
+        const COUNT: usize = 40;
+        let (client, server) = tokio::io::duplex(1 << 20);
+        let writes = Arc::new(AtomicUsize::new(0));
+        let server = CountingWrites {
+            inner: server,
+            writes: Arc::clone(&writes),
+        };
+        let negotiated = Negotiated::default();
+        let server_config = ServerConfig::default();
+        let mut ws = WebSocket::from_upgraded(
+            server,
+            Role::Server(&server_config),
+            &negotiated,
+            Config::default(),
+        );
+        let mut client = client;
+        // The whole burst is in the pipe before the server reads.
+        let burst: Vec<u8> = (0..COUNT)
+            .flat_map(|n| masked_frame(0x1, true, format!("message {n}").as_bytes()))
+            .collect();
+        client.write_all(&burst).await.expect("burst");
+        for n in 0..COUNT {
+            match ws.next().await {
+                Some(Ok(Message::Text(text))) => assert_eq!(text.as_str(), format!("message {n}")),
+                other => panic!("unexpected {other:?}"),
+            }
+            // Queued, not written: the reply waits for the rest of the read.
+            ws.feed(Message::text(format!("echo {n}")))
+                .await
+                .expect("feed");
+        }
+        assert_eq!(
+            writes.load(Ordering::Relaxed),
+            0,
+            "a reply was written before the stream waited"
+        );
+        // The stream writes the queue before it waits for more bytes.
+        let waited = tokio::time::timeout(Duration::from_millis(100), ws.next()).await;
+        assert!(waited.is_err(), "a message that was never sent");
+        assert_eq!(writes.load(Ordering::Relaxed), 1);
+        assert_eq!(ws.unflushed(), 0);
+        let mut echoes = vec![0u8; 4096];
+        let n = client.read(&mut echoes).await.expect("echoes");
+        let mut expected = Vec::new();
+        for n in 0..COUNT {
+            let payload = format!("echo {n}");
+            expected.extend_from_slice(&[0x81, payload.len() as u8]);
+            expected.extend_from_slice(payload.as_bytes());
+        }
+        assert_eq!(echoes.get(..n), Some(&expected[..]));
     })
     .await;
 }

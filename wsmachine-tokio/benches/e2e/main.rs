@@ -1,4 +1,5 @@
-//! End to end: echo servers on wsmachine-tokio, tokio-tungstenite,
+//! End to end: echo servers on wsmachine-tokio (as its guide writes one,
+//! and with a write per message), tokio-tungstenite,
 //! fastwebsockets and yawc, each in its own process, under one load
 //! generator over loopback TCP.
 //!

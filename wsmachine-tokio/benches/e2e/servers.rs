@@ -20,7 +20,13 @@ use tokio::net::{TcpListener, TcpStream};
 pub const MAX_MESSAGE: usize = 4 << 20;
 
 /// The servers, in the order the tables show them.
-pub const SERVERS: [&str; 4] = ["wsmachine", "tokio-tungstenite", "fastwebsockets", "yawc"];
+pub const SERVERS: [&str; 5] = [
+    "wsmachine",
+    "wsmachine-send",
+    "tokio-tungstenite",
+    "fastwebsockets",
+    "yawc",
+];
 
 /// Runs the server `name` on an ephemeral loopback port, which it prints
 /// on stdout, until the parent closes its stdin (or dies).
@@ -51,6 +57,7 @@ pub fn run(name: &str) -> Result<(), String> {
         stdout.flush().map_err(|e| e.to_string())?;
         match name {
             "wsmachine" => serve(listener, wsmachine_echo).await,
+            "wsmachine-send" => serve(listener, wsmachine_send_echo).await,
             "tokio-tungstenite" => serve(listener, tungstenite_echo).await,
             "fastwebsockets" => serve(listener, fastwebsockets_http).await,
             "yawc" => serve(listener, yawc_http).await,
@@ -80,8 +87,20 @@ where
     }
 }
 
-/// wsmachine-tokio: `accept_with`, then `next()` and `send()`.
+/// wsmachine-tokio as its guide writes an echo: `accept_with`, then
+/// `next()` and `feed()`. The stream writes the queued echoes before it
+/// waits for the transport, so the echoes of one read go out in one write.
 async fn wsmachine_echo(stream: TcpStream) {
+    wsmachine_serve(stream, false).await;
+}
+
+/// wsmachine-tokio with a write per message: `next()` and `send()`, as
+/// tokio-tungstenite's server writes it.
+async fn wsmachine_send_echo(stream: TcpStream) {
+    wsmachine_serve(stream, true).await;
+}
+
+async fn wsmachine_serve(stream: TcpStream, flush_each: bool) {
     let mut config = wsmachine::handshake::server::ServerConfig::default();
     config.config.limits.max_message_size = MAX_MESSAGE as u64;
     config.config.limits.max_frame_payload = MAX_MESSAGE as u64;
@@ -92,7 +111,15 @@ async fn wsmachine_echo(stream: TcpStream) {
         return;
     };
     while let Some(Ok(message)) = ws.next().await {
-        if message.is_data() && ws.send(message).await.is_err() {
+        if !message.is_data() {
+            continue;
+        }
+        let sent = if flush_each {
+            ws.send(message).await
+        } else {
+            ws.feed(message).await
+        };
+        if sent.is_err() {
             break;
         }
     }

@@ -51,9 +51,11 @@ where
     while let Some(item) = ws.next().await {
         match item {
             Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
-                // Fails only once the connection is closing; the peer's
-                // Close is being answered then, so the echo is dropped.
-                let _ = ws.send(message).await;
+                // Queued: the stream writes every queued echo before it
+                // waits for more bytes, so the echoes of one read go out in
+                // one write. Fails only once the connection is closing; the
+                // peer's Close is being answered then, so the echo is dropped.
+                let _ = ws.feed(message).await;
             }
             Ok(Message::Close(frame)) => {
                 let code = frame.map_or(1005, |frame| frame.code.0);

@@ -154,6 +154,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = self.get_mut();
+        if this.io_dead || this.finished {
+            return Poll::Ready(Err(Error::Closed));
+        }
+        // Below the mark, the message joins the queue unwritten: the next
+        // flush, or the stream before it waits for the transport, writes
+        // the whole queue at once (one write for the replies to a read).
+        if this.out_len <= this.config.high_water_mark {
+            return Poll::Ready(Ok(()));
+        }
         this.poll_output(cx)?;
         if this.out_len > this.config.high_water_mark {
             Poll::Pending

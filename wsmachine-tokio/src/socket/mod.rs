@@ -54,6 +54,11 @@ const LINGER: Duration = Duration::from_secs(2);
 /// polling too. The stream ends (`None`) once the closing handshake is over
 /// and the transport is shut down; a failure comes first as one `Err`, after
 /// every message that preceded it.
+///
+/// `send` writes a message at once. `feed` queues it without writing (until
+/// the queue is over [`Config::high_water_mark`]), and the stream writes
+/// the whole queue before it waits for the transport: replies fed for the
+/// messages of one read go out in one write.
 pub struct WebSocket<S> {
     conn: Conn,
     io: S,
