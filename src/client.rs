@@ -161,7 +161,7 @@ impl<E: Entropy> ClientRole<E> {
             .map(Error::Handshake);
         engine.push_event(Event::HandshakeRejected(Rejection::from(read)));
         // Whatever follows the rejection is not WebSocket data.
-        engine.recv.clear();
+        engine.drop_received();
         self.handshake = ClientHandshake::Done;
         engine.fail_handshake(now, error.clone());
         error.map_or(Ok(()), Err)
@@ -184,7 +184,7 @@ impl<E: Entropy> ClientRole<E> {
             })
             .map(Error::Handshake);
         engine.push_event(Event::ProxyRejected(rejection));
-        engine.recv.clear();
+        engine.drop_received();
         self.handshake = ClientHandshake::Done;
         engine.fail_handshake(now, error.clone());
         error.map_or(Ok(()), Err)

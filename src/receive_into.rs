@@ -17,10 +17,12 @@ impl<R: Role> Connection<R> {
     /// The bytes go through no buffer of the caller's: a large message then
     /// costs the transport's copy and one pass to unmask in place, where
     /// [`receive`](Self::receive) copies from the caller's buffer once more.
-    /// The room is zeroed before it is lent. It grows by what the caller asks
-    /// for, never by a length a peer declared, and an empty buffer is let go
-    /// as with `receive`, so an idle connection still holds little. Room
-    /// never committed is given back by the next call.
+    /// Room is zeroed when it is first made; what a read leaves unfilled is
+    /// lent again as it is (it may hold bytes of that read beyond what was
+    /// committed), so steady reads zero nothing. It grows by what the caller
+    /// asks for, never by a length a peer declared, and an empty buffer is
+    /// let go as with `receive`, so an idle connection still holds little.
+    /// Room never committed is given back by the next call.
     ///
     /// ```
     /// use core::time::Duration;

@@ -26,6 +26,8 @@ thread_local! {
     static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
     /// Bytes allocated minus bytes freed by this thread.
     static LIVE_BYTES: Cell<i64> = const { Cell::new(0) };
+    /// Bytes asked for by this thread's allocations and reallocations.
+    static ALLOCATED_BYTES: Cell<u64> = const { Cell::new(0) };
 }
 
 fn add_live(delta: i64) {
@@ -34,22 +36,23 @@ fn add_live(delta: i64) {
     let _ = LIVE_BYTES.try_with(|live| live.set(live.get() + delta));
 }
 
-fn count_allocation() {
+fn count_allocation(size: usize) {
     let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+    let _ = ALLOCATED_BYTES.try_with(|total| total.set(total.get() + size as u64));
 }
 
 // SAFETY: every call is passed to `System` unchanged; the counters are
 // thread-local cells with const initialisers, which never allocate.
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_allocation();
+        count_allocation(layout.size());
         add_live(layout.size() as i64);
         // SAFETY: the caller's contract is System's.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_allocation();
+        count_allocation(layout.size());
         add_live(layout.size() as i64);
         // SAFETY: as above.
         unsafe { System.alloc_zeroed(layout) }
@@ -62,7 +65,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_allocation();
+        count_allocation(new_size);
         add_live(new_size as i64 - layout.size() as i64);
         // SAFETY: as above.
         unsafe { System.realloc(ptr, layout, new_size) }
@@ -74,6 +77,10 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 fn allocations() -> u64 {
     ALLOCATIONS.with(Cell::get)
+}
+
+fn allocated_bytes() -> u64 {
+    ALLOCATED_BYTES.with(Cell::get)
 }
 
 fn live_bytes() -> i64 {
@@ -413,4 +420,37 @@ fn room_given_back_unused_holds_no_memory() {
         "{} B kept",
         live_bytes() - before
     );
+}
+
+/// Feeds `wire` through lent room in 64 KiB reads, draining after each;
+/// returns the frames.
+fn feed_lent(server: &mut Server, wire: &[u8]) -> usize {
+    let mut frames = 0;
+    for read in wire.chunks(READ) {
+        server.receive_buffer(read.len()).copy_from_slice(read);
+        server
+            .commit_received(NOW, read.len())
+            .expect("valid frames");
+        frames += drain(server);
+    }
+    frames
+}
+
+#[test]
+fn a_large_message_after_one_of_its_size_grows_the_buffer_at_once() {
+    let mut server = Server::new_open(config(), NOW);
+    let message = frames(Opcode::Binary, &vec![7u8; 1 << 20], 1, true);
+    assert_eq!(feed_lent(&mut server, &message), 1);
+    // The second takes the size the first needed as soon as it is large,
+    // instead of doubling through every size on the way (and copying what
+    // it holds at each step).
+    let before = allocated_bytes();
+    assert_eq!(feed_lent(&mut server, &message), 1);
+    let allocated = allocated_bytes() - before;
+    println!("a second 1 MiB message in 64 KiB lent reads: {allocated} B allocated");
+    // The buffer for the message's first read, then one of the size the
+    // first message took; doubling allocates (and copies into) every
+    // power of two up to twice the message.
+    let limit = message.len() as u64 + 4 * READ as u64;
+    assert!(allocated <= limit, "{allocated} B allocated, limit {limit}");
 }

@@ -151,7 +151,8 @@ enum Path {
     Slice,
     Owned,
     /// Written into the room `receive_buffer` lends, a little more room
-    /// than the piece needs.
+    /// than the piece needs, with junk after the piece that must never
+    /// count as received (the room a read leaves is lent again as it is).
     Lent,
     /// Read by `read_from` from a reader holding the piece.
     Reader,
@@ -179,6 +180,7 @@ fn feed(wire: &[u8], cuts: &[usize], paths: &[Path]) -> Outcome {
             Path::Owned => server.receive_buf(NOW, BytesMut::from(piece)),
             Path::Lent => {
                 let room = server.receive_buffer(piece.len() + 7);
+                room.fill(0x81);
                 room[..piece.len()].copy_from_slice(piece);
                 server.commit_received(NOW, piece.len())
             }
@@ -273,6 +275,32 @@ fn room_never_committed_is_given_back() {
     server.receive(NOW, &frame).unwrap();
     let events: Vec<Event> = std::iter::from_fn(|| server.poll_event()).collect();
     assert_eq!(events, [Event::Frame(Frame::new(Opcode::Binary, &[9][..]))]);
+}
+
+#[test]
+fn room_a_read_left_unfilled_is_lent_again_as_it_is() {
+    let mut server = server();
+    let room = server.receive_buffer(64);
+    room.fill(0xee);
+    // The start of a masked 5-byte binary frame: two bytes received.
+    room[..2].copy_from_slice(&[0x82, 0x85]);
+    server.commit_received(NOW, 2).unwrap();
+    assert_eq!(server.poll_event(), None);
+    // The rest of the room comes back as the read left it, not zeroed again.
+    let room = server.receive_buffer(62);
+    assert!(room.iter().all(|&byte| byte == 0xee));
+    // Only what is committed counts.
+    room[..9].copy_from_slice(&[0, 0, 0, 0, 1, 2, 3, 4, 5]);
+    server.commit_received(NOW, 9).unwrap();
+    let events: Vec<Event> = std::iter::from_fn(|| server.poll_event()).collect();
+    assert_eq!(
+        events,
+        [Event::Frame(Frame::new(
+            Opcode::Binary,
+            &[1, 2, 3, 4, 5][..]
+        ))]
+    );
+    assert_eq!(server.poll_event(), None);
 }
 
 #[test]

@@ -104,6 +104,9 @@ const TIMERS: [Timer; 4] = [
 /// passed through it, so an idle connection keeps under 1 KiB in the two,
 /// while small messages reuse a buffer for several reads or writes.
 const KEPT_BUFFER_BYTES: usize = 192;
+/// Received bytes of a frame in progress from which a growing receive
+/// buffer takes the size it needed before at once.
+const LARGE_FRAME_START: usize = 64 * 1024;
 
 /// Queued output buffers whose room is kept once the queue is drained: a
 /// header and a payload, twice over.
@@ -153,9 +156,17 @@ pub struct Engine {
     /// Bytes put into `recv` since it last started empty: a bound on the
     /// memory it holds (see `release_idle_buffers`).
     recv_appended: usize,
-    /// Bytes at the end of `recv` lent to the caller's transport to read
-    /// into, not yet received (see `lend_room`).
+    /// Room that follows `recv`'s bytes in the same allocation, for the
+    /// caller's transport to read into (see `lend_room`). Its bytes are
+    /// initialised (zeroed when the room was first made, or left by earlier
+    /// reads), so lending it again costs no zeroing.
+    spare: BytesMut,
+    /// How many bytes at the start of `spare` are lent to the caller's
+    /// transport and not yet received.
     lent: usize,
+    /// The most bytes `recv` has held at once: what a large message took
+    /// before, so the next one grows the buffer once (see `lend_room`).
+    recv_peak: usize,
     /// The transport has ended; this takes effect once the bytes received
     /// before it are consumed.
     eof: bool,
@@ -195,7 +206,9 @@ impl Engine {
             phase: Phase::Handshake,
             recv: BytesMut::new(),
             recv_appended: 0,
+            spare: BytesMut::new(),
             lent: 0,
+            recv_peak: 0,
             eof: false,
             latest_now: Duration::ZERO,
             clock_started: false,
@@ -266,37 +279,94 @@ impl Engine {
     /// continues the frame in progress while copying it.
     pub(crate) fn append_received(&mut self, data: &[u8]) {
         self.settle_lent();
+        // The room shares `recv`'s allocation; without it, `recv` can grow
+        // into that allocation in place.
+        self.spare = BytesMut::new();
         self.recv_appended = self.recv_appended.saturating_add(data.len());
         self.decoder.extend(&mut self.recv, data);
     }
 
     /// Lends `len` bytes of room at the end of the receive buffer for the
-    /// caller's transport to read into. The room is zeroed, since safe code
-    /// may only lend initialised bytes; it grows by what the caller asks for,
-    /// never by a length a peer declared.
+    /// caller's transport to read into. Safe code may only lend initialised
+    /// bytes: room is zeroed once, when it is made, and what a read did not
+    /// fill stays as room for the next, so steady reads zero nothing. It
+    /// grows by what the caller asks for, never by a length a peer declared.
     pub(crate) fn lend_room(&mut self, len: usize) -> &mut [u8] {
         self.settle_lent();
-        let start = self.recv.len();
-        self.recv.resize(start.saturating_add(len), 0);
+        if self.spare.len() < len || !self.spare_follows_recv() {
+            let start = self.recv.len();
+            let spare = core::mem::take(&mut self.spare);
+            if self.spare_follows(&spare) {
+                // The same allocation: joined without a copy.
+                self.recv.unsplit(spare);
+            }
+            let end = start.saturating_add(len);
+            if self.recv.capacity() >= end {
+                // Zeroes only the bytes that were never room before.
+                self.recv.resize(end.max(self.recv.len()), 0);
+            } else {
+                self.recv = self.grown(start, end);
+            }
+            self.spare = self.recv.split_off(start);
+        }
         self.lent = len;
-        self.recv.get_mut(start..).unwrap_or_default()
+        self.spare.get_mut(..len).unwrap_or_default()
+    }
+
+    /// A larger receive buffer, zeroed whole (by the allocator, which often
+    /// has zeroed pages at hand) so that all of it can be lent, with the
+    /// `start` bytes received so far copied in. It at least doubles; once it
+    /// holds the start of a large frame, it takes at once the most the
+    /// buffer held before, so a large message is copied once and not at
+    /// every doubling. Both sizes come from bytes that arrived, never from a
+    /// declared length.
+    fn grown(&self, start: usize, end: usize) -> BytesMut {
+        let mut capacity = end.max(start.saturating_mul(2));
+        if start >= LARGE_FRAME_START {
+            capacity = capacity.max(self.recv_peak);
+        }
+        let mut grown = BytesMut::zeroed(capacity);
+        if let (Some(to), Some(from)) = (grown.get_mut(..start), self.recv.get(..start)) {
+            to.copy_from_slice(from);
+        }
+        grown
+    }
+
+    /// Whether `spare` starts where `recv`'s bytes end (or `recv` is empty,
+    /// so that `spare` may simply take its place).
+    fn spare_follows_recv(&self) -> bool {
+        self.spare_follows(&self.spare)
+    }
+
+    fn spare_follows(&self, spare: &BytesMut) -> bool {
+        self.recv.is_empty() || self.recv.as_ptr().wrapping_add(self.recv.len()) == spare.as_ptr()
     }
 
     /// Takes the first `n` bytes of the lent room as received, as they are:
     /// masked payload is unmasked in place when it is decoded, so a large
     /// payload costs the transport's copy and one pass.
     pub(crate) fn commit_room(&mut self, n: usize) {
-        let n = n.min(self.lent);
-        let end = self.recv.len() - self.lent + n;
-        self.recv.truncate(end);
+        let n = n.min(self.lent).min(self.spare.len());
         self.lent = 0;
-        self.recv_appended = self.recv_appended.saturating_add(n);
+        if n > 0 {
+            // Contiguous with `recv`: joined without a copy.
+            let received = self.spare.split_to(n);
+            self.recv.unsplit(received);
+            self.recv_appended = self.recv_appended.saturating_add(n);
+            self.recv_peak = self.recv_peak.max(self.recv.len());
+        }
         if self.recv.is_empty() {
             // Room given back whole (a read that found nothing yet): an idle
             // connection waiting on its transport holds no read buffer.
-            self.recv = BytesMut::new();
-            self.recv_appended = 0;
+            self.drop_received();
         }
+    }
+
+    /// Lets go of the receive buffer and its room.
+    pub(crate) fn drop_received(&mut self) {
+        self.recv = BytesMut::new();
+        self.spare = BytesMut::new();
+        self.recv_appended = 0;
     }
 
     /// Gives back room lent and never committed, so that the buffer holds
@@ -315,6 +385,7 @@ impl Engine {
         if self.recv.is_empty() {
             // The buffer is the caller's: it is let go as soon as it is
             // consumed.
+            self.spare = BytesMut::new();
             self.recv_appended = usize::MAX;
             self.recv = data;
         } else {
@@ -328,8 +399,7 @@ impl Engine {
     /// instead of allocating for each.
     pub(crate) fn release_idle_buffers(&mut self) {
         if self.recv.is_empty() && self.recv_appended > KEPT_BUFFER_BYTES {
-            self.recv = BytesMut::new();
-            self.recv_appended = 0;
+            self.drop_received();
         }
     }
 
@@ -347,14 +417,14 @@ impl Engine {
                 self.stop_keepalive();
                 // RFC 6455 §5.5.1: nothing after the closing handshake is
                 // processed.
-                self.recv = BytesMut::new();
+                self.drop_received();
             }
             Phase::Closed => {
                 self.timers = [None; TIMERS.len()];
                 self.awaited_pong = None;
                 // Nothing more is read or sent: release the buffers and
                 // any compression state.
-                self.recv = BytesMut::new();
+                self.drop_received();
                 self.decoder = FrameDecoder::new();
                 self.codec = MessageCodec::none();
             }
