@@ -382,25 +382,35 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for CountingWrites<S> {
     }
 }
 
+/// A server socket on a pipe whose writes are counted, and the pipe's
+/// client end.
+fn counted_server(
+    pipe: usize,
+) -> (
+    tokio::io::DuplexStream,
+    WebSocket<CountingWrites<tokio::io::DuplexStream>>,
+    Arc<AtomicUsize>,
+) {
+    let (client, server) = tokio::io::duplex(pipe);
+    let writes = Arc::new(AtomicUsize::new(0));
+    let server = CountingWrites {
+        inner: server,
+        writes: Arc::clone(&writes),
+    };
+    let ws = WebSocket::from_upgraded(
+        server,
+        Role::Server(&ServerConfig::default()),
+        &Negotiated::default(),
+        Config::default(),
+    );
+    (client, ws, writes)
+}
+
 #[tokio::test]
 async fn replies_fed_for_a_burst_go_out_in_one_write() {
     bounded(async {
         const COUNT: usize = 40;
-        let (client, server) = tokio::io::duplex(1 << 20);
-        let writes = Arc::new(AtomicUsize::new(0));
-        let server = CountingWrites {
-            inner: server,
-            writes: Arc::clone(&writes),
-        };
-        let negotiated = Negotiated::default();
-        let server_config = ServerConfig::default();
-        let mut ws = WebSocket::from_upgraded(
-            server,
-            Role::Server(&server_config),
-            &negotiated,
-            Config::default(),
-        );
-        let mut client = client;
+        let (mut client, mut ws, writes) = counted_server(1 << 20);
         // The whole burst is in the pipe before the server reads.
         let burst: Vec<u8> = (0..COUNT)
             .flat_map(|n| masked_frame(0x1, true, format!("message {n}").as_bytes()))
@@ -435,6 +445,29 @@ async fn replies_fed_for_a_burst_go_out_in_one_write() {
             expected.extend_from_slice(payload.as_bytes());
         }
         assert_eq!(echoes.get(..n), Some(&expected[..]));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_large_fed_reply_is_written_before_the_next_message_is_handed_out() {
+    bounded(async {
+        let (mut client, mut ws, writes) = counted_server(1 << 20);
+        let mut burst = masked_frame(0x2, true, b"first");
+        burst.extend(masked_frame(0x2, true, b"second"));
+        client.write_all(&burst).await.expect("burst");
+        let first = ws.next().await;
+        assert!(matches!(first, Some(Ok(Message::Binary(ref data))) if &data[..] == b"first"));
+        ws.feed(Message::binary(vec![1u8; 300 * 1024]))
+            .await
+            .expect("feed");
+        assert_eq!(writes.load(Ordering::Relaxed), 0, "written by feed");
+        // Waiting for the rest of the read gains a large reply nothing: it
+        // goes out before the next message, which was already buffered.
+        let second = ws.next().await;
+        assert!(matches!(second, Some(Ok(Message::Binary(ref data))) if &data[..] == b"second"));
+        assert!(writes.load(Ordering::Relaxed) >= 1, "the reply still waits");
+        assert_eq!(ws.unflushed(), 0);
     })
     .await;
 }

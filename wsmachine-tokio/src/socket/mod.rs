@@ -35,6 +35,11 @@ const MAX_SLICES: usize = 64;
 /// peer that floods pings cannot hold a worker thread.
 const READ_BUDGET: usize = 32;
 
+/// Queued output from which the engine writes before it hands out the next
+/// event: small replies gain from waiting for the rest of the read (one
+/// write for all), large ones only hold their buffers longer.
+const WRITE_AT_ONCE: usize = 256 * 1024;
+
 /// The smallest room lent for a read: a few small messages' worth.
 const MIN_READ_ROOM: usize = 4096;
 
@@ -73,7 +78,7 @@ pub struct WebSocket<S> {
     proxy: Waker,
     /// The room to lend for the next read: it follows what reads bring,
     /// from `MIN_READ_ROOM` up to `Config::read_buffer`, since the core zeroes
-    /// the room it lends.
+    /// new room and holds what it lends until the buffer is empty again.
     read_room: usize,
     /// The transport gave its end (EOF or a reset); the core was told.
     read_done: bool,
@@ -390,6 +395,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         loop {
             if self.finished {
                 return Poll::Ready(Ok(None));
+            }
+            if self.out_len >= WRITE_AT_ONCE
+                && !self.io_dead
+                && let Poll::Ready(Err(error)) = self.poll_write_out(&mut cx)
+            {
+                self.io_failed(error);
             }
             if let Some(event) = self.conn.poll_event() {
                 return Poll::Ready(Ok(Some(event)));
