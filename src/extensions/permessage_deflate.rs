@@ -54,8 +54,10 @@ pub const MIN_WINDOW_BITS: u8 = 8;
 /// last four bytes the sender removes and the receiver appends again.
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
-/// The most bytes one inflate step produces. The inflated output of a
-/// message grows by at most this much before the size limit is checked.
+/// The least room one inflate step gets. The inflated output's buffer grows
+/// from there by doubling (or at once to the size of the frame before), and
+/// never past what the message may still hold plus one byte, so a
+/// decompression bomb costs at most the size limit plus one byte.
 pub const INFLATE_STEP: usize = 16 * 1024;
 
 /// A compression buffer larger than this is not kept between messages.
@@ -556,6 +558,10 @@ pub(crate) struct DeflateCodec {
     compressed: Vec<u8>,
     /// The inflated payload of the frame being received.
     inflated: Vec<u8>,
+    /// The room the last frame's inflated payload took, plus the byte that
+    /// showed it was over: the first room of the next frame, so frames of a
+    /// similar size are inflated without growing (and copying) the buffer.
+    inflated_hint: usize,
 }
 
 impl DeflateCodec {
@@ -594,6 +600,7 @@ impl DeflateCodec {
             inflater: None,
             compressed: Vec::new(),
             inflated: Vec::new(),
+            inflated_hint: 0,
         }
     }
 
@@ -675,10 +682,11 @@ impl DeflateCodec {
     /// Inflates more of a compressed frame; with `end_of_message`, then
     /// the removed tail (RFC 7692 §7.2.2). Returns the bytes produced.
     ///
-    /// Output comes in steps of at most [`INFLATE_STEP`] bytes, each checked
-    /// against what the message may still grow by (`allowance`) and, for
-    /// text, validated, before the next step is inflated: a decompression
-    /// bomb costs at most the limit plus one byte.
+    /// Output comes in steps that fill the buffer's room (at least
+    /// [`INFLATE_STEP`] bytes, never more than what the message may still
+    /// grow by, `allowance`, plus one byte), each checked against
+    /// `allowance` and, for text, validated, before the next step is
+    /// inflated: a decompression bomb costs at most the limit plus one byte.
     pub(crate) fn inflate(
         &mut self,
         input: &[u8],
@@ -720,36 +728,33 @@ impl DeflateCodec {
         loop {
             // One byte more than the message may still grow by: producing it
             // proves the message is over the limit.
-            let left = allowance.saturating_sub(produced).saturating_add(1);
-            let room = usize::try_from(left)
-                .unwrap_or(usize::MAX)
-                .min(INFLATE_STEP);
+            let left = usize::try_from(allowance.saturating_sub(produced).saturating_add(1))
+                .unwrap_or(usize::MAX);
             let start = self.inflated.len();
-            let end = start.saturating_add(room);
-            if self.inflated.capacity() < end {
-                // Doubling, but never past what the message may still hold.
-                let most = start.saturating_add(usize::try_from(left).unwrap_or(usize::MAX));
-                let target = self
-                    .inflated
-                    .capacity()
+            // Never past what the message may still hold.
+            let most = start.saturating_add(left);
+            if self.inflated.capacity() == start || self.inflated.capacity() > most {
+                let target = start
                     .saturating_mul(2)
-                    .min(most)
-                    .max(end);
-                self.inflated.reserve_exact(target - start);
+                    .max(self.inflated_hint)
+                    .max(start.saturating_add(INFLATE_STEP))
+                    .min(most);
+                if self.inflated.capacity() > most {
+                    self.inflated.shrink_to(most);
+                } else {
+                    self.inflated.reserve_exact(target - start);
+                }
             }
-            self.inflated.resize(end, 0);
+            // Inflated into the buffer's spare capacity: nothing is zeroed
+            // first.
+            let room = self.inflated.capacity().min(most) - start;
             let (in_before, out_before) = (inflater.total_in(), inflater.total_out());
-            let result = inflater.decompress(
-                input,
-                self.inflated.get_mut(start..).unwrap_or(&mut []),
-                FlushDecompress::None,
-            );
+            let result = inflater.decompress_vec(input, &mut self.inflated, FlushDecompress::None);
             let consumed =
                 usize::try_from(inflater.total_in().saturating_sub(in_before)).unwrap_or(0);
             let out = usize::try_from(inflater.total_out().saturating_sub(out_before))
                 .unwrap_or(0)
-                .min(room);
-            self.inflated.truncate(start.saturating_add(out));
+                .min(self.inflated.len().saturating_sub(start));
             input = input.get(consumed..).unwrap_or(&[]);
             produced = produced.saturating_add(out as u64);
             // What came out before any error is checked first, so that the
@@ -792,7 +797,19 @@ impl DeflateCodec {
 
     /// The inflated payload of the frame just finished.
     pub(crate) fn take_inflated(&mut self) -> Bytes {
-        Bytes::from(core::mem::take(&mut self.inflated))
+        let mut inflated = core::mem::take(&mut self.inflated);
+        self.inflated_hint = inflated.len().saturating_add(1);
+        if inflated.capacity()
+            > inflated
+                .len()
+                .saturating_mul(2)
+                .saturating_add(INFLATE_STEP)
+        {
+            // A small frame after a large one: the app does not hold the
+            // large one's room.
+            inflated.shrink_to_fit();
+        }
+        Bytes::from(inflated)
     }
 
     /// Bytes inflated for the current frame and not yet taken.
@@ -897,6 +914,25 @@ mod tests {
             .inflate(&small_window, true, 1 << 20, 1 << 20, None)
             .unwrap();
         assert_eq!(receiver.take_inflated(), message);
+    }
+
+    #[test]
+    fn a_frame_the_size_of_the_last_inflates_into_one_buffer_of_its_size() {
+        let mut sender = codec(&DeflateConfig::default(), &DeflateParams::default(), true);
+        let mut receiver = codec(&DeflateConfig::default(), &DeflateParams::default(), false);
+        let message: Vec<u8> = (0..64 * 1024u32).map(|i| (i % 251) as u8).collect();
+        for round in 0..3 {
+            let compressed = sender.compress(&message, true).unwrap().to_vec();
+            receiver
+                .inflate(&compressed, true, 1 << 20, 1 << 20, None)
+                .unwrap();
+            if round > 0 {
+                // The room the last one took, plus the byte that showed it
+                // was over: no growth on the way, so no copy.
+                assert_eq!(receiver.inflated.capacity(), message.len() + 1);
+            }
+            assert_eq!(receiver.take_inflated(), message);
+        }
     }
 
     #[test]
