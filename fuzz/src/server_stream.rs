@@ -1,6 +1,8 @@
 //! A whole server fed arbitrary bytes as its transport stream, then EOF.
 //!
-//! The input is fed whole, in pieces whose sizes are derived from the input,
+//! The input is fed whole, in pieces whose sizes are derived from the input
+//! (once through `receive` alone, once with every other piece written into
+//! the room `receive_buffer` lends, junk after it),
 //! and (for short inputs) byte by byte; every valid request is accepted as
 //! soon as it is reported, so that frame processing is reached too, and the
 //! app echoes every whole message and pings after every third frame, so that
@@ -44,7 +46,10 @@ struct Outcome {
 
 /// Feeds `stream` cut at `cuts` (increasing positions), then EOF, accepting
 /// any request at once, and checks the per-call properties on the way.
-fn drive(stream: &[u8], cuts: &[usize]) -> Outcome {
+/// With `lent`, every other piece is written into the room
+/// `receive_buffer` lends, a little larger than the piece and filled with
+/// junk first, which must never count as received.
+fn drive(stream: &[u8], cuts: &[usize], lent: bool) -> Outcome {
     let mut server = Server::new(ServerConfig::default());
     let mut outcome = Outcome {
         events: Vec::new(),
@@ -58,11 +63,20 @@ fn drive(stream: &[u8], cuts: &[usize]) -> Outcome {
         .copied()
         .filter(|&cut| cut > 0 && cut < stream.len())
         .chain([stream.len()]);
-    for end in ends {
+    for (i, end) in ends.enumerate() {
         let piece = stream.get(start..end).unwrap_or_default();
         start = end;
         let closed = server.state() == State::Closed;
-        let result = server.receive(NOW, piece);
+        let result = if lent && i % 2 == 1 {
+            let room = server.receive_buffer(piece.len() + piece.len() % 7 + 1);
+            room.fill(0x81);
+            if let Some(head) = room.get_mut(..piece.len()) {
+                head.copy_from_slice(piece);
+            }
+            server.commit_received(NOW, piece.len())
+        } else {
+            server.receive(NOW, piece)
+        };
         settle(&mut server, result, closed, &mut outcome);
     }
     let closed = server.state() == State::Closed;
@@ -253,12 +267,17 @@ fn check(outcome: &Outcome) {
 /// The fuzz check.
 pub fn run(data: &[u8]) {
     let stream = data.get(..MAX_INPUT).unwrap_or(data);
-    let whole = drive(stream, &[]);
+    let whole = drive(stream, &[], false);
     check(&whole);
     let cuts = super::split::cuts_for(stream);
-    assert_eq!(drive(stream, &cuts), whole, "split at {cuts:?}");
+    assert_eq!(drive(stream, &cuts, false), whole, "split at {cuts:?}");
+    assert_eq!(
+        drive(stream, &cuts, true),
+        whole,
+        "split at {cuts:?}, every other piece through lent room"
+    );
     if stream.len() <= MAX_BYTE_BY_BYTE {
         let every_byte: Vec<usize> = (1..stream.len()).collect();
-        assert_eq!(drive(stream, &every_byte), whole, "byte by byte");
+        assert_eq!(drive(stream, &every_byte, false), whole, "byte by byte");
     }
 }
