@@ -94,11 +94,17 @@ fn settle(
         assert_eq!(result.as_ref(), Err(sticky), "errors are sticky");
     }
     if let Err(error) = &result {
-        assert_eq!(client.error(), Some(error), "the returned error is recorded");
+        assert_eq!(
+            client.error(),
+            Some(error),
+            "the returned error is recorded"
+        );
     }
     let events_before = outcome.events.len();
     let transmitted_before = outcome.transmitted.len();
-    outcome.events.extend(std::iter::from_fn(|| client.poll_event()));
+    outcome
+        .events
+        .extend(std::iter::from_fn(|| client.poll_event()));
     while let Some(bytes) = client.poll_transmit() {
         outcome.transmitted.extend_from_slice(&bytes);
     }
@@ -112,7 +118,6 @@ fn settle(
     }
     outcome.error = client.error().cloned();
 }
-
 
 /// Checks that `wire` is a sequence of whole frames that a client may send.
 fn check_client_frames(mut wire: &[u8]) {
@@ -132,13 +137,19 @@ fn check_client_frames(mut wire: &[u8]) {
             .ok()
             .and_then(|len| len.checked_add(header_len))
             .expect("a frame length that fits in memory");
-        wire = wire.get(frame_len..).expect("the client sends whole frames");
+        wire = wire
+            .get(frame_len..)
+            .expect("the client sends whole frames");
     }
 }
 
 /// The properties of one complete run.
 fn check(outcome: &Outcome) {
-    assert_eq!(outcome.state, State::Closed, "EOF always ends the connection");
+    assert_eq!(
+        outcome.state,
+        State::Closed,
+        "EOF always ends the connection"
+    );
     match outcome.events.first() {
         None => {
             assert_eq!(outcome.transmitted, b"", "nothing is sent before the 101");
@@ -179,7 +190,11 @@ fn check(outcome: &Outcome) {
             let [close_index] = closes.as_slice() else {
                 panic!("exactly one Close for a connection that opened: {outcome:?}")
             };
-            assert_eq!(*close_index, outcome.events.len() - 1, "nothing after Close");
+            assert_eq!(
+                *close_index,
+                outcome.events.len() - 1,
+                "nothing after Close"
+            );
             let Some(Event::Close(close)) = outcome.events.last() else {
                 unreachable!("found above")
             };

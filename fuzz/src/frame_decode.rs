@@ -16,7 +16,9 @@ fn decode(wire: &[u8], piece_len: usize) -> (Vec<Frame>, Option<ProtocolError>) 
             match decoder.decode(&mut buf) {
                 Ok(Some(Decoded::Frame(frame))) => frames.push(frame),
                 Ok(Some(Decoded::Header(header))) => {
-                    assert!(!header.opcode.is_control() || (header.fin && header.payload_len <= 125));
+                    assert!(
+                        !header.opcode.is_control() || (header.fin && header.payload_len <= 125)
+                    );
                 }
                 Ok(None) => break,
                 Err(error) => return (frames, Some(error)),

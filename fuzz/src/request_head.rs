@@ -2,9 +2,7 @@
 //! on how the bytes are split, a complete head ends with a blank line, and a
 //! parsed head written back with `write_request` parses to the same head.
 
-use wsmachine::http::{
-    HeadError, HeadLimits, HeadParser, HttpVersion, Request, write_request,
-};
+use wsmachine::http::{HeadError, HeadLimits, HeadParser, HttpVersion, Request, write_request};
 
 type Outcome = Result<Option<(Request, usize)>, HeadError>;
 
@@ -30,8 +28,16 @@ fn feed(data: &[u8], cuts: impl IntoIterator<Item = usize>) -> Outcome {
 /// Runs the checks on one input.
 pub fn run(data: &[u8]) {
     let whole = HeadParser::new(LIMITS).parse_request(data);
-    assert_eq!(feed(data, 0..=data.len()), whole, "byte-by-byte feed differs");
-    assert_eq!(feed(data, super::split::cuts_for(data)), whole, "chunked feed differs");
+    assert_eq!(
+        feed(data, 0..=data.len()),
+        whole,
+        "byte-by-byte feed differs"
+    );
+    assert_eq!(
+        feed(data, super::split::cuts_for(data)),
+        whole,
+        "chunked feed differs"
+    );
 
     let Ok(Some((request, head_len))) = whole else {
         return;

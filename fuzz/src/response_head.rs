@@ -28,8 +28,16 @@ fn feed(data: &[u8], cuts: impl IntoIterator<Item = usize>) -> Outcome {
 /// Runs the checks on one input.
 pub fn run(data: &[u8]) {
     let whole = HeadParser::new(LIMITS).parse_response(data);
-    assert_eq!(feed(data, 0..=data.len()), whole, "byte-by-byte feed differs");
-    assert_eq!(feed(data, super::split::cuts_for(data)), whole, "chunked feed differs");
+    assert_eq!(
+        feed(data, 0..=data.len()),
+        whole,
+        "byte-by-byte feed differs"
+    );
+    assert_eq!(
+        feed(data, super::split::cuts_for(data)),
+        whole,
+        "chunked feed differs"
+    );
 
     let Ok(Some((response, head_len))) = whole else {
         return;

@@ -93,7 +93,11 @@ fn settle(server: &mut Server, result: Result<(), Error>, closed: bool, outcome:
         assert_eq!(result.as_ref(), Err(sticky), "errors are sticky");
     }
     if let Err(error) = &result {
-        assert_eq!(server.error(), Some(error), "the returned error is recorded");
+        assert_eq!(
+            server.error(),
+            Some(error),
+            "the returned error is recorded"
+        );
     }
     let events_before = outcome.events.len();
     let transmitted_before = outcome.transmitted.len();
@@ -103,7 +107,11 @@ fn settle(server: &mut Server, result: Result<(), Error>, closed: bool, outcome:
                 Some(protocol) => Accept::default().with_protocol(protocol.clone()),
                 None => Accept::default(),
             };
-            assert_eq!(server.accept(NOW, accept), Ok(()), "a reported request can be accepted");
+            assert_eq!(
+                server.accept(NOW, accept),
+                Ok(()),
+                "a reported request can be accepted"
+            );
         }
         if let Event::Frame(frame) = &event {
             react(server, frame, outcome.events.len());
@@ -123,7 +131,6 @@ fn settle(server: &mut Server, result: Result<(), Error>, closed: bool, outcome:
     }
     outcome.error = server.error().cloned();
 }
-
 
 /// The app's reaction to a frame: an echo of a whole message, and a ping
 /// after every third event. A send refused because the connection is
@@ -186,13 +193,19 @@ fn check_server_frames(mut wire: &[u8]) {
             .ok()
             .and_then(|len| len.checked_add(header_len))
             .expect("a frame length that fits in memory");
-        wire = wire.get(frame_len..).expect("the server sends whole frames");
+        wire = wire
+            .get(frame_len..)
+            .expect("the server sends whole frames");
     }
 }
 
 /// The properties of one complete run.
 fn check(outcome: &Outcome) {
-    assert_eq!(outcome.state, State::Closed, "EOF always ends the connection");
+    assert_eq!(
+        outcome.state,
+        State::Closed,
+        "EOF always ends the connection"
+    );
     let requests = outcome
         .events
         .iter()
@@ -228,7 +241,11 @@ fn check(outcome: &Outcome) {
         };
         assert_eq!(field(&fields, "connection"), [connection]);
         let length = field(&fields, "content-length");
-        assert_eq!(length, [body.len().to_string().as_str()], "one response, framed");
+        assert_eq!(
+            length,
+            [body.len().to_string().as_str()],
+            "one response, framed"
+        );
         return;
     }
     assert!(matches!(outcome.events.first(), Some(Event::Request(_))));
@@ -248,7 +265,11 @@ fn check(outcome: &Outcome) {
     let [close_index] = closes.as_slice() else {
         panic!("exactly one Close for a connection that opened: {outcome:?}")
     };
-    assert_eq!(*close_index, outcome.events.len() - 1, "nothing after Close");
+    assert_eq!(
+        *close_index,
+        outcome.events.len() - 1,
+        "nothing after Close"
+    );
     let Some(Event::Close(close)) = outcome.events.last() else {
         unreachable!("found above")
     };
