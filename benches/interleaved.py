@@ -22,7 +22,7 @@ import statistics
 import subprocess
 import sys
 
-RECEIVE = ["wsmachine", "wsmachine_into", "tungstenite", "fastwebsockets", "memcpy"]
+RECEIVE = ["wsmachine", "wsmachine_into", "wsmachine_into_uninit", "tungstenite", "fastwebsockets", "memcpy"]
 RECEIVE_TEXT = RECEIVE + ["floor"]
 
 # Every group and its functions, in the order they are measured.
@@ -58,6 +58,7 @@ GROUPS.update(
 OURS = {
     "wsmachine": "",
     "wsmachine_into": "read-into",
+    "wsmachine_into_uninit": "read-into, uninit",
     "wsmachine_borrowed": "borrowed payload",
     "compress_send": "compress and send",
     "receive_inflate": "receive and inflate",
@@ -79,7 +80,7 @@ RECEIVE_TARGETS = {
 def targets(group, function):
     """The targets of one row, from the issue "Receive at the memory limit"."""
     case = group.removesuffix("_stream")
-    if case in RECEIVE_TARGETS and function in ("wsmachine", "wsmachine_into"):
+    if case in RECEIVE_TARGETS and function in ("wsmachine", "wsmachine_into", "wsmachine_into_uninit"):
         return RECEIVE_TARGETS[case]
     if group == "send_text_16B" and function == "wsmachine":
         return [("tungstenite", ">=", 2.0), ("fastwebsockets", ">=", 2.0)]

@@ -2,6 +2,7 @@
 //! rustls' `read_tls`: the transport's copy is the only one, and received
 //! payload is unmasked in place.
 
+use core::mem::MaybeUninit;
 use core::time::Duration;
 
 use crate::connection::{Connection, Role};
@@ -45,11 +46,54 @@ impl<R: Role> Connection<R> {
     /// [`receive_buffer`](Self::receive_buffer) lent (at most its length),
     /// exactly as [`receive`](Self::receive) takes bytes; `n == 0` just gives
     /// the room back (it does not mean EOF: call
-    /// [`receive_eof`](Self::receive_eof) for that).
+    /// [`receive_eof`](Self::receive_eof) for that). Room lent by
+    /// [`receive_buffer_uninit`](Self::receive_buffer_uninit) is only given
+    /// back: commit it with
+    /// [`commit_received_uninit`](Self::commit_received_uninit).
     ///
     /// # Errors
     /// As [`receive`](Self::receive).
     pub fn commit_received(&mut self, now: Duration, n: usize) -> Result<(), Error> {
+        self.commit_with(now, |engine| engine.commit_room(n))
+    }
+
+    /// Lends `len` bytes of room at the end of the receive buffer as
+    /// uninitialised memory, for a transport that can fill such memory
+    /// soundly (tokio's `ReadBuf::uninit`); then call
+    /// [`commit_received_uninit`](Self::commit_received_uninit).
+    ///
+    /// [`receive_buffer`](Self::receive_buffer) must lend initialised bytes,
+    /// so room it makes is zeroed first: a pass over memory for every byte a
+    /// large message brings. This room is not. It grows as that room does,
+    /// by what the caller asks for and never by a declared length.
+    pub fn receive_buffer_uninit(&mut self, len: usize) -> &mut [MaybeUninit<u8>] {
+        self.engine.lend_uninit(len)
+    }
+
+    /// Takes as received the first `n` bytes of the room
+    /// [`receive_buffer_uninit`](Self::receive_buffer_uninit) lent (at most
+    /// its length), as [`commit_received`](Self::commit_received) does.
+    ///
+    /// # Safety
+    /// The first `n` bytes of that room must have been initialised: written
+    /// by the transport. With tokio, the length of a `ReadBuf::uninit`'s
+    /// `filled()` part after a read is such an `n`.
+    ///
+    /// # Errors
+    /// As [`receive`](Self::receive).
+    #[allow(unsafe_code)]
+    pub unsafe fn commit_received_uninit(&mut self, now: Duration, n: usize) -> Result<(), Error> {
+        // SAFETY: the caller's promise, passed on.
+        self.commit_with(now, |engine| unsafe { engine.commit_uninit(n) })
+    }
+
+    /// Commits lent room with `commit`, unless the connection has failed or
+    /// is past its closing handshake, when the room is only given back.
+    fn commit_with(
+        &mut self,
+        now: Duration,
+        commit: impl FnOnce(&mut crate::protocol::Engine),
+    ) -> Result<(), Error> {
         if let Some(error) = self.engine.error().cloned() {
             self.engine.settle_lent();
             return Err(error);
@@ -60,7 +104,7 @@ impl<R: Role> Connection<R> {
             return Ok(());
         }
         self.engine.note_time(now);
-        self.engine.commit_room(n);
+        commit(&mut self.engine);
         self.receive_handshake(now)
     }
 }

@@ -420,6 +420,41 @@ fn room_given_back_unused_holds_no_memory() {
         "{} B kept",
         live_bytes() - before
     );
+    // And for uninitialised room.
+    server.receive_buffer_uninit(READ);
+    // SAFETY: nothing is committed, so nothing needs to be initialised.
+    unsafe { server.commit_received_uninit(NOW, 0) }.expect("open");
+    assert!(
+        live_bytes() - before <= 0,
+        "{} B kept",
+        live_bytes() - before
+    );
+}
+
+#[test]
+fn a_large_message_through_uninitialised_room_grows_the_buffer_at_once() {
+    let mut server = Server::new_open(config(), NOW);
+    let message = frames(Opcode::Binary, &vec![7u8; 1 << 20], 1, true);
+    let feed_uninit = |server: &mut Server| {
+        let mut frames = 0;
+        for read in message.chunks(READ) {
+            let room = server.receive_buffer_uninit(read.len());
+            for (slot, byte) in room.iter_mut().zip(read) {
+                slot.write(*byte);
+            }
+            // SAFETY: the loop wrote the whole room.
+            unsafe { server.commit_received_uninit(NOW, read.len()) }.expect("valid");
+            frames += drain(server);
+        }
+        frames
+    };
+    assert_eq!(feed_uninit(&mut server), 1);
+    let before = allocated_bytes();
+    assert_eq!(feed_uninit(&mut server), 1);
+    let allocated = allocated_bytes() - before;
+    println!("a second 1 MiB message in 64 KiB uninitialised reads: {allocated} B allocated");
+    let limit = message.len() as u64 + 4 * READ as u64;
+    assert!(allocated <= limit, "{allocated} B allocated, limit {limit}");
 }
 
 /// Feeds `wire` through lent room in 64 KiB reads, draining after each;

@@ -156,6 +156,10 @@ enum Path {
     Lent,
     /// Read by `read_from` from a reader holding the piece.
     Reader,
+    /// Written into the uninitialised room `receive_buffer_uninit` lends,
+    /// a little more than the piece needs, and committed with
+    /// `commit_received_uninit`.
+    Uninit,
 }
 
 /// Feeds `wire` cut at `cuts`, each piece through the path `paths` gives
@@ -185,6 +189,14 @@ fn feed(wire: &[u8], cuts: &[usize], paths: &[Path]) -> Outcome {
                 server.commit_received(NOW, piece.len())
             }
             Path::Reader => read_all(&mut server, piece),
+            Path::Uninit => {
+                let room = server.receive_buffer_uninit(piece.len() + 7);
+                for (slot, byte) in room.iter_mut().zip(piece) {
+                    slot.write(*byte);
+                }
+                // SAFETY: the loop above wrote the first `piece.len()` bytes.
+                unsafe { server.commit_received_uninit(NOW, piece.len()) }
+            }
         };
         if let Err(error) = result {
             outcome.error = Some(error);
@@ -221,7 +233,8 @@ fn path() -> impl Strategy<Value = Path> {
         Just(Path::Slice),
         Just(Path::Owned),
         Just(Path::Lent),
-        Just(Path::Reader)
+        Just(Path::Reader),
+        Just(Path::Uninit)
     ]
 }
 
@@ -240,6 +253,7 @@ proptest! {
         prop_assert_eq!(&feed(&wire, &cuts, &[Path::Owned]), &whole);
         prop_assert_eq!(&feed(&wire, &cuts, &[Path::Lent]), &whole);
         prop_assert_eq!(&feed(&wire, &cuts, &[Path::Reader]), &whole);
+        prop_assert_eq!(&feed(&wire, &cuts, &[Path::Uninit]), &whole);
         prop_assert_eq!(&feed(&wire, &cuts, &paths), &whole);
 
         // The events are the frames sent, in order, then the failure's Close.
@@ -301,6 +315,39 @@ fn room_a_read_left_unfilled_is_lent_again_as_it_is() {
         ))]
     );
     assert_eq!(server.poll_event(), None);
+}
+
+#[test]
+fn uninitialised_room_is_taken_only_through_its_own_commit() {
+    let mut server = server();
+    let frame = [0x82, 0x81, 0, 0, 0, 0, 9];
+    let room = server.receive_buffer_uninit(64);
+    for (slot, byte) in room.iter_mut().zip(&frame) {
+        slot.write(*byte);
+    }
+    // The safe commit cannot know what was written: it takes nothing.
+    server.commit_received(NOW, frame.len()).unwrap();
+    assert_eq!(server.poll_event(), None);
+    // The frame, then a second one (51 zero bytes, masked with a zero key)
+    // that fills the 64 bytes of room exactly.
+    let mut bytes = frame.to_vec();
+    bytes.extend_from_slice(&[0x82, 0x80 | 51, 0, 0, 0, 0]);
+    bytes.resize(64, 0);
+    let room = server.receive_buffer_uninit(64);
+    for (slot, byte) in room.iter_mut().zip(&bytes) {
+        slot.write(*byte);
+    }
+    // SAFETY: the loop wrote all 64 bytes of the room; the commit takes at
+    // most the room lent, whatever it is told.
+    unsafe { server.commit_received_uninit(NOW, 1000) }.unwrap();
+    let events: Vec<Event> = std::iter::from_fn(|| server.poll_event()).collect();
+    assert_eq!(
+        events,
+        [
+            Event::Frame(Frame::new(Opcode::Binary, &[9][..])),
+            Event::Frame(Frame::new(Opcode::Binary, vec![0u8; 51])),
+        ]
+    );
 }
 
 #[test]

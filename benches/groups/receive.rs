@@ -14,6 +14,9 @@
 //! - `wsmachine_into`: `read_from` on the transport, which reads straight
 //!   into the connection's receive buffer (`receive_buffer` and
 //!   `commit_received`): the transport's copy is the only one.
+//! - `wsmachine_into_uninit`: the same reads into uninitialised room
+//!   (`receive_buffer_uninit` and `commit_received_uninit`), as the tokio
+//!   driver reads: no zeroing before the transport's copy.
 //! - `tungstenite`, `fastwebsockets`: the same transport, 64 KiB per read.
 //! - `memcpy`: the same bytes copied in the same 64 KiB pieces into a
 //!   buffer of one iteration's size: the cost of reading them at all.
@@ -163,6 +166,29 @@ fn wsmachine_functions<'a>(
                     .read_from(Duration::ZERO, wire)
                     .expect("an open connection");
                 assert_ne!(read, 0, "the wire never ends");
+            })
+        })
+    });
+    let mut uninit = None;
+    group.bench_function("wsmachine_into_uninit", |b| {
+        let (server, wire) = uninit.get_or_insert_with(new_state);
+        b.iter(|| {
+            receive_frames(server, count, |server| {
+                // What a transport's read does: one copy into the room.
+                let data = wire.next_read(READ);
+                let room = server.receive_buffer_uninit(data.len());
+                // SAFETY: `room` holds `data.len()` elements and does not
+                // overlap `data`; `MaybeUninit<u8>` has `u8`'s layout.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        data.as_ptr(),
+                        room.as_mut_ptr().cast::<u8>(),
+                        data.len(),
+                    );
+                }
+                // SAFETY: the copy above initialised those bytes.
+                unsafe { server.commit_received_uninit(Duration::ZERO, data.len()) }
+                    .expect("an open connection");
             })
         })
     });

@@ -106,7 +106,7 @@ const TIMERS: [Timer; 4] = [
 const KEPT_BUFFER_BYTES: usize = 192;
 /// Received bytes of a frame in progress from which a growing receive
 /// buffer takes the size it needed before at once.
-const LARGE_FRAME_START: usize = 64 * 1024;
+const LARGE_FRAME_START: usize = 32 * 1024;
 
 /// Queued output buffers whose room is kept once the queue is drained: a
 /// header and a payload, twice over.
@@ -161,11 +161,14 @@ pub struct Engine {
     /// initialised (zeroed when the room was first made, or left by earlier
     /// reads), so lending it again costs no zeroing.
     spare: BytesMut,
-    /// How many bytes at the start of `spare` are lent to the caller's
-    /// transport and not yet received.
+    /// How many bytes at the start of `spare` (or, with `lent_uninit`, of
+    /// `recv`'s spare capacity) are lent to the caller's transport and not
+    /// yet received.
     lent: usize,
-    /// The most bytes `recv` has held at once: what a large message took
-    /// before, so the next one grows the buffer once (see `lend_room`).
+    lent_uninit: bool,
+    /// The most room `recv` has needed at once: the bytes it held plus the
+    /// room lent after them. What a large message took before, so that the
+    /// next one grows the buffer once (see `lend_room`).
     recv_peak: usize,
     /// The transport has ended; this takes effect once the bytes received
     /// before it are consumed.
@@ -208,6 +211,7 @@ impl Engine {
             recv_appended: 0,
             spare: BytesMut::new(),
             lent: 0,
+            lent_uninit: false,
             recv_peak: 0,
             eof: false,
             latest_now: Duration::ZERO,
@@ -293,6 +297,7 @@ impl Engine {
     /// grows by what the caller asks for, never by a length a peer declared.
     pub(crate) fn lend_room(&mut self, len: usize) -> &mut [u8] {
         self.settle_lent();
+        self.recv_peak = self.recv_peak.max(self.recv.len().saturating_add(len));
         if self.spare.len() < len || !self.spare_follows_recv() {
             let start = self.recv.len();
             let spare = core::mem::take(&mut self.spare);
@@ -301,7 +306,13 @@ impl Engine {
                 self.recv.unsplit(spare);
             }
             let end = start.saturating_add(len);
-            if self.recv.capacity() >= end {
+            // The allocation itself has room once the app has let go of the
+            // payloads taken from it: its received bytes move to its front.
+            let reclaimed = self.recv.capacity() >= end || {
+                self.recv.truncate(start);
+                self.recv.try_reclaim(len)
+            };
+            if reclaimed {
                 // Zeroes only the bytes that were never room before.
                 self.recv.resize(end.max(self.recv.len()), 0);
             } else {
@@ -332,6 +343,53 @@ impl Engine {
         grown
     }
 
+    /// Lends `len` bytes of `recv`'s spare capacity, uninitialised, for a
+    /// transport that fills such memory soundly: no zeroing. The buffer grows
+    /// as in `lend_room`: by what is asked, or for a large frame's start at
+    /// once to the most it held before.
+    pub(crate) fn lend_uninit(&mut self, len: usize) -> &mut [core::mem::MaybeUninit<u8>] {
+        self.settle_lent();
+        // Initialised room is not lent here: once lent as uninitialised
+        // memory it could not be trusted again.
+        self.spare = BytesMut::new();
+        let start = self.recv.len();
+        self.recv_peak = self.recv_peak.max(start.saturating_add(len));
+        if self.recv.capacity() - start < len {
+            let mut additional = len;
+            if start >= LARGE_FRAME_START {
+                additional = additional.max(self.recv_peak.saturating_sub(start));
+            }
+            self.recv.reserve(additional);
+        }
+        self.lent = len;
+        self.lent_uninit = true;
+        self.recv
+            .spare_capacity_mut()
+            .get_mut(..len)
+            .unwrap_or_default()
+    }
+
+    /// Takes the first `n` bytes of the room `lend_uninit` lent as received.
+    ///
+    /// # Safety
+    /// Those `n` bytes must have been initialised.
+    #[allow(unsafe_code)]
+    pub(crate) unsafe fn commit_uninit(&mut self, n: usize) {
+        let lent = if self.lent_uninit { self.lent } else { 0 };
+        let n = n.min(lent).min(self.recv.capacity() - self.recv.len());
+        self.lent = 0;
+        self.lent_uninit = false;
+        if n > 0 {
+            // SAFETY: the `n` bytes after `len` lie within the capacity
+            // (checked above) and the caller initialised them.
+            unsafe { self.recv.set_len(self.recv.len() + n) };
+            self.recv_appended = self.recv_appended.saturating_add(n);
+        }
+        if self.recv.is_empty() {
+            self.drop_received();
+        }
+    }
+
     /// Whether `spare` starts where `recv`'s bytes end (or `recv` is empty,
     /// so that `spare` may simply take its place).
     fn spare_follows_recv(&self) -> bool {
@@ -346,14 +404,17 @@ impl Engine {
     /// masked payload is unmasked in place when it is decoded, so a large
     /// payload costs the transport's copy and one pass.
     pub(crate) fn commit_room(&mut self, n: usize) {
-        let n = n.min(self.lent).min(self.spare.len());
+        // Room lent uninitialised is only given back: nothing in it can be
+        // trusted without `commit_uninit`'s promise.
+        let lent = if self.lent_uninit { 0 } else { self.lent };
+        let n = n.min(lent).min(self.spare.len());
         self.lent = 0;
+        self.lent_uninit = false;
         if n > 0 {
             // Contiguous with `recv`: joined without a copy.
             let received = self.spare.split_to(n);
             self.recv.unsplit(received);
             self.recv_appended = self.recv_appended.saturating_add(n);
-            self.recv_peak = self.recv_peak.max(self.recv.len());
         }
         if self.recv.is_empty() {
             // Room given back whole (a read that found nothing yet): an idle

@@ -1,5 +1,6 @@
 //! The engine of a socket: the core's connection in either role.
 
+use std::mem::MaybeUninit;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -25,12 +26,21 @@ macro_rules! both {
 }
 
 impl Conn {
-    pub(crate) fn receive_buffer(&mut self, len: usize) -> &mut [u8] {
-        both!(self, c => c.receive_buffer(len))
+    pub(crate) fn receive_buffer_uninit(&mut self, len: usize) -> &mut [MaybeUninit<u8>] {
+        both!(self, c => c.receive_buffer_uninit(len))
     }
 
-    pub(crate) fn commit_received(&mut self, now: Duration, n: usize) -> Result<(), Error> {
-        both!(self, c => c.commit_received(now, n))
+    /// # Safety
+    /// As `wsmachine`'s `commit_received_uninit`: the first `n` bytes of
+    /// the room `receive_buffer_uninit` lent are initialised.
+    #[allow(unsafe_code)]
+    pub(crate) unsafe fn commit_received_uninit(
+        &mut self,
+        now: Duration,
+        n: usize,
+    ) -> Result<(), Error> {
+        // SAFETY: the caller's promise, passed on.
+        both!(self, c => unsafe { c.commit_received_uninit(now, n) })
     }
 
     pub(crate) fn receive_eof(&mut self, now: Duration) -> Result<(), Error> {

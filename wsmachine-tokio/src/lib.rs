@@ -57,7 +57,7 @@
 //! Features: `rustls` (wss://), `http` (the core's `http` conversions, for
 //! hyper upgrades), `axum` (an upgrade extractor), `tracing` (one DEBUG
 //! event per failure).
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 #[cfg(feature = "axum")]

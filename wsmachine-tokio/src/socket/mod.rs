@@ -77,8 +77,8 @@ pub struct WebSocket<S> {
     wakers: Arc<Wakers>,
     proxy: Waker,
     /// The room to lend for the next read: it follows what reads bring,
-    /// from `MIN_READ_ROOM` up to `Config::read_buffer`, since the core zeroes
-    /// new room and holds what it lends until the buffer is empty again.
+    /// from `MIN_READ_ROOM` up to `Config::read_buffer`, since the core
+    /// holds the room it lends until its buffer is empty again.
     read_room: usize,
     /// The transport gave its end (EOF or a reset); the core was told.
     read_done: bool,
@@ -348,19 +348,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         Poll::Ready(())
     }
 
-    /// Reads once, straight into the core's receive buffer.
-    fn poll_read_in(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let now = self.now();
-        let room_len = self.read_room.clamp(1, self.config.read_buffer.max(1));
-        let room = self.conn.receive_buffer(room_len);
-        let mut buf = ReadBuf::new(room);
+    /// One read into `len` bytes of room the core lends uninitialised, so
+    /// that no byte is zeroed before the transport writes it; returns the
+    /// read's outcome and how many bytes it brought.
+    #[allow(unsafe_code)]
+    fn read_into_core(
+        &mut self,
+        cx: &mut Context<'_>,
+        now: Duration,
+        len: usize,
+    ) -> (Poll<io::Result<()>>, usize) {
+        let room = self.conn.receive_buffer_uninit(len);
+        let mut buf = ReadBuf::uninit(room);
         let polled = Pin::new(&mut self.io).poll_read(cx, &mut buf);
         let filled = buf.filled().len();
         // A protocol error is sticky and comes as the core's Close event,
         // in byte order; a handshake error is the core's `error()`: neither
         // is taken from here. Committing nothing gives the room back, so
         // an idle connection holds no read buffer.
-        let _ = self.conn.commit_received(now, filled);
+        //
+        // SAFETY: the `ReadBuf` was made over the room just lent, and it
+        // keeps its filled part initialised: safe code can fill it only by
+        // writing bytes, and a reader that claims bytes are initialised
+        // (its `unsafe` `assume_init`) must have written them. So the first
+        // `filled` bytes of the room are initialised.
+        let _ = unsafe { self.conn.commit_received_uninit(now, filled) };
+        (polled, filled)
+    }
+
+    /// Reads once, straight into the core's receive buffer.
+    fn poll_read_in(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let now = self.now();
+        let room_len = self.read_room.clamp(1, self.config.read_buffer.max(1));
+        let (polled, filled) = self.read_into_core(cx, now, room_len);
         if polled.is_ready() {
             // A read that filled its room asks for twice as much next time;
             // one that brought little lets the room shrink back.
