@@ -26,21 +26,7 @@ async fn a_thousand_concurrent_connections_each_exchange_messages() {
     const CONNECTIONS: usize = 1000;
     const MESSAGES: usize = 5;
     bounded(async {
-        let (listener, addr) = loopback().await;
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(async move {
-                    let Ok(mut ws) = wsmachine_tokio::accept(stream).await else {
-                        return;
-                    };
-                    while let Some(Ok(message)) = ws.next().await {
-                        if message.is_data() {
-                            let _ = ws.send(message).await;
-                        }
-                    }
-                });
-            }
-        });
+        let addr = support::start_echo().await;
         // Every client connects first, so that all are open at once before
         // any exchanges a message.
         let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(CONNECTIONS));

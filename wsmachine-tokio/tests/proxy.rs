@@ -12,7 +12,7 @@ mod support;
 mod tinyproxy;
 
 use futures_util::{SinkExt, StreamExt};
-use support::{bounded, loopback};
+use support::bounded;
 use tinyproxy::TinyProxy;
 use wsmachine::handshake::client::ClientConfig;
 use wsmachine::proxy::ProxyConfig;
@@ -20,22 +20,7 @@ use wsmachine_tokio::{CloseCode, Error, Message};
 
 /// A plain WebSocket echo server; returns its port.
 async fn start_echo() -> u16 {
-    let (listener, addr) = loopback().await;
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let Ok(mut ws) = wsmachine_tokio::accept(stream).await else {
-                    return;
-                };
-                while let Some(Ok(message)) = ws.next().await {
-                    if message.is_data() && ws.send(message).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    addr.port()
+    support::start_echo().await.port()
 }
 
 fn through(url: &str, proxy_url: &str) -> ClientConfig {

@@ -29,6 +29,36 @@ pub async fn loopback() -> (TcpListener, SocketAddr) {
     (listener, addr)
 }
 
+/// Sends back every text and binary message until the connection ends, as
+/// the guide writes an echo.
+pub async fn echo<S>(mut ws: wsmachine_tokio::WebSocket<S>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures_util::{SinkExt, StreamExt};
+    while let Some(Ok(message)) = ws.next().await {
+        if message.is_data() && ws.feed(message).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// An echo server on a loopback port, a task per connection; returns its
+/// address.
+pub async fn start_echo() -> SocketAddr {
+    let (listener, addr) = loopback().await;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                if let Ok(ws) = wsmachine_tokio::accept(stream).await {
+                    echo(ws).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
 /// Text of `len` bytes, mixing one-, two- and three-byte characters
 /// without splitting one at the end.
 pub fn text_of_len(len: usize, seed: usize) -> String {
@@ -85,7 +115,6 @@ pub fn upgrade_request(target: &str) -> String {
 /// address); returns its port and certificate.
 #[cfg(feature = "rustls")]
 pub async fn start_tls_echo(name: &str) -> (u16, rustls::pki_types::CertificateDer<'static>) {
-    use futures_util::{SinkExt, StreamExt};
     use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
     use std::sync::Arc;
     use tokio_rustls::TlsAcceptor;
@@ -111,13 +140,8 @@ pub async fn start_tls_echo(name: &str) -> (u16, rustls::pki_types::CertificateD
                 let Ok(tls) = acceptor.accept(stream).await else {
                     return;
                 };
-                let Ok(mut ws) = wsmachine_tokio::accept(tls).await else {
-                    return;
-                };
-                while let Some(Ok(message)) = ws.next().await {
-                    if message.is_data() {
-                        let _ = ws.send(message).await;
-                    }
+                if let Ok(ws) = wsmachine_tokio::accept(tls).await {
+                    echo(ws).await;
                 }
             });
         }
