@@ -145,6 +145,17 @@ struct Outgoing {
     utf8: Utf8Validator,
 }
 
+/// Room lent to the caller's transport for a read, by length.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Lent {
+    #[default]
+    Nothing,
+    /// The start of `spare`: initialised bytes.
+    Room(usize),
+    /// The start of `recv`'s spare capacity, uninitialised.
+    Uninit(usize),
+}
+
 /// The shared engine. See the module docs.
 #[derive(Debug)]
 pub struct Engine {
@@ -161,11 +172,8 @@ pub struct Engine {
     /// initialised (zeroed when the room was first made, or left by earlier
     /// reads), so lending it again costs no zeroing.
     spare: BytesMut,
-    /// How many bytes at the start of `spare` (or, with `lent_uninit`, of
-    /// `recv`'s spare capacity) are lent to the caller's transport and not
-    /// yet received.
-    lent: usize,
-    lent_uninit: bool,
+    /// Room lent to the caller's transport and not yet received.
+    lent: Lent,
     /// The most room `recv` has needed at once: the bytes it held plus the
     /// room lent after them. What a large message took before, so that the
     /// next one grows the buffer once (see `lend_room`).
@@ -210,8 +218,7 @@ impl Engine {
             recv: BytesMut::new(),
             recv_appended: 0,
             spare: BytesMut::new(),
-            lent: 0,
-            lent_uninit: false,
+            lent: Lent::Nothing,
             recv_peak: 0,
             eof: false,
             latest_now: Duration::ZERO,
@@ -298,7 +305,7 @@ impl Engine {
     pub(crate) fn lend_room(&mut self, len: usize) -> &mut [u8] {
         self.settle_lent();
         self.recv_peak = self.recv_peak.max(self.recv.len().saturating_add(len));
-        if self.spare.len() < len || !self.spare_follows_recv() {
+        if self.spare.len() < len || !self.spare_follows(&self.spare) {
             let start = self.recv.len();
             let spare = core::mem::take(&mut self.spare);
             if self.spare_follows(&spare) {
@@ -320,23 +327,29 @@ impl Engine {
             }
             self.spare = self.recv.split_off(start);
         }
-        self.lent = len;
+        self.lent = Lent::Room(len);
         self.spare.get_mut(..len).unwrap_or_default()
     }
 
-    /// A larger receive buffer, zeroed whole (by the allocator, which often
-    /// has zeroed pages at hand) so that all of it can be lent, with the
-    /// `start` bytes received so far copied in. It at least doubles; once it
-    /// holds the start of a large frame, it takes at once the most the
-    /// buffer held before, so a large message is copied once and not at
-    /// every doubling. Both sizes come from bytes that arrived, never from a
-    /// declared length.
-    fn grown(&self, start: usize, end: usize) -> BytesMut {
-        let mut capacity = end.max(start.saturating_mul(2));
+    /// The capacity a receive buffer holding `start` bytes grows to when it
+    /// needs room up to `end`: at least double; once it holds the start of a
+    /// large frame, at once the most room it needed before, so a large
+    /// message is copied once and not at every doubling. Both sizes come
+    /// from bytes that arrived, never from a declared length.
+    fn growth_target(&self, start: usize, end: usize) -> usize {
+        let capacity = end.max(start.saturating_mul(2));
         if start >= LARGE_FRAME_START {
-            capacity = capacity.max(self.recv_peak);
+            capacity.max(self.recv_peak)
+        } else {
+            capacity
         }
-        let mut grown = BytesMut::zeroed(capacity);
+    }
+
+    /// A larger receive buffer (see `growth_target`), zeroed whole by the
+    /// allocator (which often has zeroed pages at hand) so that all of it
+    /// can be lent, with the `start` bytes received so far copied in.
+    fn grown(&self, start: usize, end: usize) -> BytesMut {
+        let mut grown = BytesMut::zeroed(self.growth_target(start, end));
         if let (Some(to), Some(from)) = (grown.get_mut(..start), self.recv.get(..start)) {
             to.copy_from_slice(from);
         }
@@ -345,8 +358,7 @@ impl Engine {
 
     /// Lends `len` bytes of `recv`'s spare capacity, uninitialised, for a
     /// transport that fills such memory soundly: no zeroing. The buffer grows
-    /// as in `lend_room`: by what is asked, or for a large frame's start at
-    /// once to the most it held before.
+    /// as in `lend_room` (see `growth_target`).
     pub(crate) fn lend_uninit(&mut self, len: usize) -> &mut [core::mem::MaybeUninit<u8>] {
         self.settle_lent();
         // Initialised room is not lent here: once lent as uninitialised
@@ -354,15 +366,13 @@ impl Engine {
         self.spare = BytesMut::new();
         let start = self.recv.len();
         self.recv_peak = self.recv_peak.max(start.saturating_add(len));
-        if self.recv.capacity() - start < len {
-            let mut additional = len;
-            if start >= LARGE_FRAME_START {
-                additional = additional.max(self.recv_peak.saturating_sub(start));
-            }
-            self.recv.reserve(additional);
+        let end = start.saturating_add(len);
+        if self.recv.capacity() < end {
+            // Reclaims the allocation itself when it can, as `lend_room`.
+            let target = self.growth_target(start, end);
+            self.recv.reserve(target - start);
         }
-        self.lent = len;
-        self.lent_uninit = true;
+        self.lent = Lent::Uninit(len);
         self.recv
             .spare_capacity_mut()
             .get_mut(..len)
@@ -375,10 +385,11 @@ impl Engine {
     /// Those `n` bytes must have been initialised.
     #[allow(unsafe_code)]
     pub(crate) unsafe fn commit_uninit(&mut self, n: usize) {
-        let lent = if self.lent_uninit { self.lent } else { 0 };
+        let lent = match core::mem::take(&mut self.lent) {
+            Lent::Uninit(len) => len,
+            Lent::Nothing | Lent::Room(_) => 0,
+        };
         let n = n.min(lent).min(self.recv.capacity() - self.recv.len());
-        self.lent = 0;
-        self.lent_uninit = false;
         if n > 0 {
             // SAFETY: the `n` bytes after `len` lie within the capacity
             // (checked above) and the caller initialised them.
@@ -392,10 +403,6 @@ impl Engine {
 
     /// Whether `spare` starts where `recv`'s bytes end (or `recv` is empty,
     /// so that `spare` may simply take its place).
-    fn spare_follows_recv(&self) -> bool {
-        self.spare_follows(&self.spare)
-    }
-
     fn spare_follows(&self, spare: &BytesMut) -> bool {
         self.recv.is_empty() || self.recv.as_ptr().wrapping_add(self.recv.len()) == spare.as_ptr()
     }
@@ -406,10 +413,11 @@ impl Engine {
     pub(crate) fn commit_room(&mut self, n: usize) {
         // Room lent uninitialised is only given back: nothing in it can be
         // trusted without `commit_uninit`'s promise.
-        let lent = if self.lent_uninit { 0 } else { self.lent };
+        let lent = match core::mem::take(&mut self.lent) {
+            Lent::Room(len) => len,
+            Lent::Nothing | Lent::Uninit(_) => 0,
+        };
         let n = n.min(lent).min(self.spare.len());
-        self.lent = 0;
-        self.lent_uninit = false;
         if n > 0 {
             // Contiguous with `recv`: joined without a copy.
             let received = self.spare.split_to(n);
@@ -434,7 +442,7 @@ impl Engine {
     /// only bytes that were received.
     #[inline]
     pub(crate) fn settle_lent(&mut self) {
-        if self.lent != 0 {
+        if self.lent != Lent::Nothing {
             self.commit_room(0);
         }
     }
