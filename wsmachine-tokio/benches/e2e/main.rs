@@ -12,7 +12,12 @@
 //! `E2E_WARMUP` (seconds before measuring, default 1), `E2E_ROUNDS`
 //! (default 3; servers and rounds are interleaved, medians reported),
 //! `E2E_IDLE` (idle connections for the memory case, default 5000, 0 skips
-//! it), `E2E_SERVERS` (a comma-separated subset).
+//! it), `E2E_SERVERS` (a comma-separated subset), `E2E_CASES` (a
+//! comma-separated list; a case runs if its name contains one, as in
+//! `E2E_CASES="1 MiB"`), `E2E_PIN` (default 1: on a machine with two or
+//! more cores, the load generator runs on the first and each server on the
+//! second, so that neither is moved between cores mid-run; 0 leaves both to
+//! the scheduler).
 //!
 //! Without `--bench` (`cargo test -p wsmachine-tokio --bench e2e`) it makes
 //! one short run of each case and a 200-connection memory case, and fails
@@ -35,6 +40,40 @@ use report::Results;
 
 /// Raises the soft descriptor limit to the hard one: the memory case holds
 /// thousands of sockets on both sides.
+/// The core each server is pinned to, chosen by `pin_load_generator`.
+static SERVER_CORE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+/// Pins this thread, the load generator's, to the first core the process
+/// may use and keeps the second for the servers, unless `E2E_PIN=0` or
+/// there are fewer than two.
+fn pin_load_generator() {
+    if std::env::var("E2E_PIN").is_ok_and(|pin| pin == "0") {
+        return;
+    }
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    if let [load, server, ..] = cores[..] {
+        if core_affinity::set_for_current(load) {
+            let _ = SERVER_CORE.set(server.id);
+        } else {
+            eprintln!("e2e: cannot pin to core {}", load.id);
+        }
+    }
+}
+
+/// Pins a server to the core its parent chose (`E2E_SERVER_CORE`), if any.
+/// The parent's own pinning is inherited until then.
+pub fn pin_server() {
+    let Some(id) = std::env::var("E2E_SERVER_CORE")
+        .ok()
+        .and_then(|id| id.parse().ok())
+    else {
+        return;
+    };
+    if !core_affinity::set_for_current(core_affinity::CoreId { id }) {
+        eprintln!("e2e server: cannot pin to core {id}");
+    }
+}
+
 pub fn raise_descriptor_limit() {
     if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
         eprintln!("e2e: cannot raise the descriptor limit: {error}");
@@ -52,7 +91,11 @@ impl ServerProcess {
     /// Starts `e2e server NAME` and reads the port it listens on.
     fn start(name: &str) -> Result<Self, String> {
         let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-        let mut child = Command::new(exe)
+        let mut command = Command::new(exe);
+        if let Some(core) = SERVER_CORE.get() {
+            command.env("E2E_SERVER_CORE", core.to_string());
+        }
+        let mut child = command
             .args(["server", name])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -98,6 +141,7 @@ struct Settings {
     rounds: usize,
     idle: usize,
     servers: Vec<&'static str>,
+    cases: Vec<load::Case>,
 }
 
 fn env_number(name: &str, default: f64) -> Result<f64, String> {
@@ -125,12 +169,27 @@ fn settings() -> Result<Settings, String> {
         }
         Err(_) => servers::SERVERS.to_vec(),
     };
+    let cases = match std::env::var("E2E_CASES") {
+        Ok(list) => {
+            let wanted: Vec<&str> = list.split(',').map(str::trim).collect();
+            let cases: Vec<load::Case> = load::CASES
+                .into_iter()
+                .filter(|case| wanted.iter().any(|w| case.name.contains(w)))
+                .collect();
+            if cases.is_empty() {
+                return Err(format!("E2E_CASES={list:?} names no case"));
+            }
+            cases
+        }
+        Err(_) => load::CASES.to_vec(),
+    };
     Ok(Settings {
         measure: Duration::from_secs_f64(env_number("E2E_SECONDS", 3.0)?.max(0.1)),
         warm_up: Duration::from_secs_f64(env_number("E2E_WARMUP", 1.0)?),
         rounds: (env_number("E2E_ROUNDS", 3.0)? as usize).max(1),
         idle: env_number("E2E_IDLE", 5000.0)? as usize,
         servers,
+        cases,
     })
 }
 
@@ -169,13 +228,14 @@ fn bench(smoke: bool) -> Result<(), String> {
         settings.idle = settings.idle.min(200);
     }
     raise_descriptor_limit();
+    pin_load_generator();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
     let mut results = Results::default();
     for round in 0..settings.rounds {
-        for case in load::CASES {
+        for case in settings.cases.iter().copied() {
             // Each round starts with a different server, so drift over a
             // round does not always favour the same one.
             let count = settings.servers.len();

@@ -32,6 +32,7 @@ pub const SERVERS: [&str; 5] = [
 /// on stdout, until the parent closes its stdin (or dies).
 pub fn run(name: &str) -> Result<(), String> {
     crate::raise_descriptor_limit();
+    crate::pin_server();
     // The parent ends a server by closing the pipe; a server whose parent
     // died goes with it instead of serving forever.
     std::thread::spawn(|| {
