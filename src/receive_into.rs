@@ -70,6 +70,33 @@ impl<R: Role> Connection<R> {
         self.engine.lend_uninit(len)
     }
 
+    /// How much room to ask [`receive_buffer`](Self::receive_buffer) or
+    /// [`receive_buffer_uninit`](Self::receive_buffer_uninit) for, for the
+    /// next read, given `preferred`, the size the caller would read
+    /// otherwise. It is never more than `preferred` or the room the buffer
+    /// already has, so following it costs no memory:
+    /// - more than `preferred` when the buffer already has the room, as it
+    ///   does after a large message: the next one comes in fewer reads;
+    /// - less when a large frame in progress ends sooner: the read stops at
+    ///   its end, so the next frame starts in a buffer of its own instead of
+    ///   being copied out of this one when the buffer grows.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use wsmachine::{Server, config::Config};
+    ///
+    /// let mut server = Server::new_open(Config::default(), Duration::ZERO);
+    /// // The header of a masked 100,000-byte binary frame, and 4 bytes of it.
+    /// let start = [0x82, 0xff, 0, 0, 0, 0, 0, 1, 0x86, 0xa0, 0, 0, 0, 0, 1, 2, 3, 4];
+    /// server.receive(Duration::ZERO, &start)?;
+    /// assert!(server.poll_event().is_none()); // the frame is in progress
+    /// assert_eq!(server.receive_size_hint(1 << 20), 100_000 - 4);
+    /// # Ok::<(), wsmachine::Error>(())
+    /// ```
+    pub fn receive_size_hint(&self, preferred: usize) -> usize {
+        self.engine.receive_size_hint(preferred)
+    }
+
     /// Takes as received the first `n` bytes of the room
     /// [`receive_buffer_uninit`](Self::receive_buffer_uninit) lent (at most
     /// its length), as [`commit_received`](Self::commit_received) does.
@@ -164,7 +191,7 @@ impl<R: Role> Connection<R> {
         reader: &mut (impl std::io::Read + ?Sized),
     ) -> Result<usize, ReadError> {
         use std::io::ErrorKind;
-        let room = self.receive_buffer(Self::READ_SIZE);
+        let room = self.receive_buffer(self.receive_size_hint(Self::READ_SIZE));
         match reader.read(room) {
             Ok(0) => {
                 self.engine.settle_lent();

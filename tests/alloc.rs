@@ -386,6 +386,8 @@ fn lent_room_grows_by_what_the_caller_asks_never_by_a_declared_length() {
         .commit_received(NOW, wire.len())
         .expect("valid so far");
     assert_eq!(drain(&mut server), 0, "the frame is not whole");
+    // The hint for the next read is no larger for the declared length.
+    assert!(server.receive_size_hint(READ) <= READ);
     let held = live_bytes() - before;
     println!("a 2 MiB header and 100 bytes through lent room: {held} B held");
     assert!(
@@ -488,4 +490,74 @@ fn a_large_message_after_one_of_its_size_grows_the_buffer_at_once() {
     // power of two up to twice the message.
     let limit = message.len() as u64 + 4 * READ as u64;
     assert!(allocated <= limit, "{allocated} B allocated, limit {limit}");
+}
+
+/// A transport holding every byte at once, recording the size of each read.
+struct RecordingReader<'a> {
+    rest: &'a [u8],
+    reads: Vec<usize>,
+}
+
+impl std::io::Read for RecordingReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = std::io::Read::read(&mut self.rest, buf)?;
+        self.reads.push(n);
+        Ok(n)
+    }
+}
+
+#[test]
+fn reads_that_follow_the_size_hint_stop_at_large_frames_and_cost_no_memory() {
+    const MESSAGES: usize = 3;
+    let mut server = Server::new_open(config(), NOW);
+    let message = frames(Opcode::Binary, &vec![7u8; 1 << 20], 1, true);
+    let wire = message.repeat(MESSAGES);
+    let mut reader = RecordingReader {
+        rest: &wire,
+        reads: Vec::new(),
+    };
+    let mut received = 0;
+    let mut allocated_for = Vec::new();
+    while received < MESSAGES {
+        let before = allocated_bytes();
+        // `read_from` reads as much as the hint says.
+        assert_ne!(server.read_from(NOW, &mut reader).expect("valid"), 0);
+        allocated_for.push((received, allocated_bytes() - before));
+        received += drain(&mut server);
+    }
+    let ends: Vec<usize> = reader
+        .reads
+        .iter()
+        .scan(0, |total, read| {
+            *total += read;
+            Some(*total)
+        })
+        .collect();
+    for k in 1..=MESSAGES {
+        assert!(
+            ends.contains(&(k * message.len())),
+            "no read ended with message {k}: reads {:?}",
+            reader.reads
+        );
+    }
+    // A later message comes in the room the buffer kept: a first read, the
+    // one that grows the buffer, and the rest at once.
+    let later = ends.iter().filter(|end| **end > message.len()).count();
+    assert!(
+        later <= 4 * (MESSAGES - 1),
+        "{later} reads for {} messages",
+        MESSAGES - 1
+    );
+    // And memory still grows only with what arrived: each later message
+    // allocates about its own size.
+    let later_allocated: u64 = allocated_for
+        .iter()
+        .filter(|(received, _)| *received >= 1)
+        .map(|(_, bytes)| bytes)
+        .sum();
+    let limit = (MESSAGES as u64 - 1) * (message.len() as u64 + 4 * READ as u64);
+    assert!(
+        later_allocated <= limit,
+        "{later_allocated} B allocated, limit {limit}"
+    );
 }

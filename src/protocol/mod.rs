@@ -335,10 +335,12 @@ impl Engine {
     /// needs room up to `end`: at least double; once it holds the start of a
     /// large frame, at once the most room it needed before, so a large
     /// message is copied once and not at every doubling. Both sizes come
-    /// from bytes that arrived, never from a declared length.
+    /// from bytes that arrived, never from a declared length: a large frame
+    /// in progress only makes the growth come sooner, while the buffer holds
+    /// little to copy.
     fn growth_target(&self, start: usize, end: usize) -> usize {
         let capacity = end.max(start.saturating_mul(2));
-        if start >= LARGE_FRAME_START {
+        if start >= LARGE_FRAME_START || self.large_frame_left().is_some() {
             capacity.max(self.recv_peak)
         } else {
             capacity
@@ -354,6 +356,30 @@ impl Engine {
             to.copy_from_slice(from);
         }
         grown
+    }
+
+    /// How much room to lend for the next read, given the size the caller
+    /// would read otherwise (see `Connection::receive_size_hint`).
+    pub(crate) fn receive_size_hint(&self, preferred: usize) -> usize {
+        let in_place = if self.spare_follows(&self.spare) {
+            self.spare.len()
+        } else {
+            0
+        }
+        .max(self.recv.capacity() - self.recv.len());
+        let size = preferred.max(in_place).max(1);
+        match self.large_frame_left() {
+            Some(left) if left > 0 => size.min(left),
+            _ => size,
+        }
+    }
+
+    /// The payload bytes a large frame in progress still lacks, once every
+    /// buffered byte is decoded; `None` without such a frame.
+    fn large_frame_left(&self) -> Option<usize> {
+        let header = self.decoder.current_header()?;
+        let payload_len = usize::try_from(header.payload_len).ok()?;
+        (payload_len >= LARGE_FRAME_START).then(|| payload_len.saturating_sub(self.recv.len()))
     }
 
     /// Lends `len` bytes of `recv`'s spare capacity, uninitialised, for a

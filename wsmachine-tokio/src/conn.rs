@@ -26,6 +26,10 @@ macro_rules! both {
 }
 
 impl Conn {
+    pub(crate) fn receive_size_hint(&self, preferred: usize) -> usize {
+        both!(self, c => c.receive_size_hint(preferred))
+    }
+
     pub(crate) fn receive_buffer_uninit(&mut self, len: usize) -> &mut [MaybeUninit<u8>] {
         both!(self, c => c.receive_buffer_uninit(len))
     }

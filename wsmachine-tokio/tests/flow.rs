@@ -1,13 +1,14 @@
 //! The socket's flow of data: many connections at once, cancelled reads,
 //! backpressure from a peer that does not read, split halves in two
-//! tasks, effects in order, and replies to a burst in one write.
+//! tasks, effects in order, replies to a burst in one write, and reads that
+//! stop at the end of a large frame.
 
 mod support;
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -317,7 +318,15 @@ async fn what_the_app_sends_for_a_message_goes_out_before_the_close_that_follows
 /// A transport that counts the writes made to it.
 struct CountingWrites<S> {
     inner: S,
-    writes: Arc<AtomicUsize>,
+    counts: Arc<Counts>,
+}
+
+/// What a counted transport saw: the writes, and the bytes each read
+/// brought.
+#[derive(Default)]
+struct Counts {
+    writes: AtomicUsize,
+    reads: Mutex<Vec<usize>>,
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for CountingWrites<S> {
@@ -326,7 +335,13 @@ impl<S: AsyncRead + Unpin> AsyncRead for CountingWrites<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let brought = buf.filled().len() - before;
+        if brought > 0 {
+            self.counts.reads.lock().expect("reads").push(brought);
+        }
+        polled
     }
 }
 
@@ -338,7 +353,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for CountingWrites<S> {
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
         if polled.is_ready() {
-            self.writes.fetch_add(1, Ordering::Relaxed);
+            self.counts.writes.fetch_add(1, Ordering::Relaxed);
         }
         polled
     }
@@ -350,7 +365,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for CountingWrites<S> {
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if polled.is_ready() {
-            self.writes.fetch_add(1, Ordering::Relaxed);
+            self.counts.writes.fetch_add(1, Ordering::Relaxed);
         }
         polled
     }
@@ -375,13 +390,13 @@ fn counted_server(
 ) -> (
     tokio::io::DuplexStream,
     WebSocket<CountingWrites<tokio::io::DuplexStream>>,
-    Arc<AtomicUsize>,
+    Arc<Counts>,
 ) {
     let (client, server) = tokio::io::duplex(pipe);
-    let writes = Arc::new(AtomicUsize::new(0));
+    let counts = Arc::new(Counts::default());
     let server = CountingWrites {
         inner: server,
-        writes: Arc::clone(&writes),
+        counts: Arc::clone(&counts),
     };
     let ws = WebSocket::from_upgraded(
         server,
@@ -389,14 +404,14 @@ fn counted_server(
         &Negotiated::default(),
         Config::default(),
     );
-    (client, ws, writes)
+    (client, ws, counts)
 }
 
 #[tokio::test]
 async fn replies_fed_for_a_burst_go_out_in_one_write() {
     bounded(async {
         const COUNT: usize = 40;
-        let (mut client, mut ws, writes) = counted_server(1 << 20);
+        let (mut client, mut ws, counts) = counted_server(1 << 20);
         // The whole burst is in the pipe before the server reads.
         let burst: Vec<u8> = (0..COUNT)
             .flat_map(|n| masked_frame(0x1, true, format!("message {n}").as_bytes()))
@@ -413,14 +428,14 @@ async fn replies_fed_for_a_burst_go_out_in_one_write() {
                 .expect("feed");
         }
         assert_eq!(
-            writes.load(Ordering::Relaxed),
+            counts.writes.load(Ordering::Relaxed),
             0,
             "a reply was written before the stream waited"
         );
         // The stream writes the queue before it waits for more bytes.
         let waited = tokio::time::timeout(Duration::from_millis(100), ws.next()).await;
         assert!(waited.is_err(), "a message that was never sent");
-        assert_eq!(writes.load(Ordering::Relaxed), 1);
+        assert_eq!(counts.writes.load(Ordering::Relaxed), 1);
         assert_eq!(ws.unflushed(), 0);
         let mut echoes = vec![0u8; 4096];
         let n = client.read(&mut echoes).await.expect("echoes");
@@ -438,7 +453,7 @@ async fn replies_fed_for_a_burst_go_out_in_one_write() {
 #[tokio::test]
 async fn a_large_fed_reply_is_written_before_the_next_message_is_handed_out() {
     bounded(async {
-        let (mut client, mut ws, writes) = counted_server(1 << 20);
+        let (mut client, mut ws, counts) = counted_server(1 << 20);
         let mut burst = masked_frame(0x2, true, b"first");
         burst.extend(masked_frame(0x2, true, b"second"));
         client.write_all(&burst).await.expect("burst");
@@ -447,13 +462,61 @@ async fn a_large_fed_reply_is_written_before_the_next_message_is_handed_out() {
         ws.feed(Message::binary(vec![1u8; 300 * 1024]))
             .await
             .expect("feed");
-        assert_eq!(writes.load(Ordering::Relaxed), 0, "written by feed");
+        assert_eq!(counts.writes.load(Ordering::Relaxed), 0, "written by feed");
         // Waiting for the rest of the read gains a large reply nothing: it
         // goes out before the next message, which was already buffered.
         let second = ws.next().await;
         assert!(matches!(second, Some(Ok(Message::Binary(ref data))) if &data[..] == b"second"));
-        assert!(writes.load(Ordering::Relaxed) >= 1, "the reply still waits");
+        assert!(
+            counts.writes.load(Ordering::Relaxed) >= 1,
+            "the reply still waits"
+        );
         assert_eq!(ws.unflushed(), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reads_stop_at_the_end_of_a_large_frame_and_take_the_rest_in_place() {
+    bounded(async {
+        const FRAMES: usize = 3;
+        let (mut client, mut ws, counts) = counted_server(4 << 20);
+        let payload: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
+        let frame = masked_frame(0x2, true, &payload);
+        // All of it is in the pipe before the server reads.
+        client
+            .write_all(&frame.repeat(FRAMES))
+            .await
+            .expect("frames");
+        for _ in 0..FRAMES {
+            match ws.next().await {
+                Some(Ok(Message::Binary(data))) => assert!(data[..] == payload[..]),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let reads = counts.reads.lock().expect("reads").clone();
+        // A read that crossed a frame's end would leave the next frame's
+        // start to be copied when the buffer grows for it.
+        let mut ends = Vec::new();
+        let mut total = 0;
+        for read in &reads {
+            total += read;
+            ends.push(total);
+        }
+        for k in 1..=FRAMES {
+            assert!(
+                ends.contains(&(k * frame.len())),
+                "no read ended with frame {k}: reads {reads:?}"
+            );
+        }
+        // After the first, a frame comes in the room the buffer kept for
+        // it: a first read, the one that grows the buffer, and the rest.
+        let second: Vec<_> = reads
+            .iter()
+            .zip(&ends)
+            .filter(|(_, end)| (frame.len() + 1..=2 * frame.len()).contains(*end))
+            .collect();
+        assert!(second.len() <= 4, "the second frame took reads {second:?}");
     })
     .await;
 }

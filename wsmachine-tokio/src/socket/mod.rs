@@ -379,7 +379,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Reads once, straight into the core's receive buffer.
     fn poll_read_in(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let now = self.now();
-        let room_len = self.read_room.clamp(1, self.config.read_buffer.max(1));
+        let room_len = self
+            .conn
+            .receive_size_hint(self.read_room.clamp(1, self.config.read_buffer.max(1)));
         let (polled, filled) = self.read_into_core(cx, now, room_len);
         if polled.is_ready() {
             // A read that filled its room asks for twice as much next time;
