@@ -22,7 +22,15 @@ import statistics
 import subprocess
 import sys
 
-RECEIVE = ["wsmachine", "wsmachine_into", "wsmachine_into_uninit", "tungstenite", "fastwebsockets", "memcpy"]
+RECEIVE = [
+    "wsmachine",
+    "wsmachine_into",
+    "wsmachine_into_uninit",
+    "wsmachine_ref",
+    "tungstenite",
+    "fastwebsockets",
+    "memcpy",
+]
 RECEIVE_TEXT = RECEIVE + ["floor"]
 
 # Every group and its functions, in the order they are measured.
@@ -59,6 +67,7 @@ OURS = {
     "wsmachine": "",
     "wsmachine_into": "read-into",
     "wsmachine_into_uninit": "read-into, uninit",
+    "wsmachine_ref": "borrowed events",
     "wsmachine_borrowed": "borrowed payload",
     "compress_send": "compress and send",
     "receive_inflate": "receive and inflate",
@@ -80,7 +89,12 @@ RECEIVE_TARGETS = {
 def targets(group, function):
     """The targets of one row, from the issue "Receive at the memory limit"."""
     case = group.removesuffix("_stream")
-    if case in RECEIVE_TARGETS and function in ("wsmachine", "wsmachine_into", "wsmachine_into_uninit"):
+    if case in RECEIVE_TARGETS and function in (
+        "wsmachine",
+        "wsmachine_into",
+        "wsmachine_into_uninit",
+        "wsmachine_ref",
+    ):
         return RECEIVE_TARGETS[case]
     if group == "send_text_16B" and function == "wsmachine":
         return [("tungstenite", ">=", 2.0), ("fastwebsockets", ">=", 2.0)]

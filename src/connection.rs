@@ -8,7 +8,7 @@ use crate::close::CloseCode;
 use crate::error::{Error, SendError};
 #[cfg(doc)]
 use crate::event::Close;
-use crate::event::Event;
+use crate::event::{Event, EventRef};
 use crate::frame::Opcode;
 use crate::protocol::{DataKind, Engine, Fragment};
 use crate::state::{Phase, State};
@@ -147,6 +147,30 @@ impl<R: Role> Connection<R> {
     #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.engine.poll_event(&mut self.role)
+    }
+
+    /// As [`poll_event`](Self::poll_event), but a whole text or binary
+    /// message in one frame (most small messages) is lent from the receive
+    /// buffer as [`EventRef::Frame`] instead of handed over as an owned
+    /// [`Frame`](crate::Frame): no reference count to take and drop for
+    /// each message. The frame leaves the buffer on the next call that
+    /// touches it. Every other event comes as [`EventRef::Event`], exactly
+    /// as `poll_event` gives it, and the two may be mixed freely.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use wsmachine::{EventRef, Opcode, Server, config::Config};
+    ///
+    /// let mut server = Server::new_open(Config::default(), Duration::ZERO);
+    /// server.receive(Duration::ZERO, &[0x81, 0x82, 0, 0, 0, 0, b'h', b'i'])?;
+    /// let Some(EventRef::Frame(frame)) = server.poll_event_ref() else { panic!() };
+    /// assert_eq!((frame.opcode, frame.payload), (Opcode::Text, &b"hi"[..]));
+    /// assert!(server.poll_event_ref().is_none());
+    /// # Ok::<(), wsmachine::Error>(())
+    /// ```
+    #[inline]
+    pub fn poll_event_ref(&mut self) -> Option<EventRef<'_>> {
+        self.engine.poll_event_ref(&mut self.role)
     }
 
     /// The next bytes to write to the transport, in order.

@@ -34,6 +34,51 @@ pub enum Event {
     Close(Close),
 }
 
+/// An event from [`Connection::poll_event_ref`](crate::Connection::poll_event_ref):
+/// a whole data frame lent from the connection's receive buffer, or any
+/// other event as [`poll_event`](crate::Connection::poll_event) gives it.
+// `Event` is as large here as in `poll_event`'s return; boxing it would cost
+// an allocation per event.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, PartialEq)]
+pub enum EventRef<'a> {
+    /// A whole text or binary message in one frame, borrowed.
+    Frame(FrameRef<'a>),
+    /// Anything else: the handshake's events, fragments, control frames,
+    /// compressed messages, the Close.
+    Event(Event),
+}
+
+impl EventRef<'_> {
+    /// The event as [`poll_event`](crate::Connection::poll_event) would have
+    /// given it, a lent frame's payload copied.
+    pub fn into_event(self) -> Event {
+        match self {
+            EventRef::Frame(frame) => Event::Frame(frame.to_frame()),
+            EventRef::Event(event) => event,
+        }
+    }
+}
+
+/// A whole message in one frame, unmasked in the connection's receive
+/// buffer: final, with no RSV bits, and for text valid UTF-8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameRef<'a> {
+    /// [`Opcode::Text`](crate::Opcode::Text) or
+    /// [`Opcode::Binary`](crate::Opcode::Binary).
+    pub opcode: crate::frame::Opcode,
+    /// The payload.
+    pub payload: &'a [u8],
+}
+
+impl FrameRef<'_> {
+    /// The same frame with its payload copied, as `poll_event` would have
+    /// given it.
+    pub fn to_frame(&self) -> Frame {
+        Frame::new(self.opcode, bytes::Bytes::copy_from_slice(self.payload))
+    }
+}
+
 /// Who started the close.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Initiator {
@@ -97,6 +142,12 @@ impl EventQueue {
             other => Entry::Other(Box::new(other)),
         };
         self.entries.push_back(entry);
+    }
+
+    /// Whether no event is queued.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
     /// Takes the oldest event. Once the queue is drained, memory beyond

@@ -414,6 +414,36 @@ struct InProgress {
     unmasked: usize,
 }
 
+/// A whole frame at the front of a buffer, its payload unmasked in place:
+/// the header takes the first `header_len` bytes and the frame `len`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WholeFrame {
+    pub(crate) header: FrameHeader,
+    pub(crate) header_len: usize,
+    pub(crate) len: usize,
+}
+
+impl WholeFrame {
+    /// The payload's range in the buffer.
+    pub(crate) fn payload(&self) -> core::ops::Range<usize> {
+        self.header_len..self.len
+    }
+
+    /// Removes the frame from the front of `buf` and returns it.
+    pub(crate) fn split_off(&self, buf: &mut BytesMut) -> Frame {
+        // Dropping the header from the frozen bytes moves a pointer; doing
+        // it on the `BytesMut` costs a call.
+        let mut payload = buf.split_to(self.len).freeze();
+        payload.advance(self.header_len);
+        Frame {
+            opcode: self.header.opcode,
+            fin: self.header.fin,
+            rsv: self.header.rsv,
+            payload,
+        }
+    }
+}
+
 impl FrameDecoder {
     /// A decoder waiting for the first header.
     pub const fn new() -> Self {
@@ -489,48 +519,44 @@ impl FrameDecoder {
         buf.extend_from_slice(rest);
     }
 
-    /// Takes a whole frame off the front of `buf` in one step: the common
-    /// case of small frames that arrive complete, without the separate header
-    /// and payload steps of [`decode`](Self::decode).
+    /// Finds a whole frame at the front of `buf` in one step: the common
+    /// case of small frames that arrive complete, without the separate
+    /// header and payload steps of [`decode`](Self::decode).
     ///
     /// It applies only when no frame is in progress, the next header and all
     /// of its payload are in `buf`, and `accept` returns true for the header.
-    /// Then the frame is removed from `buf` and returned with its payload
-    /// unmasked. Otherwise nothing changes and `None` is returned, and
-    /// `decode` takes the frame (and reports what is wrong with it).
+    /// Then the payload is unmasked in place and the frame stays at the
+    /// front of `buf`: the caller hands it over with
+    /// [`WholeFrame::split_off`], or lends it out and advances `buf` by its
+    /// `len`. Otherwise nothing changes and `None` is returned, and `decode`
+    /// takes the frame (and reports what is wrong with it).
     #[inline]
-    pub(crate) fn decode_whole(
-        &mut self,
+    pub(crate) fn unmask_whole(
+        &self,
         buf: &mut BytesMut,
         accept: impl FnOnce(&FrameHeader) -> bool,
-    ) -> Option<Frame> {
+    ) -> Option<WholeFrame> {
         if self.current.is_some() {
             return None;
         }
         let Ok(Some((header, header_len))) = FrameHeader::decode(buf) else {
             return None;
         };
-        let frame_len = usize::try_from(header.payload_len)
+        let len = usize::try_from(header.payload_len)
             .ok()?
             .checked_add(header_len)?;
-        if buf.len() < frame_len || !accept(&header) {
+        if buf.len() < len || !accept(&header) {
             return None;
         }
-        let mut wire = buf.split_to(frame_len);
         if let Some(key) = header.mask
-            && let Some(payload) = wire.get_mut(header_len..)
+            && let Some(payload) = buf.get_mut(header_len..len)
         {
             mask_payload(payload, key);
         }
-        // Dropping the header from the frozen bytes moves a pointer; doing
-        // it on the `BytesMut` costs a call.
-        let mut payload = wire.freeze();
-        payload.advance(header_len);
-        Some(Frame {
-            opcode: header.opcode,
-            fin: header.fin,
-            rsv: header.rsv,
-            payload,
+        Some(WholeFrame {
+            header,
+            header_len,
+            len,
         })
     }
 
@@ -552,6 +578,16 @@ impl FrameDecoder {
 mod tests {
     use super::*;
     use alloc::vec::Vec;
+
+    /// A whole frame taken off `buf` in one step, as the engine takes one.
+    fn decode_whole(
+        decoder: &FrameDecoder,
+        buf: &mut BytesMut,
+        accept: impl FnOnce(&FrameHeader) -> bool,
+    ) -> Option<Frame> {
+        let whole = decoder.unmask_whole(buf, accept)?;
+        Some(whole.split_off(buf))
+    }
 
     fn decode_all(bytes: &[u8]) -> Result<Vec<Frame>, ProtocolError> {
         let mut decoder = FrameDecoder::new();
@@ -763,10 +799,10 @@ mod tests {
     #[test]
     fn whole_frames_decode_like_the_two_steps() {
         let (frames, wire) = mixed_frames();
-        let mut decoder = FrameDecoder::new();
+        let decoder = FrameDecoder::new();
         let mut buf = BytesMut::from(&wire[..]);
         let mut taken = Vec::new();
-        while let Some(frame) = decoder.decode_whole(&mut buf, |_| true) {
+        while let Some(frame) = decode_whole(&decoder, &mut buf, |_| true) {
             taken.push(frame);
         }
         assert_eq!(taken, frames);
@@ -779,12 +815,12 @@ mod tests {
         let mut decoder = FrameDecoder::new();
         // Refused by the caller: nothing is consumed.
         let mut buf = BytesMut::from(&wire[..]);
-        assert_eq!(decoder.decode_whole(&mut buf, |_| false), None);
+        assert_eq!(decode_whole(&decoder, &mut buf, |_| false), None);
         assert_eq!(&buf[..], &wire[..]);
         // Incomplete: nothing is consumed.
         for cut in 0..frames[0].payload.len() + 6 {
             let mut buf = BytesMut::from(&wire[..cut]);
-            assert_eq!(decoder.decode_whole(&mut buf, |_| true), None, "{cut}");
+            assert_eq!(decode_whole(&decoder, &mut buf, |_| true), None, "{cut}");
             assert_eq!(buf.len(), cut);
         }
         // A frame in progress belongs to `decode`, even once it is whole.
@@ -794,7 +830,7 @@ mod tests {
             decoder.decode(&mut buf),
             Ok(Some(Decoded::Header(_)))
         ));
-        assert_eq!(decoder.decode_whole(&mut buf, |_| true), None);
+        assert_eq!(decode_whole(&decoder, &mut buf, |_| true), None);
         assert_eq!(
             decoder.decode(&mut buf),
             Ok(Some(Decoded::Frame(frames[0].clone())))
@@ -802,7 +838,7 @@ mod tests {
         // An invalid header is not its to report.
         let mut buf = BytesMut::from(&b"\x83\x00"[..]);
         let mut decoder = FrameDecoder::new();
-        assert_eq!(decoder.decode_whole(&mut buf, |_| true), None);
+        assert_eq!(decode_whole(&decoder, &mut buf, |_| true), None);
         assert_eq!(
             decoder.decode(&mut buf),
             Err(ProtocolError::ReservedOpcode(3))

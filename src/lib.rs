@@ -127,7 +127,7 @@ pub use client::{Client, ClientRole};
 pub use close::CloseCode;
 pub use connection::{Connection, Role};
 pub use error::{Error, SendError};
-pub use event::{Close, Event, Initiator};
+pub use event::{Close, Event, EventRef, FrameRef, Initiator};
 pub use frame::{Frame, Opcode};
 pub use protocol::{DataKind, Fragment};
 #[cfg(feature = "std")]

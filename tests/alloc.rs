@@ -5,7 +5,8 @@
 //! - An open connection that has carried traffic, with every event and
 //!   transmit taken and dropped, holds at most 1 KiB of heap.
 //! - Receiving a small message costs at most one allocation amortised,
-//!   whether many come in one read or one comes per read.
+//!   whether many come in one read or one comes per read, and none when it
+//!   is borrowed (`poll_event_ref`).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -17,7 +18,7 @@ use wsmachine::entropy::FixedEntropy;
 use wsmachine::frame::Frame;
 use wsmachine::handshake::client::ClientConfig;
 use wsmachine::handshake::server::{Accept, ServerConfig};
-use wsmachine::{Client, Connection, Event, Opcode, Role, Server, State};
+use wsmachine::{Client, Connection, Event, EventRef, Opcode, Role, Server, State};
 
 struct CountingAllocator;
 
@@ -287,6 +288,39 @@ fn small_messages_one_per_owned_buffer_cost_at_most_one_allocation_each() {
             assert_eq!(drain(server), 1);
         }
     });
+}
+
+#[test]
+fn borrowed_small_messages_cost_no_allocation() {
+    let wire = frames(Opcode::Text, "sixteen bytes ok".as_bytes(), 1000, true);
+    let mut server = Server::new_open(config(), NOW);
+    assert_eq!(
+        feed(&mut server, &frames(Opcode::Text, b"hello", 1, true)),
+        1
+    );
+    let before = allocations();
+    let mut received = 0;
+    // Reads of whole frames: a frame split between reads comes owned.
+    let frame_len = wire.len() / 1000;
+    let read_len = READ / 4 / frame_len * frame_len;
+    for read in wire.chunks(read_len) {
+        server.receive(NOW, read).expect("valid frames");
+        while let Some(event) = server.poll_event_ref() {
+            match event {
+                EventRef::Frame(frame) => {
+                    assert_eq!(frame.payload, b"sixteen bytes ok");
+                    received += 1;
+                }
+                EventRef::Event(other) => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    let count = allocations() - before;
+    println!("1000 borrowed messages in 16 KiB reads: {count} allocations");
+    assert_eq!(received, 1000);
+    // The receive buffer, at most once per read.
+    let reads = wire.len().div_ceil(read_len) as u64;
+    assert!(count <= reads, "{count} allocations for {reads} reads");
 }
 
 /// Allocations for a server's whole opening handshake: parsing the

@@ -2,7 +2,8 @@
 //! chunking through `receive`, `receive_buf`, the lent room of
 //! `receive_buffer` and `commit_received`, or `read_from` a reader, and any
 //! mix of them, give the same events, output, error and state, and the
-//! events are the frames that were sent. Small frames that arrive whole, frames
+//! events are the frames that were sent, whether taken with `poll_event` or
+//! borrowed with `poll_event_ref`. Small frames that arrive whole, frames
 //! whose payload spans reads (unmasked while copied) and frames that stop at
 //! a violation all take part.
 
@@ -11,7 +12,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use proptest::prelude::*;
 use wsmachine::config::Config;
-use wsmachine::{Error, Event, Frame, Opcode, Server, State};
+use wsmachine::{Error, Event, EventRef, Frame, Opcode, Server, State};
 
 const NOW: Duration = Duration::ZERO;
 const LIMIT: u64 = 80_000;
@@ -162,9 +163,25 @@ enum Path {
     Uninit,
 }
 
+/// How events are taken.
+#[derive(Clone, Copy, Debug)]
+enum Drain {
+    /// `poll_event`.
+    Owned,
+    /// `poll_event_ref`, with lent frames copied for the comparison.
+    Borrowed,
+    /// The two in turn.
+    Mixed,
+}
+
 /// Feeds `wire` cut at `cuts`, each piece through the path `paths` gives
-/// it, draining after every call.
+/// it, draining with `poll_event` after every call.
 fn feed(wire: &[u8], cuts: &[usize], paths: &[Path]) -> Outcome {
+    feed_drained(wire, cuts, paths, Drain::Owned)
+}
+
+/// As `feed`, draining as `drain` says.
+fn feed_drained(wire: &[u8], cuts: &[usize], paths: &[Path], drain: Drain) -> Outcome {
     let mut server = server();
     let mut cuts: Vec<usize> = cuts.iter().map(|cut| cut % (wire.len() + 1)).collect();
     cuts.sort_unstable();
@@ -201,9 +218,20 @@ fn feed(wire: &[u8], cuts: &[usize], paths: &[Path]) -> Outcome {
         if let Err(error) = result {
             outcome.error = Some(error);
         }
-        outcome
-            .events
-            .extend(std::iter::from_fn(|| server.poll_event()));
+        loop {
+            let borrowed = match drain {
+                Drain::Owned => false,
+                Drain::Borrowed => true,
+                Drain::Mixed => outcome.events.len() % 2 == 1,
+            };
+            let event = if borrowed {
+                server.poll_event_ref().map(EventRef::into_event)
+            } else {
+                server.poll_event()
+            };
+            let Some(event) = event else { break };
+            outcome.events.push(event);
+        }
         while let Some(bytes) = server.poll_transmit() {
             outcome.transmitted.extend_from_slice(&bytes);
         }
@@ -255,6 +283,9 @@ proptest! {
         prop_assert_eq!(&feed(&wire, &cuts, &[Path::Reader]), &whole);
         prop_assert_eq!(&feed(&wire, &cuts, &[Path::Uninit]), &whole);
         prop_assert_eq!(&feed(&wire, &cuts, &paths), &whole);
+        // Borrowed events are the same events.
+        prop_assert_eq!(&feed_drained(&wire, &cuts, &paths, Drain::Borrowed), &whole);
+        prop_assert_eq!(&feed_drained(&wire, &cuts, &paths, Drain::Mixed), &whole);
 
         // The events are the frames sent, in order, then the failure's Close.
         let sent: Vec<Event> = traffic
@@ -388,4 +419,44 @@ fn read_from_takes_a_reset_as_the_end_of_the_transport() {
         [Event::Close(close)] if close.error == Some(Error::UnexpectedEof)
     ));
     assert_eq!(server.state(), State::Closed);
+}
+
+#[test]
+fn borrowed_frames_are_lent_from_the_receive_buffer() {
+    let mut server = server();
+    let mut wire = BytesMut::new();
+    Frame::new(Opcode::Text, &b"first"[..]).encode(Some([1, 2, 3, 4]), &mut wire);
+    Frame::new(Opcode::Ping, &b"ping"[..]).encode(Some([5, 6, 7, 8]), &mut wire);
+    let mut fragment = Frame::new(Opcode::Binary, &b"frag"[..]);
+    fragment.fin = false;
+    fragment.encode(Some([9, 9, 9, 9]), &mut wire);
+    Frame::new(Opcode::Continuation, &b"ment"[..]).encode(Some([7, 7, 7, 7]), &mut wire);
+    Frame::new(Opcode::Binary, &b"last"[..]).encode(Some([3, 3, 3, 3]), &mut wire);
+    let room = server.receive_buffer(wire.len());
+    room.copy_from_slice(&wire);
+    let lent = room.as_ptr_range();
+    server.commit_received(NOW, wire.len()).expect("valid");
+
+    // A whole message in one frame: its payload is the room's bytes,
+    // unmasked where they lie.
+    let Some(EventRef::Frame(first)) = server.poll_event_ref() else {
+        panic!("no borrowed frame");
+    };
+    assert_eq!((first.opcode, first.payload), (Opcode::Text, &b"first"[..]));
+    assert!(lent.contains(&first.payload.as_ptr()));
+    // Control frames and fragments come as owned events, in order.
+    for expected in [&b"ping"[..], b"frag", b"ment"] {
+        match server.poll_event_ref() {
+            Some(EventRef::Event(Event::Frame(frame))) => assert_eq!(&frame.payload[..], expected),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let Some(EventRef::Frame(last)) = server.poll_event_ref() else {
+        panic!("no borrowed frame");
+    };
+    assert_eq!(last.payload, b"last");
+    assert!(lent.contains(&last.payload.as_ptr()));
+    assert_eq!(server.poll_event_ref(), None);
+    // The pong for the ping was queued as with `poll_event`.
+    assert!(server.poll_transmit().is_some());
 }

@@ -17,6 +17,10 @@
 //! - `wsmachine_into_uninit`: the same reads into uninitialised room
 //!   (`receive_buffer_uninit` and `commit_received_uninit`), as the tokio
 //!   driver reads: no zeroing before the transport's copy.
+//! - `wsmachine_ref`: reads handed over with `receive`, as `wsmachine`, and
+//!   events taken with `poll_event_ref`, which lends each whole frame from
+//!   the receive buffer instead of handing over a reference-counted
+//!   payload.
 //! - `tungstenite`, `fastwebsockets`: the same transport, 64 KiB per read.
 //! - `memcpy`: the same bytes copied in the same 64 KiB pieces into a
 //!   buffer of one iteration's size: the cost of reading them at all.
@@ -40,7 +44,7 @@ use criterion::{BenchmarkGroup, Criterion, Throughput, measurement::WallTime};
 use wsmachine::frame::Frame;
 use wsmachine::mask::{apply_mask, copy_masked};
 use wsmachine::utf8::Utf8Validator;
-use wsmachine::{Event, Opcode, Server};
+use wsmachine::{Event, EventRef, Opcode, Server};
 
 use super::common::{
     LIMIT, READ, Wire, binary, memcpy_in_reads, runtime, text, tungstenite_config, wsmachine_config,
@@ -132,6 +136,28 @@ fn receive_frames(server: &mut Server, count: usize, mut read: impl FnMut(&mut S
     }
 }
 
+/// As `receive_frames`, with whole frames borrowed (`poll_event_ref`); a
+/// frame split between reads comes owned.
+fn receive_frames_ref(server: &mut Server, count: usize, mut read: impl FnMut(&mut Server)) {
+    let mut received = 0;
+    while received < count {
+        match server.poll_event_ref() {
+            Some(EventRef::Frame(frame)) => {
+                black_box(frame.payload.first());
+                black_box(frame.payload.len());
+                received += 1;
+            }
+            Some(EventRef::Event(Event::Frame(frame))) => {
+                black_box(frame.payload.first());
+                black_box(frame.payload.len());
+                received += 1;
+            }
+            Some(other) => panic!("unexpected {other:?}"),
+            None => read(server),
+        }
+    }
+}
+
 fn wsmachine_functions<'a>(
     group: &mut BenchmarkGroup<'_, WallTime>,
     case: &Case,
@@ -166,6 +192,17 @@ fn wsmachine_functions<'a>(
                     .read_from(Duration::ZERO, wire)
                     .expect("an open connection");
                 assert_ne!(read, 0, "the wire never ends");
+            })
+        })
+    });
+    let mut lent = None;
+    group.bench_function("wsmachine_ref", |b| {
+        let (server, wire) = lent.get_or_insert_with(new_state);
+        b.iter(|| {
+            receive_frames_ref(server, count, |server| {
+                server
+                    .receive(Duration::ZERO, wire.next_read(READ))
+                    .expect("an open connection");
             })
         })
     });

@@ -2,7 +2,8 @@
 //!
 //! The input is fed whole, in pieces whose sizes are derived from the input
 //! (once through `receive` alone, once with every other piece written into
-//! the room `receive_buffer` lends, junk after it),
+//! the room `receive_buffer` lends, junk after it, and events taken with
+//! `poll_event_ref`),
 //! and (for short inputs) byte by byte; every valid request is accepted as
 //! soon as it is reported, so that frame processing is reached too, and the
 //! app echoes every whole message and pings after every third frame, so that
@@ -23,7 +24,7 @@ use std::time::Duration;
 use wsmachine::frame::{FrameHeader, Opcode};
 use wsmachine::handshake::HandshakeError;
 use wsmachine::handshake::server::{Accept, ServerConfig};
-use wsmachine::{Error, Event, Server, State};
+use wsmachine::{Error, Event, EventRef, Server, State};
 
 const NOW: Duration = Duration::ZERO;
 
@@ -48,7 +49,8 @@ struct Outcome {
 /// any request at once, and checks the per-call properties on the way.
 /// With `lent`, every other piece is written into the room
 /// `receive_buffer` lends, a little larger than the piece and filled with
-/// junk first, which must never count as received.
+/// junk first, which must never count as received, and events are taken
+/// borrowed (`poll_event_ref`).
 fn drive(stream: &[u8], cuts: &[usize], lent: bool) -> Outcome {
     let mut server = Server::new(ServerConfig::default());
     let mut outcome = Outcome {
@@ -77,18 +79,24 @@ fn drive(stream: &[u8], cuts: &[usize], lent: bool) -> Outcome {
         } else {
             server.receive(NOW, piece)
         };
-        settle(&mut server, result, closed, &mut outcome);
+        settle(&mut server, result, closed, lent, &mut outcome);
     }
     let closed = server.state() == State::Closed;
     let result = server.receive_eof(NOW);
-    settle(&mut server, result, closed, &mut outcome);
+    settle(&mut server, result, closed, lent, &mut outcome);
     outcome.state = server.state();
     outcome
 }
 
 /// Checks one call's result, then drains events (accepting a request) and
 /// output into `outcome`.
-fn settle(server: &mut Server, result: Result<(), Error>, closed: bool, outcome: &mut Outcome) {
+fn settle(
+    server: &mut Server,
+    result: Result<(), Error>,
+    closed: bool,
+    borrowed: bool,
+    outcome: &mut Outcome,
+) {
     if let Some(sticky) = &outcome.error {
         assert_eq!(result.as_ref(), Err(sticky), "errors are sticky");
     }
@@ -101,7 +109,13 @@ fn settle(server: &mut Server, result: Result<(), Error>, closed: bool, outcome:
     }
     let events_before = outcome.events.len();
     let transmitted_before = outcome.transmitted.len();
-    while let Some(event) = server.poll_event() {
+    loop {
+        let event = if borrowed {
+            server.poll_event_ref().map(EventRef::into_event)
+        } else {
+            server.poll_event()
+        };
+        let Some(event) = event else { break };
         if let Event::Request(request) = &event {
             let accept = match request.protocols.first() {
                 Some(protocol) => Accept::default().with_protocol(protocol.clone()),

@@ -31,7 +31,7 @@ mod send;
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use core::time::Duration;
 
 use crate::close::CloseCode;
@@ -164,6 +164,9 @@ pub struct Engine {
     phase: Phase,
     /// Received bytes not yet consumed.
     pub(crate) recv: BytesMut,
+    /// Bytes at the front of `recv` that the last borrowed event lent
+    /// (`poll_event_ref`): dropped by the next call that touches `recv`.
+    borrowed: usize,
     /// Bytes put into `recv` since it last started empty: a bound on the
     /// memory it holds (see `release_idle_buffers`).
     recv_appended: usize,
@@ -216,6 +219,7 @@ impl Engine {
             is_client,
             phase: Phase::Handshake,
             recv: BytesMut::new(),
+            borrowed: 0,
             recv_appended: 0,
             spare: BytesMut::new(),
             lent: Lent::Nothing,
@@ -460,14 +464,19 @@ impl Engine {
     /// Lets go of the receive buffer and its room.
     pub(crate) fn drop_received(&mut self) {
         self.recv = BytesMut::new();
+        self.borrowed = 0;
         self.spare = BytesMut::new();
         self.recv_appended = 0;
     }
 
     /// Gives back room lent and never committed, so that the buffer holds
     /// only bytes that were received.
+    /// Also drops the frame a borrowed event lent.
     #[inline]
     pub(crate) fn settle_lent(&mut self) {
+        if self.borrowed > 0 {
+            self.recv.advance(core::mem::take(&mut self.borrowed));
+        }
         if self.lent != Lent::Nothing {
             self.commit_room(0);
         }

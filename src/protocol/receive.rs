@@ -5,12 +5,14 @@
 use alloc::string::String;
 use core::time::Duration;
 
+use bytes::Buf;
+
 use super::{DataKind, Engine, Incoming, MaskSource, Timer};
 use crate::close::{CloseCode, ClosePayload};
 use crate::error::{Error, ProtocolError};
-use crate::event::{Close, Event, Initiator};
+use crate::event::{Close, Event, EventRef, FrameRef, Initiator};
 use crate::extensions::MessageCodec;
-use crate::frame::{Decoded, Frame, FrameHeader, Opcode};
+use crate::frame::{Decoded, Frame, FrameHeader, Opcode, WholeFrame};
 use crate::state::{Input, Phase, step};
 
 impl Engine {
@@ -67,23 +69,29 @@ impl Engine {
             match result {
                 Ok(Some(event)) => return Some(event),
                 Ok(None) => {}
-                Err(error) => {
-                    self.fail(masks, now, error);
-                    return self.events.pop_front();
-                }
+                Err(error) => return self.failed(masks, error),
             }
         }
     }
 
     /// Takes a whole frame that needs nothing but unmasking and, for text,
-    /// UTF-8 validation: a final data frame with no RSV bits, masked as the
-    /// role requires, within the limits, outside a fragmented message. Such
-    /// frames are most of the traffic, and each costs one step instead of a
-    /// header step and a payload step. Anything else (or an incomplete
-    /// frame) is left to the general path, which applies every rule and
-    /// reports every error.
+    /// UTF-8 validation (see `unmask_whole_frame`).
     #[inline]
     fn take_whole_frame(&mut self) -> Option<Result<Frame, ProtocolError>> {
+        let (whole, checked) = self.unmask_whole_frame()?;
+        let frame = whole.split_off(&mut self.recv);
+        Some(checked.map(|()| frame))
+    }
+
+    /// Unmasks in place a whole frame that needs nothing but unmasking and,
+    /// for text, UTF-8 validation: a final data frame with no RSV bits,
+    /// masked as the role requires, within the limits, outside a fragmented
+    /// message. Such frames are most of the traffic, and each costs one step
+    /// instead of a header step and a payload step. Anything else (or an
+    /// incomplete frame) is left to the general path, which applies every
+    /// rule and reports every error. The frame stays in `recv`.
+    #[inline]
+    fn unmask_whole_frame(&mut self) -> Option<(WholeFrame, Result<(), ProtocolError>)> {
         if self.incoming.message.is_some() {
             return None;
         }
@@ -97,21 +105,52 @@ impl Engine {
                 && header.mask.is_some() == masked
                 && header.payload_len <= max_payload
         };
-        let frame = self.decoder.decode_whole(&mut self.recv, simple)?;
+        let whole = self.decoder.unmask_whole(&mut self.recv, simple)?;
+        let payload = self.recv.get(whole.payload()).unwrap_or_default();
         // No message is in progress, so the payload is all of the message:
         // valid text needs no validator state. The validator runs on
         // invalid text, for the error and its offset.
-        if frame.opcode == Opcode::Text && !crate::utf8::is_valid(&frame.payload) {
-            let checked = self
-                .incoming
+        let checked = if whole.header.opcode == Opcode::Text && !crate::utf8::is_valid(payload) {
+            self.incoming
                 .utf8
-                .feed(&frame.payload)
-                .and_then(|()| self.incoming.utf8.finish());
+                .feed(payload)
+                .and_then(|()| self.incoming.utf8.finish())
+                .map_err(ProtocolError::from)
+        } else {
+            Ok(())
+        };
+        Some((whole, checked))
+    }
+
+    /// As `poll_event`, but a whole frame of the kind `unmask_whole_frame`
+    /// takes is lent from the receive buffer instead of split off it, and
+    /// dropped from it on the next call that touches the buffer.
+    #[inline]
+    pub(crate) fn poll_event_ref(&mut self, masks: &mut impl MaskSource) -> Option<EventRef<'_>> {
+        self.settle_lent();
+        if self.events.is_empty()
+            && matches!(self.phase, Phase::Open | Phase::CloseSent)
+            && let Some((whole, checked)) = self.unmask_whole_frame()
+        {
             if let Err(error) = checked {
-                return Some(Err(error.into()));
+                self.recv.advance(whole.len);
+                return self.failed(masks, error.into()).map(EventRef::Event);
             }
+            self.borrowed = whole.len;
+            return Some(EventRef::Frame(FrameRef {
+                opcode: whole.header.opcode,
+                payload: self.recv.get(whole.payload()).unwrap_or_default(),
+            }));
         }
-        Some(Ok(frame))
+        self.poll_event(masks).map(EventRef::Event)
+    }
+
+    /// Fails the connection with `error` and returns the event that reports
+    /// it.
+    fn failed(&mut self, masks: &mut impl MaskSource, error: Error) -> Option<Event> {
+        let now = self.latest_now;
+        self.fail(masks, now, error);
+        self.events.pop_front()
     }
 
     fn check_header(&mut self, header: &FrameHeader) -> Result<(), ProtocolError> {
