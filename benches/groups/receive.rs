@@ -119,6 +119,12 @@ fn receive_group(c: &mut Criterion, case: &Case, stream: bool) {
     group.finish();
 }
 
+/// What the app does with a payload: looks at its first byte and length.
+fn look(payload: &[u8]) {
+    black_box(payload.first());
+    black_box(payload.len());
+}
+
 /// Takes events until `count` frames have come, reading with `read` when
 /// the connection has no whole frame left.
 fn receive_frames(server: &mut Server, count: usize, mut read: impl FnMut(&mut Server)) {
@@ -126,8 +132,7 @@ fn receive_frames(server: &mut Server, count: usize, mut read: impl FnMut(&mut S
     while received < count {
         match server.poll_event() {
             Some(Event::Frame(frame)) => {
-                black_box(frame.payload.first());
-                black_box(frame.payload.len());
+                look(&frame.payload);
                 received += 1;
             }
             Some(other) => panic!("unexpected {other:?}"),
@@ -143,19 +148,24 @@ fn receive_frames_ref(server: &mut Server, count: usize, mut read: impl FnMut(&m
     while received < count {
         match server.poll_event_ref() {
             Some(EventRef::Frame(frame)) => {
-                black_box(frame.payload.first());
-                black_box(frame.payload.len());
+                look(frame.payload);
                 received += 1;
             }
             Some(EventRef::Event(Event::Frame(frame))) => {
-                black_box(frame.payload.first());
-                black_box(frame.payload.len());
+                look(&frame.payload);
                 received += 1;
             }
             Some(other) => panic!("unexpected {other:?}"),
             None => read(server),
         }
     }
+}
+
+/// Hands the transport's next read to `server` with `receive`.
+fn receive_read(server: &mut Server, wire: &mut Wire<'_>) {
+    server
+        .receive(Duration::ZERO, wire.next_read(READ))
+        .expect("an open connection");
 }
 
 fn wsmachine_functions<'a>(
@@ -175,13 +185,7 @@ fn wsmachine_functions<'a>(
     let mut borrowed = None;
     group.bench_function("wsmachine", |b| {
         let (server, wire) = borrowed.get_or_insert_with(new_state);
-        b.iter(|| {
-            receive_frames(server, count, |server| {
-                server
-                    .receive(Duration::ZERO, wire.next_read(READ))
-                    .expect("an open connection");
-            })
-        })
+        b.iter(|| receive_frames(server, count, |server| receive_read(server, wire)))
     });
     let mut into = None;
     group.bench_function("wsmachine_into", |b| {
@@ -198,13 +202,7 @@ fn wsmachine_functions<'a>(
     let mut lent = None;
     group.bench_function("wsmachine_ref", |b| {
         let (server, wire) = lent.get_or_insert_with(new_state);
-        b.iter(|| {
-            receive_frames_ref(server, count, |server| {
-                server
-                    .receive(Duration::ZERO, wire.next_read(READ))
-                    .expect("an open connection");
-            })
-        })
+        b.iter(|| receive_frames_ref(server, count, |server| receive_read(server, wire)))
     });
     let mut uninit = None;
     group.bench_function("wsmachine_into_uninit", |b| {
