@@ -131,6 +131,8 @@ impl<R: Role> Connection<R> {
     /// The handshake's error when the transport ended during the opening
     /// handshake, or the error the connection failed with earlier.
     pub fn receive_eof(&mut self, now: Duration) -> Result<(), Error> {
+        // Room lent for a read that found the end is given back.
+        self.engine.settle_lent();
         if let Some(error) = self.engine.error() {
             return Err(error.clone());
         }

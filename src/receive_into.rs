@@ -194,7 +194,6 @@ impl<R: Role> Connection<R> {
         let room = self.receive_buffer(self.receive_size_hint(Self::READ_SIZE));
         match reader.read(room) {
             Ok(0) => {
-                self.engine.settle_lent();
                 self.receive_eof(now)?;
                 Ok(0)
             }
@@ -210,7 +209,6 @@ impl<R: Role> Connection<R> {
                         | ErrorKind::BrokenPipe
                 ) =>
             {
-                self.engine.settle_lent();
                 self.receive_eof(now)?;
                 Ok(0)
             }

@@ -465,6 +465,14 @@ fn room_given_back_unused_holds_no_memory() {
         "{} B kept",
         live_bytes() - before
     );
+    // And when the read found the end of the transport.
+    server.receive_buffer(READ);
+    server.receive_eof(NOW).expect("open");
+    assert!(
+        live_bytes() - before <= 0,
+        "{} B kept",
+        live_bytes() - before
+    );
 }
 
 #[test]
