@@ -38,7 +38,10 @@ impl<R: Role, F: FnMut(&mut Connection<R>, Event, Duration)> App<R> for F {
 /// How the loop treats its socket.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// Bytes read from the socket at a time.
+    /// Bytes read from the socket at a time, at most: the connection lends
+    /// this much room of its receive buffer, or less when a large frame
+    /// ends sooner, or more when it already has the room
+    /// (`receive_size_hint`).
     pub read_buffer: usize,
     /// A bound on one write: a peer that stops reading cannot hold the loop
     /// forever.
@@ -223,7 +226,6 @@ fn drive<R: Role>(
     stream.set_nodelay(true)?;
     stream.set_write_timeout(Some(options.write_timeout))?;
     let now = || start.elapsed();
-    let mut buf = vec![0u8; options.read_buffer.max(1)];
     // The deadline last fired: a core that did not move it must not make
     // the loop spin.
     let mut fired: Option<Duration> = None;
@@ -297,7 +299,9 @@ fn drive<R: Role>(
             .min()
             .map(|until| until.saturating_sub(now()).max(Duration::from_millis(1)));
         stream.set_read_timeout(wait)?;
-        match stream.read(&mut buf) {
+        // The socket reads straight into the connection's receive buffer.
+        let room = conn.receive_buffer(conn.receive_size_hint(options.read_buffer.max(1)));
+        match stream.read(room) {
             Ok(0) => {
                 progress.input_ended = true;
                 progress.note(conn.receive_eof(now()));
@@ -306,7 +310,7 @@ fn drive<R: Role>(
                 report.bytes_read += n;
                 // A failed handshake is returned here; a failure in the
                 // frames comes as a Close event. Either is sticky.
-                progress.note(conn.receive(now(), buf.get(..n).unwrap_or_default()));
+                progress.note(conn.commit_received(now(), n));
             }
             Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 if let Some(deadline) = conn.poll_timeout()
