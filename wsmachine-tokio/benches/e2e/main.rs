@@ -233,7 +233,7 @@ fn bench(smoke: bool) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
-    let mut results = Results::default();
+    let mut results = Results::new(settings.cases.clone());
     for round in 0..settings.rounds {
         for case in settings.cases.iter().copied() {
             // Each round starts with a different server, so drift over a

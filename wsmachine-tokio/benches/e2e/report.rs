@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use crate::load::{CASES, Throughput};
+use crate::load::{Case, Throughput};
 
 /// The library the targets are about, and the ones it is measured against.
 const SUBJECT: &str = "wsmachine";
@@ -17,8 +17,9 @@ const THROUGHPUT_TARGETS: [(&str, f64); 2] = [("tokio-tungstenite", 1.3), ("fast
 const MEMORY_TARGET: f64 = 4.0;
 
 /// Every run and failure so far.
-#[derive(Default)]
 pub struct Results {
+    /// The cases this run measures, in the order the tables show them.
+    cases: Vec<Case>,
     runs: BTreeMap<(&'static str, &'static str), Vec<Throughput>>,
     memory: BTreeMap<&'static str, f64>,
     failures: Vec<String>,
@@ -60,6 +61,16 @@ fn ratio_cells(ratio: Option<f64>, target: f64) -> (String, &'static str) {
 }
 
 impl Results {
+    /// No results yet, for a run of `cases`.
+    pub fn new(cases: Vec<Case>) -> Self {
+        Results {
+            cases,
+            runs: BTreeMap::new(),
+            memory: BTreeMap::new(),
+            failures: Vec::new(),
+        }
+    }
+
     /// Records one measurement.
     pub fn add_run(&mut self, case: &'static str, server: &'static str, run: Throughput) {
         self.runs.entry((case, server)).or_default().push(run);
@@ -124,7 +135,7 @@ impl Results {
         let _ = writeln!(out, "\n## Messages per second (medians)\n");
         let _ = writeln!(out, "| case | {} |", servers.join(" | "));
         let _ = writeln!(out, "|---|{}", "---|".repeat(servers.len()));
-        for case in CASES {
+        for case in &self.cases {
             let cells: Vec<String> = servers
                 .iter()
                 .map(|s| cell(self.rate(case.name, s), ""))
@@ -134,7 +145,7 @@ impl Results {
         let _ = writeln!(out, "\n## Ratios (wsmachine over the other)\n");
         let _ = writeln!(out, "| case | ours | against | ratio | target | result |");
         let _ = writeln!(out, "|---|---|---|---|---|---|");
-        for case in CASES {
+        for case in &self.cases {
             for (other, target) in THROUGHPUT_TARGETS {
                 for ours in [SUBJECT, PER_MESSAGE] {
                     if !servers.contains(&other) || !servers.contains(&ours) {
@@ -159,7 +170,7 @@ impl Results {
         let _ = writeln!(out, "\n## CPU use during measurement (cores, medians)\n");
         let _ = writeln!(out, "| case | server | server process | load generator |");
         let _ = writeln!(out, "|---|---|---|---|");
-        for case in CASES {
+        for case in &self.cases {
             for server in servers {
                 let ours = self.field(case.name, server, |run| run.server_cpu);
                 let load = self.field(case.name, server, |run| run.client_cpu);
@@ -212,7 +223,7 @@ impl Results {
         };
         let mut top = Vec::new();
         let mut ratios = Vec::new();
-        for case in CASES {
+        for case in &self.cases {
             let rates = servers
                 .iter()
                 .map(|s| (s.to_string(), json_number(self.rate(case.name, s), 1)))
