@@ -4,8 +4,6 @@
 
 use wsmachine::http::{HeadError, HeadLimits, HeadParser, HttpVersion, Request, write_request};
 
-type Outcome = Result<Option<(Request, usize)>, HeadError>;
-
 /// Small limits, so that the fuzzer reaches every limit error.
 const LIMITS: HeadLimits = HeadLimits {
     max_line_len: 256,
@@ -20,24 +18,9 @@ const ROOMY: HeadLimits = HeadLimits {
     max_headers: 1 << 10,
 };
 
-/// Feeds `data` as a growing buffer that stops at each cut, then whole.
-fn feed(data: &[u8], cuts: impl IntoIterator<Item = usize>) -> Outcome {
-    super::split::feed_head(LIMITS, HeadParser::parse_request, data, cuts)
-}
-
 /// Runs the checks on one input.
 pub fn run(data: &[u8]) {
-    let whole = HeadParser::new(LIMITS).parse_request(data);
-    assert_eq!(
-        feed(data, 0..=data.len()),
-        whole,
-        "byte-by-byte feed differs"
-    );
-    assert_eq!(
-        feed(data, super::split::cuts_for(data)),
-        whole,
-        "chunked feed differs"
-    );
+    let whole = super::split::parse_split_invariant(LIMITS, HeadParser::parse_request, data);
 
     let Ok(Some((request, head_len))) = whole else {
         return;

@@ -54,3 +54,24 @@ pub fn feed_head<T>(
     }
     parse(&mut parser, data)
 }
+
+/// Parses `data` whole, after checking that feeding it byte by byte and in
+/// the cuts `cuts_for` derives from it gives the same outcome.
+pub fn parse_split_invariant<T: PartialEq + std::fmt::Debug>(
+    limits: HeadLimits,
+    parse: fn(&mut HeadParser, &[u8]) -> HeadOutcome<T>,
+    data: &[u8],
+) -> HeadOutcome<T> {
+    let whole = parse(&mut HeadParser::new(limits), data);
+    assert_eq!(
+        feed_head(limits, parse, data, 0..=data.len()),
+        whole,
+        "byte-by-byte feed differs"
+    );
+    assert_eq!(
+        feed_head(limits, parse, data, cuts_for(data)),
+        whole,
+        "chunked feed differs"
+    );
+    whole
+}
