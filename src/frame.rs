@@ -565,6 +565,14 @@ impl FrameDecoder {
         self.current.as_ref().map(|current| &current.header)
     }
 
+    /// The declared payload length of the frame in progress, and how many of
+    /// its bytes are still to come when `buffered` bytes follow its header.
+    pub(crate) fn payload_missing(&self, buffered: usize) -> Option<(u64, u64)> {
+        let payload_len = self.current.as_ref()?.header.payload_len;
+        let buffered = u64::try_from(buffered).unwrap_or(u64::MAX);
+        Some((payload_len, payload_len.saturating_sub(buffered)))
+    }
+
     /// The unmasked payload bytes of the current frame received so far.
     ///
     /// `buf` is the buffer passed to [`FrameDecoder::decode`].

@@ -381,9 +381,9 @@ impl Engine {
     /// The payload bytes a large frame in progress still lacks, once every
     /// buffered byte is decoded; `None` without such a frame.
     fn large_frame_left(&self) -> Option<usize> {
-        let header = self.decoder.current_header()?;
-        let payload_len = usize::try_from(header.payload_len).ok()?;
-        (payload_len >= LARGE_FRAME_START).then(|| payload_len.saturating_sub(self.recv.len()))
+        let (payload_len, missing) = self.decoder.payload_missing(self.recv.len())?;
+        (payload_len >= LARGE_FRAME_START as u64)
+            .then(|| usize::try_from(missing).unwrap_or(usize::MAX))
     }
 
     /// Lends `len` bytes of `recv`'s spare capacity, uninitialised, for a
