@@ -733,17 +733,15 @@ impl DeflateCodec {
             let start = self.inflated.len();
             // Never past what the message may still hold.
             let most = start.saturating_add(left);
-            if self.inflated.capacity() == start || self.inflated.capacity() > most {
+            if self.inflated.capacity() > most {
+                self.inflated.shrink_to(most);
+            } else if self.inflated.capacity() == start {
                 let target = start
                     .saturating_mul(2)
                     .max(self.inflated_hint)
                     .max(start.saturating_add(INFLATE_STEP))
                     .min(most);
-                if self.inflated.capacity() > most {
-                    self.inflated.shrink_to(most);
-                } else {
-                    self.inflated.reserve_exact(target - start);
-                }
+                self.inflated.reserve_exact(target - start);
             }
             // Inflated into the buffer's spare capacity: nothing is zeroed
             // first.
