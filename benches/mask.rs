@@ -11,6 +11,10 @@ use bytes::BytesMut;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use wsmachine::mask::{apply_mask, extend_masked};
 
+/// Where a payload starts after a frame header with a 64-bit length and a
+/// masking key, from a buffer that starts at an allocation's alignment.
+const PAYLOAD_OFFSET: usize = 14;
+
 const SIZES: [(usize, &str); 5] = [
     (16, "16B"),
     (125, "125B"),
@@ -57,6 +61,15 @@ fn masking(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("apply_mask", label), |b| {
             b.iter(|| apply_mask(black_box(&mut buf), black_box(key), black_box(1)))
         });
+        // A payload as it sits in a receive buffer: after a header, so
+        // not at a vector boundary (14 bytes: a 64-bit length and a key).
+        let mut offset_buf = vec![0u8; size + PAYLOAD_OFFSET];
+        group.bench_function(BenchmarkId::new("apply_mask_unaligned", label), |b| {
+            b.iter(|| {
+                let payload = &mut black_box(&mut offset_buf)[PAYLOAD_OFFSET..];
+                apply_mask(payload, black_box(key), black_box(1))
+            })
+        });
         group.bench_function(BenchmarkId::new("byte_loop", label), |b| {
             b.iter(|| byte_loop_mask(black_box(&mut buf), black_box(key), black_box(1)))
         });
@@ -64,6 +77,19 @@ fn masking(c: &mut Criterion) {
             b.iter(|| black_box(&mut buf).copy_from_slice(black_box(&src)))
         });
         let mut out = BytesMut::with_capacity(size);
+        let mut offset_out = BytesMut::with_capacity(size + PAYLOAD_OFFSET);
+        group.bench_function(BenchmarkId::new("extend_masked_unaligned", label), |b| {
+            b.iter(|| {
+                offset_out.clear();
+                offset_out.extend_from_slice(&[0; PAYLOAD_OFFSET]);
+                extend_masked(
+                    black_box(&mut offset_out),
+                    black_box(&src),
+                    black_box(key),
+                    black_box(1),
+                )
+            })
+        });
         group.bench_function(BenchmarkId::new("extend_masked", label), |b| {
             b.iter(|| {
                 out.clear();
