@@ -9,7 +9,9 @@
 //!
 //! The functions work on 64- and 16-byte blocks against the key rotated to
 //! the phase and repeated over the block, so the compiler turns the loops into
-//! vector XORs; only the last `len % 16` bytes are done singly.
+//! vector XORs; only the last `len % 16` bytes are done singly. On long
+//! inputs the blocks start at a 64-byte boundary in memory, so that none
+//! straddles two cache lines.
 //!
 //! ```
 //! use wsmachine::mask::apply_mask;
