@@ -113,16 +113,22 @@ fn next_phase(phase: usize, len: usize) -> usize {
 /// assert_eq!(phase, 1);
 /// ```
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
-    if buf.len() >= ALIGN_FROM {
-        // A payload starts after a header of 2 to 14 bytes, so its blocks
-        // would straddle cache lines; with the few bytes up to a boundary
-        // done first, none does.
-        let head_len = buf.as_ptr().align_offset(WIDE_BLOCK).min(buf.len());
+    if let Some(head_len) = unaligned_head(buf) {
         let (head, rest) = buf.split_at_mut(head_len);
         let phase = mask_blocks(head, key, phase);
         return mask_blocks(rest, key, phase);
     }
     mask_blocks(buf, key, phase)
+}
+
+/// For a long input, the length of its head before the first
+/// [`WIDE_BLOCK`] boundary in memory: masked apart, it leaves the rest's
+/// blocks aligned. A payload starts after a header of 2 to 14 bytes (and a
+/// large allocation 16 bytes past a page), so without this its blocks
+/// would straddle cache lines. `None` below [`ALIGN_FROM`]. (Byte slots
+/// only: `align_offset` counts in elements.)
+fn unaligned_head<T: ByteSlot>(slots: &[T]) -> Option<usize> {
+    (slots.len() >= ALIGN_FROM).then(|| slots.as_ptr().align_offset(WIDE_BLOCK).min(slots.len()))
 }
 
 /// From this length on, the masking functions align their blocks to
@@ -177,10 +183,9 @@ fn copy_masked_into<T: ByteSlot>(src: &[u8], dst: &mut [T], key: [u8; 4], phase:
     let len = src.len().min(dst.len());
     let src = src.get(..len).unwrap_or_default();
     let dst = dst.get_mut(..len).unwrap_or_default();
-    if len >= ALIGN_FROM {
-        // The stores are what a cache-line split slows most, so the blocks
-        // align with `dst`, as in `apply_mask`.
-        let head_len = dst.as_ptr().align_offset(WIDE_BLOCK).min(len);
+    // The stores are what a cache-line split slows most, so the blocks
+    // align with `dst`.
+    if let Some(head_len) = unaligned_head(dst) {
         let (src_head, src_rest) = src.split_at(head_len);
         let (dst_head, dst_rest) = dst.split_at_mut(head_len);
         let phase = copy_masked_blocks(src_head, dst_head, key, phase);
