@@ -35,7 +35,8 @@ use crate::utf8::{Utf8Error, Utf8Validator};
 /// Bytes that hold valid UTF-8: a text message that shares its buffer with
 /// the frame it came in.
 ///
-/// The crate has no unsafe code, so [`as_str`](Self::as_str) checks the
+/// The crate keeps `unsafe` to a few measured spots, and this is not one:
+/// [`as_str`](Self::as_str) checks the
 /// bytes each time it is called (a linear scan; call it once and keep the
 /// `&str`). The bytes are checked when the value is built, so that check
 /// always succeeds.
