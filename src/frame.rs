@@ -335,18 +335,34 @@ fn mask_payload(payload: &mut [u8], key: [u8; 4]) {
 }
 
 /// Appends a frame whose payload is shorter than [`SHORT_PAYLOAD`], and
-/// returns false for a longer one. The frame is put together on the stack,
-/// the payload masked a word at a time as it is copied, and appended in one
-/// copy: for small frames a fraction of the cost of appending the header
-/// and the payload separately.
+/// returns false for a longer one. Room for the largest such frame is
+/// appended as zeros (a copy of a constant size is a few vector stores,
+/// where a copy of the frame's own length is a call), the header and the
+/// payload are written into it, the payload masked a word at a time, and
+/// the unused end is cut off: for small frames a fraction of the cost of
+/// appending the header and the payload separately. Building the frame on
+/// the stack and copying it over measured 59% of a 16-byte client send:
+/// the copy's vector loads read bytes that narrower stores had just
+/// written, which the CPU cannot forward.
 fn encode_short_frame(header: &FrameHeader, payload: &[u8], out: &mut BytesMut) -> bool {
-    let mut frame = [0u8; MAX_HEADER_LEN + SHORT_PAYLOAD];
+    const ROOM: usize = MAX_HEADER_LEN + SHORT_PAYLOAD;
+    let start = out.len();
+    out.extend_from_slice(&[0u8; ROOM]);
+    let Some(frame) = out
+        .get_mut(start..)
+        .and_then(|room| room.first_chunk_mut::<ROOM>())
+    else {
+        out.truncate(start);
+        return false;
+    };
     let Some(header_part) = frame.first_chunk_mut::<MAX_HEADER_LEN>() else {
+        out.truncate(start);
         return false;
     };
     let header_len = header.write_to(header_part);
     let frame_len = header_len + payload.len();
     let Some(body) = frame.get_mut(header_len..frame_len) else {
+        out.truncate(start);
         return false;
     };
     let key = header.mask.unwrap_or_default();
@@ -364,11 +380,7 @@ fn encode_short_frame(header: &FrameHeader, payload: &[u8], out: &mut BytesMut) 
     {
         *byte = source ^ key_byte;
     }
-    // The whole array is appended and the unused end cut off again: a copy
-    // of a constant size is a few vector moves, where a copy of the frame's
-    // own length is a call.
-    out.extend_from_slice(&frame);
-    out.truncate(out.len() - (frame.len() - frame_len));
+    out.truncate(start + frame_len);
     true
 }
 
