@@ -307,23 +307,26 @@ mod wide {
     /// The vector widths, narrowest first.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
     pub(super) enum Width {
-        // Taken by short inputs before dispatch; the tests pin it.
-        #[cfg_attr(not(test), allow(dead_code))]
         Baseline,
         Avx2,
         Avx512,
     }
 
-    /// Whether the 512-bit loops may run: AVX-512BW on a CPU that also has
-    /// VBMI2, that is Ice Lake, Zen 4 or later. Older AVX-512 parts (Skylake
-    /// server) lower their clock for 512-bit code, which would slow what
-    /// runs after the masking; those take the AVX2 loops.
-    fn has_avx512() -> bool {
-        std::is_x86_feature_detected!("avx512bw") && std::is_x86_feature_detected!("avx512vbmi2")
-    }
-
-    fn has_avx2() -> bool {
-        std::is_x86_feature_detected!("avx2")
+    /// The widest width up to `widest` that the CPU has. AVX-512 counts
+    /// only with VBMI2, that is on Ice Lake, Zen 4 or later: older AVX-512
+    /// parts (Skylake server) lower their clock for 512-bit code, which
+    /// would slow what runs after the masking, so they take AVX2.
+    fn available(widest: Width) -> Width {
+        if widest >= Width::Avx512
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vbmi2")
+        {
+            Width::Avx512
+        } else if widest >= Width::Avx2 && std::is_x86_feature_detected!("avx2") {
+            Width::Avx2
+        } else {
+            Width::Baseline
+        }
     }
 
     pub(super) fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
@@ -339,9 +342,16 @@ mod wide {
         copy_masked_upto(Width::Avx512, src, dst, key, phase)
     }
 
-    /// `apply_mask` in the widest vectors up to `widest` that the CPU has.
     // The calls below are the crate's only calls into code compiled for
-    // features the target does not promise; each follows its check.
+    // features the target does not promise, each after `available` found
+    // the CPU has them.
+    //
+    // One wrapper per operation and width, each taking the slices as its
+    // own arguments: passed inside a struct to one generic wrapper, they
+    // lose the no-alias promise of reference arguments, and the masking
+    // copy measured twice as slow at 16 KiB.
+
+    /// `apply_mask` in the widest vectors up to `widest` that the CPU has.
     #[allow(unsafe_code)]
     pub(super) fn apply_mask_upto(
         widest: Width,
@@ -349,16 +359,13 @@ mod wide {
         key: [u8; 4],
         phase: usize,
     ) -> usize {
-        if widest >= Width::Avx512 && has_avx512() {
-            // SAFETY: the CPU has AVX-512BW, which implies AVX-512F: all
-            // that the function enables.
-            return unsafe { apply_mask_avx512(buf, key, phase) };
+        match available(widest) {
+            // SAFETY: `available` found AVX-512BW (implying AVX-512F).
+            Width::Avx512 => unsafe { apply_mask_avx512(buf, key, phase) },
+            // SAFETY: `available` found AVX2.
+            Width::Avx2 => unsafe { apply_mask_avx2(buf, key, phase) },
+            Width::Baseline => aligned_mask(buf, key, phase),
         }
-        if widest >= Width::Avx2 && has_avx2() {
-            // SAFETY: the CPU has AVX2, all that the function enables.
-            return unsafe { apply_mask_avx2(buf, key, phase) };
-        }
-        aligned_mask(buf, key, phase)
     }
 
     /// `copy_masked_into` in the widest vectors up to `widest` that the CPU
@@ -371,15 +378,13 @@ mod wide {
         key: [u8; 4],
         phase: usize,
     ) -> usize {
-        if widest >= Width::Avx512 && has_avx512() {
-            // SAFETY: as in `apply_mask_upto`.
-            return unsafe { copy_masked_avx512(src, dst, key, phase) };
+        match available(widest) {
+            // SAFETY: `available` found AVX-512BW (implying AVX-512F).
+            Width::Avx512 => unsafe { copy_masked_avx512(src, dst, key, phase) },
+            // SAFETY: `available` found AVX2.
+            Width::Avx2 => unsafe { copy_masked_avx2(src, dst, key, phase) },
+            Width::Baseline => aligned_copy_masked(src, dst, key, phase),
         }
-        if widest >= Width::Avx2 && has_avx2() {
-            // SAFETY: as in `apply_mask_upto`.
-            return unsafe { copy_masked_avx2(src, dst, key, phase) };
-        }
-        aligned_copy_masked(src, dst, key, phase)
     }
 
     #[target_feature(enable = "avx512f,avx512bw")]
