@@ -1,7 +1,8 @@
 //! End to end: echo servers on wsmachine-tokio (as its guide writes one,
 //! and with a write per message), tokio-tungstenite,
 //! fastwebsockets and yawc, each in its own process, under one load
-//! generator over loopback TCP.
+//! generator over loopback TCP; and `minimal`, an echo written by hand for
+//! this traffic alone (`minimal.rs`), to show how much is the kernel's.
 //!
 //! ```text
 //! cargo bench -p wsmachine-tokio --bench e2e
@@ -28,6 +29,7 @@
 //! bytes_per_idle_connection}, "ratios": {...}}`.
 
 mod load;
+mod minimal;
 mod report;
 mod servers;
 

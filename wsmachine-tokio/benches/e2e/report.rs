@@ -13,6 +13,8 @@ const SUBJECT: &str = "wsmachine";
 const PER_MESSAGE: &str = "wsmachine-send";
 /// (server, the least wsmachine's messages per second over theirs).
 const THROUGHPUT_TARGETS: [(&str, f64); 2] = [("tokio-tungstenite", 1.3), ("fastwebsockets", 1.0)];
+/// The hand-written echo every library is shown as a share of.
+const MINIMAL: &str = "minimal";
 /// tokio-tungstenite's bytes per idle connection over wsmachine's, at least.
 const MEMORY_TARGET: f64 = 4.0;
 
@@ -165,6 +167,25 @@ impl Results {
                         case.name
                     );
                 }
+            }
+        }
+        if servers.contains(&MINIMAL) {
+            let libraries: Vec<&str> = servers.iter().copied().filter(|s| *s != MINIMAL).collect();
+            let _ = writeln!(
+                out,
+                "\n## Over the minimal echo (by hand, for this traffic alone: one buffer, one unmask pass, a vectored write per read)\n"
+            );
+            let _ = writeln!(out, "| case | {} |", libraries.join(" | "));
+            let _ = writeln!(out, "|---|{}", "---|".repeat(libraries.len()));
+            for case in &self.cases {
+                let cells: Vec<String> = libraries
+                    .iter()
+                    .map(|s| {
+                        self.ratio(case.name, s, MINIMAL)
+                            .map_or("–".into(), |r| format!("{:.0}%", r * 100.0))
+                    })
+                    .collect();
+                let _ = writeln!(out, "| {} | {} |", case.name, cells.join(" | "));
             }
         }
         let _ = writeln!(out, "\n## CPU use during measurement (cores, medians)\n");

@@ -20,12 +20,13 @@ use tokio::net::{TcpListener, TcpStream};
 pub const MAX_MESSAGE: usize = 4 << 20;
 
 /// The servers, in the order the tables show them.
-pub const SERVERS: [&str; 5] = [
+pub const SERVERS: [&str; 6] = [
     "wsmachine",
     "wsmachine-send",
     "tokio-tungstenite",
     "fastwebsockets",
     "yawc",
+    "minimal",
 ];
 
 /// Runs the server `name` on an ephemeral loopback port, which it prints
@@ -62,6 +63,7 @@ pub fn run(name: &str) -> Result<(), String> {
             "tokio-tungstenite" => serve(listener, tungstenite_echo).await,
             "fastwebsockets" => serve(listener, fastwebsockets_http).await,
             "yawc" => serve(listener, yawc_http).await,
+            "minimal" => serve(listener, crate::minimal::echo).await,
             other => Err(format!("unknown server {other:?}")),
         }
     })
