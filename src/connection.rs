@@ -180,6 +180,31 @@ impl<R: Role> Connection<R> {
         self.engine.poll_transmit()
     }
 
+    /// How many bytes [`poll_transmit`](Self::poll_transmit) has yet to
+    /// hand out: what a driver counts against its high-water mark before
+    /// it takes the output, so that the replies to many messages can be
+    /// taken, and written, at once.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use wsmachine::{Server, config::Config};
+    ///
+    /// let mut server = Server::new_open(Config::default(), Duration::ZERO);
+    /// server.send_text("hi")?;
+    /// // A large owned payload is queued as it is, after a header.
+    /// server.send_binary_owned(vec![0; 100_000])?;
+    /// assert_eq!(server.pending_output(), (2 + 2) + (10 + 100_000));
+    /// let mut taken = 0;
+    /// while let Some(bytes) = server.poll_transmit() {
+    ///     taken += bytes.len();
+    /// }
+    /// assert_eq!((taken, server.pending_output()), (100_014, 0));
+    /// # Ok::<(), wsmachine::SendError>(())
+    /// ```
+    pub fn pending_output(&self) -> usize {
+        self.engine.pending_output()
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) should be called next, on
     /// the caller's clock.
     ///

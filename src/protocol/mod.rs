@@ -200,6 +200,8 @@ pub struct Engine {
     /// was queued, then that payload, as separate buffers so the payload is
     /// never copied.
     out_queued: VecDeque<Bytes>,
+    /// The bytes in `out_queued`.
+    out_queued_len: usize,
     /// Events not yet taken: at most the handshake's and a failure's, since
     /// frames are decoded only when the app asks for the next event.
     events: crate::event::EventQueue,
@@ -233,6 +235,7 @@ impl Engine {
             out: BytesMut::new(),
             out_handed: 0,
             out_queued: VecDeque::new(),
+            out_queued_len: 0,
             events: crate::event::EventQueue::new(),
             error: None,
             timers: [None; TIMERS.len()],
@@ -263,8 +266,20 @@ impl Engine {
         &mut self.out
     }
 
+    /// Output not yet handed out by `poll_transmit`, in bytes.
+    pub(crate) fn pending_output(&self) -> usize {
+        self.out.len().saturating_add(self.out_queued_len)
+    }
+
+    /// Queues a buffer to go out after everything before it.
+    pub(super) fn queue_output(&mut self, bytes: Bytes) {
+        self.out_queued_len = self.out_queued_len.saturating_add(bytes.len());
+        self.out_queued.push_back(bytes);
+    }
+
     pub(crate) fn poll_transmit(&mut self) -> Option<Bytes> {
         if let Some(queued) = self.out_queued.pop_front() {
+            self.out_queued_len = self.out_queued_len.saturating_sub(queued.len());
             if self.out_queued.is_empty() && self.out_queued.capacity() > OUT_QUEUED_KEPT {
                 self.out_queued = VecDeque::new();
             }

@@ -131,8 +131,8 @@ impl Engine {
         };
         self.out.extend_from_slice(header.encode().as_bytes());
         let before = self.take_output();
-        self.out_queued.push_back(before);
-        self.out_queued.push_back(payload);
+        self.queue_output(before);
+        self.queue_output(payload);
         Ok(())
     }
 
