@@ -59,6 +59,10 @@ impl Conn {
         both!(self, c => c.poll_transmit())
     }
 
+    pub(crate) fn pending_output(&self) -> usize {
+        both!(self, c => c.pending_output())
+    }
+
     pub(crate) fn poll_timeout(&self) -> Option<Duration> {
         both!(self, c => c.poll_timeout())
     }

@@ -321,11 +321,12 @@ struct CountingWrites<S> {
     counts: Arc<Counts>,
 }
 
-/// What a counted transport saw: the writes, and the bytes each read
-/// brought.
+/// What a counted transport saw: the writes, the buffers each write
+/// gathered, and the bytes each read brought.
 #[derive(Default)]
 struct Counts {
     writes: AtomicUsize,
+    slices: Mutex<Vec<usize>>,
     reads: Mutex<Vec<usize>>,
 }
 
@@ -354,6 +355,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for CountingWrites<S> {
         let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
         if polled.is_ready() {
             self.counts.writes.fetch_add(1, Ordering::Relaxed);
+            self.counts.slices.lock().expect("slices").push(1);
         }
         polled
     }
@@ -366,6 +368,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for CountingWrites<S> {
         let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if polled.is_ready() {
             self.counts.writes.fetch_add(1, Ordering::Relaxed);
+            let gathered = bufs.iter().filter(|buf| !buf.is_empty()).count();
+            self.counts.slices.lock().expect("slices").push(gathered);
         }
         polled
     }
@@ -432,19 +436,24 @@ async fn replies_fed_for_a_burst_go_out_in_one_write() {
             0,
             "a reply was written before the stream waited"
         );
-        // The stream writes the queue before it waits for more bytes.
-        let waited = tokio::time::timeout(Duration::from_millis(100), ws.next()).await;
-        assert!(waited.is_err(), "a message that was never sent");
-        assert_eq!(counts.writes.load(Ordering::Relaxed), 1);
-        assert_eq!(ws.unflushed(), 0);
-        let mut echoes = vec![0u8; 4096];
-        let n = client.read(&mut echoes).await.expect("echoes");
         let mut expected = Vec::new();
         for n in 0..COUNT {
             let payload = format!("echo {n}");
             expected.extend_from_slice(&[0x81, payload.len() as u8]);
             expected.extend_from_slice(payload.as_bytes());
         }
+        // Every queued reply counts against the high-water mark.
+        assert_eq!(ws.unflushed(), expected.len());
+        // The stream writes the queue before it waits for more bytes.
+        let waited = tokio::time::timeout(Duration::from_millis(100), ws.next()).await;
+        assert!(waited.is_err(), "a message that was never sent");
+        assert_eq!(counts.writes.load(Ordering::Relaxed), 1);
+        // And the replies are taken from the core as one buffer, not a
+        // buffer each.
+        assert_eq!(*counts.slices.lock().expect("slices"), [1]);
+        assert_eq!(ws.unflushed(), 0);
+        let mut echoes = vec![0u8; 4096];
+        let n = client.read(&mut echoes).await.expect("echoes");
         assert_eq!(echoes.get(..n), Some(&expected[..]));
     })
     .await;

@@ -140,9 +140,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocket<S> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         let polled = this.poll_message(cx);
-        // Reading may have written output below the mark: a waiting sender
-        // can go on.
-        if this.out_len <= this.config.high_water_mark {
+        // Reading may have written output below the mark: a sender waiting
+        // for that can go on.
+        if this.sink_waiting && this.unflushed() <= this.config.high_water_mark {
+            this.sink_waiting = false;
             this.wakers.sink.wake();
         }
         polled
@@ -160,11 +161,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
         // Below the mark, the message joins the queue unwritten: the next
         // flush, or the stream before it waits for the transport, writes
         // the whole queue at once (one write for the replies to a read).
-        if this.out_len <= this.config.high_water_mark {
+        if this.unflushed() <= this.config.high_water_mark {
             return Poll::Ready(Ok(()));
         }
         this.poll_output(cx)?;
-        if this.out_len > this.config.high_water_mark {
+        if this.unflushed() > this.config.high_water_mark {
+            this.sink_waiting = true;
             Poll::Pending
         } else {
             Poll::Ready(Ok(()))
@@ -188,9 +190,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
                 return this.start_close(code, &reason);
             }
         };
-        sent.map_err(send_error)?;
-        this.take_output();
-        Ok(())
+        // The frame stays in the core until the engine writes: the replies
+        // fed for one read are then taken, and written, as one buffer.
+        sent.map_err(send_error)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {

@@ -73,6 +73,9 @@ pub struct WebSocket<S> {
     out: VecDeque<Bytes>,
     out_len: usize,
     needs_flush: bool,
+    /// `poll_ready` is pending on the high-water mark: the stream wakes the
+    /// sender once reading has written the queue below it.
+    sink_waiting: bool,
     sleep: Option<(Duration, Pin<Box<Sleep>>)>,
     wakers: Arc<Wakers>,
     proxy: Waker,
@@ -121,7 +124,7 @@ impl<S> std::fmt::Debug for WebSocket<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebSocket")
             .field("state", &self.conn.state())
-            .field("unflushed", &self.out_len)
+            .field("unflushed", &self.unflushed())
             .field("finished", &self.finished)
             .finish_non_exhaustive()
     }
@@ -150,6 +153,7 @@ impl<S> WebSocket<S> {
             out: VecDeque::new(),
             out_len: 0,
             needs_flush: false,
+            sink_waiting: false,
             sleep: None,
             proxy: Waker::from(Arc::clone(&wakers)),
             wakers,
@@ -184,7 +188,7 @@ impl<S> WebSocket<S> {
 
     /// Bytes queued for the transport and not yet written.
     pub fn unflushed(&self) -> usize {
-        self.out_len
+        self.out_len.saturating_add(self.conn.pending_output())
     }
 
     /// The driver settings.
@@ -202,7 +206,9 @@ impl<S> WebSocket<S> {
         &self.io
     }
 
-    /// Moves the core's output into the write queue.
+    /// Moves the core's output into the write queue. Sends leave their
+    /// frames in the core until the engine is about to write, so that the
+    /// replies to one read are taken as one buffer, not one each.
     pub(crate) fn take_output(&mut self) {
         while let Some(bytes) = self.conn.poll_transmit() {
             self.out_len += bytes.len();
@@ -224,6 +230,17 @@ fn is_reset(error: &io::Error) -> bool {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
+    /// Runs `f` with a context whose waker is the proxy, which wakes both
+    /// tasks. The proxy is lent out of `self` for the call rather than
+    /// cloned: a clone and its drop are two atomic operations on every poll,
+    /// and the transport clones it itself when it must keep it.
+    fn with_proxy<T>(&mut self, f: impl FnOnce(&mut Self, &mut Context<'_>) -> T) -> T {
+        let proxy = std::mem::replace(&mut self.proxy, Waker::noop().clone());
+        let result = f(self, &mut Context::from_waker(&proxy));
+        self.proxy = proxy;
+        result
+    }
+
     /// Writes the queue out, then flushes the transport.
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while !self.out.is_empty() {
@@ -411,18 +428,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         cx: &mut Context<'_>,
     ) -> Poll<Result<Option<Event>, Error>> {
         self.wakers.stream.register(cx.waker());
-        let waker = self.proxy.clone();
-        let mut cx = Context::from_waker(&waker);
+        self.with_proxy(Self::run_engine)
+    }
+
+    /// The engine's loop, polled with the proxy waker.
+    fn run_engine(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Event>, Error>> {
         let mut budget = READ_BUDGET;
         loop {
             if self.finished {
                 return Poll::Ready(Ok(None));
             }
-            if self.out_len >= WRITE_AT_ONCE
-                && !self.io_dead
-                && let Poll::Ready(Err(error)) = self.poll_write_out(&mut cx)
-            {
-                self.io_failed(error);
+            if self.unflushed() >= WRITE_AT_ONCE && !self.io_dead {
+                self.take_output();
+                if let Poll::Ready(Err(error)) = self.poll_write_out(cx) {
+                    self.io_failed(error);
+                }
             }
             if let Some(event) = self.conn.poll_event() {
                 return Poll::Ready(Ok(Some(event)));
@@ -435,7 +455,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 return Poll::Ready(Ok(None));
             }
             self.take_output();
-            if let Poll::Ready(Err(error)) = self.poll_write_out(&mut cx) {
+            if let Poll::Ready(Err(error)) = self.poll_write_out(cx) {
                 self.io_failed(error);
                 continue;
             }
@@ -448,20 +468,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 // server, or on its timer). A failed shutdown changes
                 // nothing: the connection is over either way.
                 if self.linger.is_none() {
-                    let _ = ready!(Pin::new(&mut self.io).poll_shutdown(&mut cx));
+                    let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
                     self.linger = Some(Box::pin(tokio::time::sleep(LINGER)));
                 }
-                ready!(self.poll_linger(&mut cx));
+                ready!(self.poll_linger(cx));
                 self.finished = true;
                 self.linger = None;
                 return Poll::Ready(Ok(None));
             }
-            if self.poll_timer(&mut cx) {
+            if self.poll_timer(cx) {
                 continue;
             }
             // Backpressure: a peer that does not read its pongs and echoes
             // is not read from either.
-            if self.read_done || self.out_len > self.config.high_water_mark {
+            if self.read_done || self.unflushed() > self.config.high_water_mark {
                 return Poll::Pending;
             }
             if budget == 0 {
@@ -469,7 +489,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 return Poll::Pending;
             }
             budget -= 1;
-            match ready!(self.poll_read_in(&mut cx)) {
+            match ready!(self.poll_read_in(cx)) {
                 Ok(()) => {}
                 Err(error) => self.io_failed(error),
             }
@@ -481,20 +501,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// place on the transport.
     fn poll_output(&mut self, cx: &mut Context<'_>) -> Result<(), Error> {
         self.wakers.sink.register(cx.waker());
-        let waker = self.proxy.clone();
-        let mut cx = Context::from_waker(&waker);
+        self.with_proxy(Self::run_output)
+    }
+
+    /// `poll_output`'s loop, polled with the proxy waker.
+    fn run_output(&mut self, cx: &mut Context<'_>) -> Result<(), Error> {
         loop {
             if self.io_dead || self.finished {
                 return Err(Error::Closed);
             }
             self.take_output();
-            if let Poll::Ready(Err(error)) = self.poll_write_out(&mut cx) {
+            if let Poll::Ready(Err(error)) = self.poll_write_out(cx) {
                 self.io_failed(error);
                 // The reader reports how the connection ended.
                 self.wakers.stream.wake();
                 continue;
             }
-            if !self.poll_timer(&mut cx) {
+            if !self.poll_timer(cx) {
                 return Ok(());
             }
             // A timer's effects (a keepalive ping, a timeout's Close) are
