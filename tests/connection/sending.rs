@@ -1,0 +1,410 @@
+//! Sending: refused sends, a failing entropy source, and owned payloads.
+
+use super::*;
+
+// ---------------------------------------------------------------------------
+// Send errors.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn sending_before_open_is_refused() {
+    let mut client = client("ws://server.example.com/chat");
+    drain_transmit(&mut client);
+    let connecting = Err(SendError::NotOpen {
+        state: State::Connecting,
+    });
+    assert_eq!(client.send_text("x"), connecting);
+    assert_eq!(client.send_binary(b"x"), connecting);
+    assert_eq!(client.send_ping(b""), connecting);
+    assert_eq!(client.send_pong(b""), connecting);
+    assert_eq!(
+        client.send_fragment(Fragment::First(DataKind::Binary), b""),
+        connecting
+    );
+    assert_eq!(
+        client.close(Duration::ZERO, CloseCode::NORMAL, ""),
+        connecting
+    );
+    assert_eq!(client.poll_transmit(), None);
+
+    let mut server = Server::new(ServerConfig::default());
+    assert_eq!(server.send_text("x"), connecting);
+    assert_eq!(
+        server.close(Duration::ZERO, CloseCode::NORMAL, ""),
+        connecting
+    );
+    assert_eq!(server.poll_transmit(), None);
+}
+
+#[test]
+fn sending_after_close_is_refused() {
+    let mut pair = Pair::connected();
+    pair.client.close(pair.now, CloseCode::NORMAL, "").unwrap();
+    pair.drive();
+    for closed in [
+        pair.client.send_text("x"),
+        pair.server.send_binary(b"x"),
+        pair.client.send_ping(b""),
+        pair.server.send_pong(b""),
+        pair.client.close(pair.now, CloseCode::NORMAL, ""),
+    ] {
+        assert_eq!(
+            closed,
+            Err(SendError::NotOpen {
+                state: State::Closed
+            })
+        );
+    }
+    assert_eq!(pair.client.poll_transmit(), None);
+    assert_eq!(pair.server.poll_transmit(), None);
+}
+
+#[test]
+fn control_payload_over_125_is_refused() {
+    let mut server = server_open();
+    assert_eq!(
+        server.send_ping(&[0; 126]),
+        Err(SendError::ControlPayloadTooLarge { len: 126 })
+    );
+    assert_eq!(
+        server.send_pong(&[0; 200]),
+        Err(SendError::ControlPayloadTooLarge { len: 200 })
+    );
+    assert_eq!(server.poll_transmit(), None);
+    server.send_ping(&[0; 125]).unwrap();
+    assert_eq!(
+        drain_transmit(&mut server),
+        s(Opcode::Ping, true, &[0; 125])
+    );
+}
+
+#[test]
+fn invalid_close_is_refused_and_changes_nothing() {
+    let mut client = client_open();
+    for code in [1004u16, 1005, 1006, 1015, 999, 1016, 2999, 5000] {
+        assert_eq!(
+            client.close(Duration::ZERO, CloseCode(code), ""),
+            Err(SendError::InvalidClose(InvalidClose::CodeNotAllowed(
+                CloseCode(code)
+            )))
+        );
+    }
+    assert_eq!(
+        client.close(Duration::ZERO, CloseCode::NORMAL, &"r".repeat(124)),
+        Err(SendError::InvalidClose(InvalidClose::ReasonTooLong {
+            len: 124
+        }))
+    );
+    assert_eq!(client.poll_transmit(), None);
+    assert_eq!(client.state(), State::Open);
+    assert_eq!(client.poll_timeout(), None);
+    let reason = "r".repeat(123);
+    client
+        .close(Duration::ZERO, CloseCode::NORMAL, &reason)
+        .unwrap();
+    assert_eq!(
+        frames_of(&drain_transmit(&mut client)),
+        vec![(close_frame(CloseCode::NORMAL, &reason), true)]
+    );
+}
+
+#[test]
+fn fragment_sequencing_is_enforced() {
+    let mut server = server_open();
+    assert_eq!(
+        server.send_fragment(Fragment::Continue, b"x"),
+        Err(SendError::NoMessageInProgress)
+    );
+    assert_eq!(
+        server.send_fragment(Fragment::Last, b"x"),
+        Err(SendError::NoMessageInProgress)
+    );
+    server
+        .send_fragment(Fragment::First(DataKind::Binary), b"a")
+        .unwrap();
+    drain_transmit(&mut server);
+    assert_eq!(server.send_text("x"), Err(SendError::MessageInProgress));
+    assert_eq!(server.send_binary(b"x"), Err(SendError::MessageInProgress));
+    assert_eq!(
+        server.send_fragment(Fragment::First(DataKind::Text), b"x"),
+        Err(SendError::MessageInProgress)
+    );
+    assert_eq!(server.poll_transmit(), None);
+    // Control frames may go between fragments.
+    server.send_ping(b"").unwrap();
+    server.send_fragment(Fragment::Last, b"z").unwrap();
+    assert_eq!(
+        server.send_fragment(Fragment::Last, b"x"),
+        Err(SendError::NoMessageInProgress)
+    );
+    assert_eq!(
+        drain_transmit(&mut server),
+        concat(&[
+            &s(Opcode::Ping, true, b""),
+            &s(Opcode::Continuation, true, b"z")
+        ])
+    );
+    server.send_text("whole again").unwrap();
+}
+
+#[test]
+fn text_fragments_must_be_utf8_across_fragments() {
+    let mut server = server_open();
+    assert_eq!(
+        server.send_fragment(Fragment::First(DataKind::Text), b"\xff"),
+        Err(SendError::InvalidUtf8)
+    );
+    assert_eq!(server.poll_transmit(), None);
+    // No message started: a continuation is refused.
+    assert_eq!(
+        server.send_fragment(Fragment::Last, b""),
+        Err(SendError::NoMessageInProgress)
+    );
+    // A character split across fragments is fine.
+    server
+        .send_fragment(Fragment::First(DataKind::Text), b"\xe2")
+        .unwrap();
+    server.send_fragment(Fragment::Continue, b"\x82").unwrap();
+    drain_transmit(&mut server);
+    // A byte that cannot continue it is refused, and the refusal changes
+    // nothing: the right byte is still accepted.
+    assert_eq!(
+        server.send_fragment(Fragment::Continue, b"a"),
+        Err(SendError::InvalidUtf8)
+    );
+    // Ending inside the character is refused.
+    assert_eq!(
+        server.send_fragment(Fragment::Last, b""),
+        Err(SendError::InvalidUtf8)
+    );
+    assert_eq!(server.poll_transmit(), None);
+    server.send_fragment(Fragment::Last, b"\xac").unwrap();
+    assert_eq!(
+        drain_transmit(&mut server),
+        s(Opcode::Continuation, true, b"\xac")
+    );
+    // Binary fragments are not checked.
+    server
+        .send_fragment(Fragment::First(DataKind::Binary), b"\xff")
+        .unwrap();
+    server.send_fragment(Fragment::Last, b"\xe2").unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// A failing entropy source.
+// ---------------------------------------------------------------------------
+
+/// An entropy source the test can make fail.
+#[derive(Clone)]
+struct FlakyEntropy {
+    failing: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl wsmachine::entropy::Entropy for FlakyEntropy {
+    fn fill(&mut self, dest: &mut [u8]) -> Result<(), wsmachine::entropy::EntropyError> {
+        if self.failing.get() {
+            return Err(wsmachine::entropy::EntropyError);
+        }
+        dest.fill(0x5a);
+        Ok(())
+    }
+}
+
+fn flaky_client() -> (Client<FlakyEntropy>, std::rc::Rc<std::cell::Cell<bool>>) {
+    let failing = std::rc::Rc::new(std::cell::Cell::new(false));
+    let entropy = FlakyEntropy {
+        failing: failing.clone(),
+    };
+    (
+        Client::new_open(Config::default(), entropy, Duration::ZERO),
+        failing,
+    )
+}
+
+#[test]
+fn an_entropy_failure_refuses_the_send_and_changes_nothing() {
+    let (mut client, failing) = flaky_client();
+    let entropy = Err(SendError::Entropy(wsmachine::entropy::EntropyError));
+    failing.set(true);
+    assert_eq!(client.send_text("x"), entropy);
+    assert_eq!(client.send_ping(b""), entropy);
+    assert_eq!(client.close(Duration::ZERO, CloseCode::NORMAL, ""), entropy);
+    assert_eq!(
+        (client.poll_transmit(), client.state()),
+        (None, State::Open)
+    );
+    failing.set(false);
+
+    // A text message with "€" (E2 82 AC) split over three fragments; the
+    // middle and last fragments fail once each and are sent again.
+    client
+        .send_fragment(Fragment::First(DataKind::Text), b"\xe2")
+        .unwrap();
+    failing.set(true);
+    assert_eq!(client.send_fragment(Fragment::Continue, b"\x82"), entropy);
+    failing.set(false);
+    client.send_fragment(Fragment::Continue, b"\x82").unwrap();
+    failing.set(true);
+    assert_eq!(client.send_fragment(Fragment::Last, b"\xac"), entropy);
+    failing.set(false);
+    client.send_fragment(Fragment::Last, b"\xac").unwrap();
+    let frames: Vec<_> = frames_of(&drain_transmit(&mut client))
+        .into_iter()
+        .map(|(frame, _)| (frame.opcode, frame.fin, frame.payload))
+        .collect();
+    assert_eq!(
+        frames,
+        vec![
+            (Opcode::Text, false, Bytes::from_static(b"\xe2")),
+            (Opcode::Continuation, false, Bytes::from_static(b"\x82")),
+            (Opcode::Continuation, true, Bytes::from_static(b"\xac")),
+        ]
+    );
+}
+
+#[test]
+fn an_entropy_failure_on_an_automatic_pong_fails_the_connection() {
+    let (mut client, failing) = flaky_client();
+    failing.set(true);
+    let error = Error::Entropy(wsmachine::entropy::EntropyError);
+    client
+        .receive(Duration::ZERO, &s(Opcode::Ping, true, b"p"))
+        .unwrap();
+    let events = drain_events(&mut client);
+    // No Close can be masked, so none is sent.
+    assert_eq!(client.poll_transmit(), None);
+    assert_eq!(client.state(), State::Closed);
+    assert_eq!(close_events(&events).len(), 1);
+    assert_eq!(close_events(&events)[0].error, Some(error.clone()));
+    assert_eq!(client.error(), Some(&error));
+}
+
+// ---------------------------------------------------------------------------
+// Owned payloads.
+// ---------------------------------------------------------------------------
+
+/// Every transmit of a connection, each as its own buffer.
+fn transmits<R: Role>(conn: &mut Connection<R>) -> Vec<Bytes> {
+    std::iter::from_fn(|| conn.poll_transmit()).collect()
+}
+
+#[test]
+fn owned_sends_put_the_same_bytes_on_the_wire_as_borrowed_sends() {
+    // Around the size where owned payloads stop being copied, and large.
+    for len in [0, 1, 1023, 1024, 1025, 65536, 70_000] {
+        let payload = pattern(len);
+        let text = text_of(len);
+        let mut borrowed = client_open();
+        borrowed.send_text("before").unwrap();
+        borrowed.send_binary(&payload).unwrap();
+        borrowed.send_text(&text).unwrap();
+        borrowed.send_ping(b"after").unwrap();
+        let mut owned = client_open();
+        owned.send_text("before").unwrap();
+        owned.send_binary_owned(payload.clone()).unwrap();
+        owned.send_text_owned(text.clone()).unwrap();
+        owned.send_ping(b"after").unwrap();
+        let wire = drain_transmit(&mut owned);
+        assert_eq!(wire, drain_transmit(&mut borrowed), "len {len}");
+        let frames: Vec<Frame> = frames_of(&wire).into_iter().map(|(f, _)| f).collect();
+        assert_eq!(
+            frames,
+            [
+                Frame::new(Opcode::Text, "before"),
+                Frame::new(Opcode::Binary, payload.clone()),
+                Frame::new(Opcode::Text, text.clone()),
+                Frame::new(Opcode::Ping, "after"),
+            ]
+        );
+    }
+}
+
+#[test]
+fn a_large_owned_payload_is_masked_in_place_not_copied() {
+    let mut client = client_open();
+    let payload = BytesMut::from(&pattern(65536)[..]).freeze();
+    let address = payload.as_ptr();
+    client.send_binary_owned(payload).unwrap();
+    let sent = transmits(&mut client);
+    assert_eq!(sent.len(), 2, "a header, then the payload");
+    assert_eq!(sent[1].as_ptr(), address, "the payload's own memory");
+    assert_eq!(sent[0].len(), 2 + 8 + 4);
+    let wire = [&sent[0][..], &sent[1][..]].concat();
+    assert_eq!(frames_of(&wire)[0].0.payload, pattern(65536));
+}
+
+#[test]
+fn a_server_sends_an_owned_payload_as_it_is() {
+    let mut server = server_open();
+    let shared = Bytes::from(pattern(4096));
+    server.send_binary_owned(shared.clone()).unwrap();
+    let sent = transmits(&mut server);
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].as_ptr(), shared.as_ptr());
+    assert_eq!(sent[1], shared);
+}
+
+#[test]
+fn a_client_copies_a_shared_payload_before_masking_it() {
+    let mut client = client_open();
+    let shared = Bytes::from(pattern(4096));
+    client.send_binary_owned(shared.clone()).unwrap();
+    let sent = transmits(&mut client);
+    assert_ne!(sent[1].as_ptr(), shared.as_ptr());
+    // The app's handle still reads the original bytes.
+    assert_eq!(shared, pattern(4096));
+    let wire = [&sent[0][..], &sent[1][..]].concat();
+    assert_eq!(frames_of(&wire)[0].0.payload, pattern(4096));
+}
+
+#[test]
+fn owned_sends_follow_the_same_rules_as_borrowed_ones() {
+    let mut client = client_open();
+    client
+        .send_fragment(Fragment::First(DataKind::Binary), b"part")
+        .unwrap();
+    assert_eq!(
+        client.send_binary_owned(pattern(4096)),
+        Err(SendError::MessageInProgress)
+    );
+    assert_eq!(
+        client.send_text_owned(text_of(4096)),
+        Err(SendError::MessageInProgress)
+    );
+    client.send_fragment(Fragment::Last, b"end").unwrap();
+    client.close(Duration::ZERO, CloseCode::NORMAL, "").unwrap();
+    assert!(matches!(
+        client.send_binary_owned(pattern(4096)),
+        Err(SendError::NotOpen { .. })
+    ));
+    // Nothing was queued by the refused sends.
+    let frames: Vec<Opcode> = frames_of(&drain_transmit(&mut client))
+        .into_iter()
+        .map(|(frame, _)| frame.opcode)
+        .collect();
+    assert_eq!(
+        frames,
+        [Opcode::Binary, Opcode::Continuation, Opcode::Close]
+    );
+}
+
+#[test]
+fn owned_messages_reach_the_peer_in_order() {
+    let mut client = client_open();
+    let mut server = server_open();
+    for len in [10, 5000, 20, 100_000] {
+        client.send_binary_owned(pattern(len)).unwrap();
+    }
+    pass(Duration::ZERO, &mut client, &mut server);
+    let lengths: Vec<usize> = drain_events(&mut server)
+        .into_iter()
+        .map(|event| match event {
+            Event::Frame(frame) => {
+                assert_eq!(frame.payload, pattern(frame.payload.len()));
+                frame.payload.len()
+            }
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(lengths, [10, 5000, 20, 100_000]);
+}
