@@ -12,6 +12,7 @@ use std::io::IoSlice;
 use bytes::{Buf, BufMut, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use wsmachine::frame::{FrameHeader, Opcode};
 
 /// The most one read asks for when no frame needs more.
 const READ_SIZE: usize = 64 * 1024;
@@ -57,29 +58,30 @@ pub async fn echo(mut stream: TcpStream) {
         echoes.clear();
         let mut at = 0;
         let missing = loop {
-            match parse_header(buf.get(at..).unwrap_or_default()) {
-                Parsed::Incomplete => break READ_SIZE,
-                Parsed::Refused => return,
-                Parsed::Header(header) => {
-                    let start = at + header.masked_len;
-                    let end = start + header.payload_len;
-                    // Each read's part of a payload is unmasked at once,
-                    // while the read's copy has left it in the cache.
-                    let arrived = end.min(buf.len());
-                    if let Some(fresh) = buf.get_mut(start + unmasked..arrived) {
-                        wsmachine::mask::apply_mask(fresh, header.key, unmasked);
-                    }
-                    if arrived < end {
-                        unmasked = arrived - start;
-                        break end - arrived;
-                    }
-                    unmasked = 0;
-                    let reply_start = replies.len();
-                    header.reply(&mut replies);
-                    echoes.push((reply_start..replies.len(), start..end));
-                    at = end;
-                }
+            let Ok(parsed) = parse_header(buf.get(at..).unwrap_or_default()) else {
+                return;
+            };
+            let Some((header, header_len, key)) = parsed else {
+                break READ_SIZE;
+            };
+            let start = at + header_len;
+            let end = start + header.payload_len as usize;
+            // Each read's part of a payload is unmasked at once, while the
+            // read's copy has left it in the cache.
+            let arrived = end.min(buf.len());
+            if let Some(fresh) = buf.get_mut(start + unmasked..arrived) {
+                wsmachine::mask::apply_mask(fresh, key, unmasked);
             }
+            if arrived < end {
+                unmasked = arrived - start;
+                break end - arrived;
+            }
+            unmasked = 0;
+            let reply = FrameHeader::new(header.opcode, true, None, header.payload_len).encode();
+            let reply_start = replies.len();
+            replies.extend_from_slice(reply.as_bytes());
+            echoes.push((reply_start..replies.len(), start..end));
+            at = end;
         };
         if !echoes.is_empty()
             && write_echoes(&mut stream, &buf, &replies, &echoes)
@@ -146,70 +148,19 @@ async fn read_head(stream: &mut TcpStream, buf: &mut BytesMut) -> Option<usize> 
     }
 }
 
-/// A client frame's header: its length, the masking key, and the first
-/// byte and length to echo it with.
-struct Header {
-    masked_len: usize,
-    first: u8,
-    key: [u8; 4],
-    payload_len: usize,
-}
-
-impl Header {
-    /// Appends the unmasked header of the echo to `reply`.
-    fn reply(&self, reply: &mut Vec<u8>) {
-        reply.push(self.first);
-        match self.payload_len {
-            0..=125 => reply.push(self.payload_len as u8),
-            126..=0xffff => {
-                reply.push(126);
-                reply.extend_from_slice(&(self.payload_len as u16).to_be_bytes());
-            }
-            _ => {
-                reply.push(127);
-                reply.extend_from_slice(&(self.payload_len as u64).to_be_bytes());
-            }
-        }
-    }
-}
-
-/// What the bytes at the front of the buffer begin with.
-enum Parsed {
-    /// Not a whole header yet.
-    Incomplete,
-    /// A frame the minimal echo does not echo: not final, not data, not masked,
-    /// or too large.
-    Refused,
-    Header(Header),
-}
-
-fn parse_header(buf: &[u8]) -> Parsed {
-    let [first, second, ..] = *buf else {
-        return Parsed::Incomplete;
+/// The next frame's header, with its length and masking key, if it is a
+/// whole header of a frame the minimal echo echoes: final, data, masked,
+/// within the message limit. `Err` ends the connection.
+fn parse_header(buf: &[u8]) -> Result<Option<(FrameHeader, usize, [u8; 4])>, ()> {
+    let Some((header, header_len)) = FrameHeader::decode(buf).map_err(|_| ())? else {
+        return Ok(None);
     };
-    if first & 0xf0 != 0x80 || !matches!(first & 0x0f, 1 | 2) || second & 0x80 == 0 {
-        return Parsed::Refused;
-    }
-    let len_bytes = match second & 0x7f {
-        126 => 2,
-        127 => 8,
-        _ => 0,
-    };
-    let key_at = 2 + len_bytes;
-    let (Some(len), Some(key)) = (buf.get(2..key_at), buf.get(key_at..key_at + 4)) else {
-        return Parsed::Incomplete;
-    };
-    let payload_len = match len_bytes {
-        0 => u64::from(second & 0x7f),
-        _ => len.iter().fold(0u64, |n, &b| n << 8 | u64::from(b)),
-    };
-    match usize::try_from(payload_len) {
-        Ok(payload_len) if payload_len <= crate::servers::MAX_MESSAGE => Parsed::Header(Header {
-            masked_len: key_at + 4,
-            first,
-            key: [key[0], key[1], key[2], key[3]],
-            payload_len,
-        }),
-        _ => Parsed::Refused,
+    let echoed = header.fin
+        && header.rsv == 0
+        && matches!(header.opcode, Opcode::Text | Opcode::Binary)
+        && header.payload_len <= crate::servers::MAX_MESSAGE as u64;
+    match header.mask {
+        Some(key) if echoed => Ok(Some((header, header_len, key))),
+        _ => Err(()),
     }
 }
