@@ -1,3 +1,7 @@
+//! Unit tests of `frame`, built only under `cargo test`. An `unwrap`,
+//! `expect` or `panic!` here fails a test on a case the test itself built;
+//! none of it is compiled into the library or meets a peer's input.
+
 use super::*;
 use alloc::vec::Vec;
 
