@@ -21,6 +21,11 @@ pub struct Config {
     /// connection than the core's own buffers (the space is released
     /// between reads).
     pub read_buffer: usize,
+    /// How long the end of a connection may take once the core has closed
+    /// it: writing the last frames (a failure's Close, the replies queued
+    /// before it), the transport's shutdown and the wait for the peer's
+    /// end. Default 10 s.
+    pub close_timeout: std::time::Duration,
 }
 
 impl Default for Config {
@@ -28,6 +33,7 @@ impl Default for Config {
         Config {
             high_water_mark: 1 << 20,
             read_buffer: 64 * 1024,
+            close_timeout: std::time::Duration::from_secs(10),
         }
     }
 }

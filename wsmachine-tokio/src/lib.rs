@@ -80,7 +80,7 @@ pub use config::Config;
 pub use error::Error;
 pub use message::{CloseFrame, Message};
 pub use server::{Decision, accept, accept_with, accept_with_config};
-pub use socket::{Role, WebSocket};
+pub use socket::{ReuniteError, Role, SplitSink, SplitStream, WebSocket};
 #[cfg(feature = "rustls")]
 pub use tls::{client_config as tls_client_config, connect_tls};
 pub use transport::MaybeTlsStream;

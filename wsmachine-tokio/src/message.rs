@@ -45,6 +45,16 @@ impl Message {
         }
     }
 
+    /// Whether it is a text message.
+    pub fn is_text(&self) -> bool {
+        matches!(self, Message::Text(_))
+    }
+
+    /// Whether it is a binary message.
+    pub fn is_binary(&self) -> bool {
+        matches!(self, Message::Binary(_))
+    }
+
     /// Whether it is a text or binary message.
     pub fn is_data(&self) -> bool {
         matches!(self, Message::Text(_) | Message::Binary(_))

@@ -4,7 +4,7 @@
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use futures_core::Stream;
+use futures_core::{FusedStream, Stream};
 use futures_sink::Sink;
 use tokio::io::{AsyncRead, AsyncWrite};
 use wsmachine::{CloseCode, Event, SendError, State};
@@ -42,25 +42,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
     }
 
-    /// Splits the socket into a sending half and a receiving half that two
-    /// tasks can use at once (futures' `StreamExt::split`).
-    pub fn split(
-        self,
-    ) -> (
-        futures_util::stream::SplitSink<Self, Message>,
-        futures_util::stream::SplitStream<Self>,
-    ) {
-        futures_util::StreamExt::split(self)
-    }
-
     /// The next message for the stream, from the engine's events.
+    ///
+    /// The end comes last, after what is owed: a failure is handed out
+    /// once the replies queued before it and the failure's Close are
+    /// written and the transport is shut down (only a transport error cuts
+    /// that short), and the peer's Close once our answer is written. So an
+    /// app that stops at the first error, or at the Close, and drops the
+    /// socket has lost nothing it sent.
     fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         loop {
+            if self.fused {
+                return Poll::Ready(None);
+            }
+            if self.failure.is_some() {
+                // The core is `Closed`: the engine writes, shuts down and
+                // ends, within the close timeout. It has no event left, and
+                // a transport error only cuts the writing short.
+                if let Ok(Some(_)) = ready!(self.poll_engine(cx)) {
+                    continue;
+                }
+                self.fused = true;
+                return Poll::Ready(self.failure.take().map(Err));
+            }
             let event = match ready!(self.poll_engine(cx)) {
                 Ok(Some(event)) => event,
-                Ok(None) => return Poll::Ready(None),
+                Ok(None) => {
+                    self.fused = true;
+                    return Poll::Ready(None);
+                }
                 Err(error) => {
+                    // Transport errors only: nothing more can be written.
                     crate::trace::failure(&error);
+                    self.fused = true;
                     return Poll::Ready(Some(Err(error)));
                 }
             };
@@ -70,11 +84,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     Ok(None) => {}
                     // The core checks fragmentation, UTF-8 and the size
                     // limit before a frame gets here.
-                    Err(error) => {
-                        let error = Error::Protocol(assembly_error(error));
-                        crate::trace::failure(&error);
-                        return Poll::Ready(Some(Err(error)));
-                    }
+                    Err(error) => self.fail_with(Error::Protocol(assembly_error(error))),
                 },
                 Event::Close(close) => match close.error {
                     None => {
@@ -82,15 +92,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                             code: close.code,
                             reason: close.reason,
                         });
-                        return Poll::Ready(Some(Ok(Message::Close(frame))));
+                        self.closing = Some(Message::Close(frame));
                     }
                     // After our Close the peer may just go: an end.
                     Some(wsmachine::Error::UnexpectedEof) if self.ended_while_closing => {}
-                    Some(error) => {
-                        let error = from_core(error);
-                        crate::trace::failure(&error);
-                        return Poll::Ready(Some(Err(error)));
-                    }
+                    Some(error) => self.fail_with(from_core(error)),
                 },
                 // Handshake events come before a socket exists.
                 Event::Request(_)
@@ -98,7 +104,41 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 | Event::HandshakeRejected(_)
                 | Event::ProxyRejected(_) => {}
             }
+            if self.closing.is_some() {
+                return self.poll_closing(cx);
+            }
         }
+    }
+
+    /// Holds the connection's failure until what is owed is written.
+    fn fail_with(&mut self, error: Error) {
+        crate::trace::failure(&error);
+        self.failure = Some(error);
+    }
+
+    /// Hands out the peer's Close once our answer to it (queued by the
+    /// core) is written: an app that stops at the Close has still answered.
+    pub(super) fn poll_closing(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Message, Error>>> {
+        self.wakers.stream.register(cx.waker());
+        let written = self.with_proxy(|this, cx| {
+            if this.io_dead {
+                return true;
+            }
+            this.take_output();
+            if let Poll::Ready(Err(error)) = this.poll_write_out(cx) {
+                this.io_failed(error);
+            }
+            // Past the close timeout the answer is given up on: a peer
+            // that does not read would never take it.
+            (this.out.is_empty() && !this.needs_flush) || this.finish_expired(cx)
+        });
+        if !written {
+            return Poll::Pending;
+        }
+        Poll::Ready(self.closing.take().map(Ok))
     }
 }
 
@@ -147,6 +187,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocket<S> {
             this.wakers.sink.wake();
         }
         polled
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> FusedStream for WebSocket<S> {
+    fn is_terminated(&self) -> bool {
+        self.fused
     }
 }
 

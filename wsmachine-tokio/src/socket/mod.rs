@@ -28,6 +28,9 @@ use crate::config::Config;
 use crate::conn::Conn;
 use crate::error::Error;
 mod messages;
+mod split;
+
+pub use split::{ReuniteError, SplitSink, SplitStream};
 
 /// How many writes one vectored write gathers.
 const MAX_SLICES: usize = 64;
@@ -97,6 +100,18 @@ pub struct WebSocket<S> {
     linger: Option<Pin<Box<Sleep>>>,
     /// The transport is shut down; the stream has ended.
     finished: bool,
+    /// The bound on finishing once the core is `Closed`: writing what is
+    /// owed, the shutdown and the linger together take at most the close
+    /// timeout, so a peer that stops reading cannot hold the task.
+    finish_deadline: Option<Pin<Box<Sleep>>>,
+    /// The connection's failure, held by the stream until what is owed
+    /// (the replies queued before it, the failure's Close) is written.
+    failure: Option<Error>,
+    /// The peer's Close, held by the stream until our answer is written.
+    closing: Option<crate::Message>,
+    /// The stream has handed out its end (`None`, or the failure): every
+    /// later poll gives `None`.
+    fused: bool,
 }
 
 /// The tasks to wake when the transport or a timer is ready: the one
@@ -164,6 +179,10 @@ impl<S> WebSocket<S> {
             io_dead: false,
             linger: None,
             finished: false,
+            finish_deadline: None,
+            failure: None,
+            closing: None,
+            fused: false,
         }
     }
 
@@ -365,6 +384,45 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         Poll::Ready(())
     }
 
+    /// Ends a connection the core has `Closed`: writes what is owed (the
+    /// engine's loop has just tried), shuts the transport down and lingers,
+    /// all within the close timeout; past it, what is left unwritten is
+    /// dropped, since a peer that does not read would never take it.
+    fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.finish_expired(cx) {
+            if !self.out.is_empty() || self.needs_flush {
+                return Poll::Pending;
+            }
+            // RFC 6455 §7.1.1: the transport closes once the closing
+            // handshake is over (a server first; a client after the
+            // server, or on its timer). A failed shutdown changes nothing:
+            // the connection is over either way.
+            if self.linger.is_none() {
+                let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
+                self.linger = Some(Box::pin(tokio::time::sleep(LINGER)));
+            }
+            ready!(self.poll_linger(cx));
+        }
+        self.out.clear();
+        self.out_len = 0;
+        self.needs_flush = false;
+        self.finished = true;
+        self.linger = None;
+        self.finish_deadline = None;
+        Poll::Ready(())
+    }
+
+    /// Whether the close timeout, armed at the first call once the
+    /// connection is ending, has passed.
+    fn finish_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        let timeout = self.config.close_timeout;
+        self.finish_deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)))
+            .as_mut()
+            .poll(cx)
+            .is_ready()
+    }
+
     /// One read into `len` bytes of room the core lends uninitialised, so
     /// that no byte is zeroed before the transport writes it; returns the
     /// read's outcome and how many bytes it brought.
@@ -460,21 +518,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 continue;
             }
             if self.conn.state() == State::Closed {
-                if !self.out.is_empty() || self.needs_flush {
-                    return Poll::Pending;
-                }
-                // RFC 6455 §7.1.1: the transport closes once the closing
-                // handshake is over (a server first; a client after the
-                // server, or on its timer). A failed shutdown changes
-                // nothing: the connection is over either way.
-                if self.linger.is_none() {
-                    let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
-                    self.linger = Some(Box::pin(tokio::time::sleep(LINGER)));
-                }
-                ready!(self.poll_linger(cx));
-                self.finished = true;
-                self.linger = None;
-                return Poll::Ready(Ok(None));
+                return self.poll_finish(cx).map(|()| Ok(None));
             }
             if self.poll_timer(cx) {
                 continue;
