@@ -127,12 +127,12 @@ fn session(url: &str, role: Role) -> Result<Ended, String> {
     if config.is_secure() {
         return Err("wss:// needs TLS, which this example does not do".into());
     }
-    config.config.limits.max_message_size = MAX_MESSAGE_SIZE as u64;
-    config.config.limits.max_frame_payload = MAX_MESSAGE_SIZE as u64;
+    config.config.max_message_size = MAX_MESSAGE_SIZE as u64;
     // Offer permessage-deflate when built with the `deflate` feature.
     #[cfg(feature = "deflate")]
     {
-        config.deflate = Some(wsmachine::extensions::permessage_deflate::DeflateConfig::default());
+        config.config.deflate =
+            Some(wsmachine::extensions::permessage_deflate::DeflateConfig::default());
     }
     let mut stream = TcpStream::connect((config.host(), config.port()))
         .map_err(|error| format!("connect: {error}"))?;

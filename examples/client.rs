@@ -96,8 +96,7 @@ fn run(url: &str, messages: &[String], proxy: Option<ProxyConfig>) -> io::Result
         Err(error) => return Ok(Outcome::Failed(format!("invalid URL: {error}"))),
     };
     let mut config = config;
-    config.config.limits.max_message_size = 16 << 20;
-    config.config.limits.max_frame_payload = 16 << 20;
+    config.config.max_message_size = 16 << 20;
     // Through a proxy, the transport goes to the proxy and the client
     // tunnels to the URL's host itself.
     let mut stream = match &proxy {

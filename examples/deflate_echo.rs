@@ -131,9 +131,8 @@ fn serve(options: &Options) -> Result<(), String> {
         .map_err(|error| format!("cannot listen on {}: {error}", options.target))?;
     eprintln!("deflate_echo: listening on ws://{}", options.target);
     let mut config = ServerConfig::default();
-    config.config.limits.max_message_size = LIMIT;
-    config.config.limits.max_frame_payload = LIMIT;
-    config.deflate = Some(options.deflate.clone());
+    config.config.max_message_size = LIMIT;
+    config.config.deflate = Some(options.deflate.clone());
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         let config = config.clone();
@@ -319,9 +318,8 @@ impl App<ClientRole<OsEntropy>> for CheckApp {
 
 fn run_client(options: &Options) -> Result<(), String> {
     let mut config = ClientConfig::new(&options.target).map_err(|e| e.to_string())?;
-    config.config.limits.max_message_size = LIMIT;
-    config.config.limits.max_frame_payload = LIMIT;
-    config.deflate = Some(options.deflate.clone());
+    config.config.max_message_size = LIMIT;
+    config.config.deflate = Some(options.deflate.clone());
     let address = format!("{}:{}", config.host(), config.port());
     let mut stream = TcpStream::connect(&address).map_err(|e| format!("connect {address}: {e}"))?;
     let mut client = Client::new(config, OsEntropy::new()).map_err(|e| e.to_string())?;

@@ -75,11 +75,11 @@ fn main() -> ExitCode {
         }
     };
     let mut config = ServerConfig::default();
-    config.config.limits.max_message_size = options.max_message_size;
-    config.config.limits.max_frame_payload = options.max_message_size;
+    config.config.max_message_size = options.max_message_size;
     #[cfg(feature = "deflate")]
     if options.deflate {
-        config.deflate = Some(wsmachine::extensions::permessage_deflate::DeflateConfig::default());
+        config.config.deflate =
+            Some(wsmachine::extensions::permessage_deflate::DeflateConfig::default());
     }
     let config = Arc::new(config);
     // The bound address, not the one asked for: with port 0 the system

@@ -140,19 +140,20 @@ pub enum InvalidClose {
     ReasonNotUtf8,
 }
 
-/// The content of a close frame that carries a status code.
+/// A Close frame's code and reason: what a Close that carries a status
+/// code says, received or to be sent.
 ///
-/// An empty close payload has no code; [`ClosePayload::decode`] gives `None`
+/// An empty close payload has no code; [`CloseFrame::decode`] gives `None`
 /// for it, and the receiver reports [`CloseCode::NO_STATUS`] to the app.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClosePayload {
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CloseFrame {
     /// The status code.
     pub code: CloseCode,
     /// The reason, at most 123 bytes of UTF-8.
     pub reason: String,
 }
 
-impl ClosePayload {
+impl CloseFrame {
     /// Parses a received close payload: empty, or a code and a UTF-8 reason.
     ///
     /// # Errors
@@ -160,15 +161,15 @@ impl ClosePayload {
     /// wire, a reason over 123 bytes or a reason that is not UTF-8.
     ///
     /// ```
-    /// use wsmachine::close::{ClosePayload, CloseCode};
+    /// use wsmachine::close::{CloseFrame, CloseCode};
     ///
-    /// let close = ClosePayload::decode(b"\x03\xe8bye")?.ok_or("no code")?;
+    /// let close = CloseFrame::decode(b"\x03\xe8bye")?.ok_or("no code")?;
     /// assert_eq!(close.code, CloseCode::NORMAL);
     /// assert_eq!(close.reason, "bye");
-    /// assert_eq!(ClosePayload::decode(b"")?, None);
+    /// assert_eq!(CloseFrame::decode(b"")?, None);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn decode(payload: &[u8]) -> Result<Option<ClosePayload>, InvalidClose> {
+    pub fn decode(payload: &[u8]) -> Result<Option<CloseFrame>, InvalidClose> {
         let (code, reason) = match payload {
             [] => return Ok(None),
             // RFC 6455 §5.5.1: if there is a body, its first two bytes are the code.
@@ -177,7 +178,7 @@ impl ClosePayload {
         };
         check(code, reason.len())?;
         let reason = core::str::from_utf8(reason).map_err(|_| InvalidClose::ReasonNotUtf8)?;
-        Ok(Some(ClosePayload {
+        Ok(Some(CloseFrame {
             code,
             reason: String::from(reason),
         }))
@@ -232,8 +233,8 @@ mod tests {
     #[test]
     fn private_code_round_trips() {
         let mut out = Vec::new();
-        ClosePayload::encode(CloseCode(4001), "custom", &mut out).unwrap();
-        let back = ClosePayload::decode(&out).unwrap().unwrap();
+        CloseFrame::encode(CloseCode(4001), "custom", &mut out).unwrap();
+        let back = CloseFrame::decode(&out).unwrap().unwrap();
         assert_eq!(back.code, CloseCode(4001));
         assert_eq!(back.reason, "custom");
         assert_eq!(alloc::format!("{:?}", back.code), "CloseCode(4001)");
@@ -252,30 +253,30 @@ mod tests {
     #[test]
     fn decode_rejects_invalid_payloads() {
         assert_eq!(
-            ClosePayload::decode(&[0x03]),
+            CloseFrame::decode(&[0x03]),
             Err(InvalidClose::OneBytePayload)
         );
         assert_eq!(
-            ClosePayload::decode(&[0x03, 0xee]),
+            CloseFrame::decode(&[0x03, 0xee]),
             Err(InvalidClose::CodeNotAllowed(CloseCode::ABNORMAL))
         );
         assert_eq!(
-            ClosePayload::decode(&[0x03, 0xe7]),
+            CloseFrame::decode(&[0x03, 0xe7]),
             Err(InvalidClose::CodeNotAllowed(CloseCode(999)))
         );
         assert_eq!(
-            ClosePayload::decode(&[0x03, 0xe8, 0xff]),
+            CloseFrame::decode(&[0x03, 0xe8, 0xff]),
             Err(InvalidClose::ReasonNotUtf8)
         );
         let mut long = Vec::from([0x03, 0xe8]);
         long.extend_from_slice(&[b'a'; 124]);
         assert_eq!(
-            ClosePayload::decode(&long),
+            CloseFrame::decode(&long),
             Err(InvalidClose::ReasonTooLong { len: 124 })
         );
         long.pop();
         assert_eq!(
-            ClosePayload::decode(&long).unwrap().unwrap().reason.len(),
+            CloseFrame::decode(&long).unwrap().unwrap().reason.len(),
             123
         );
     }
@@ -284,12 +285,12 @@ mod tests {
     fn encode_refuses_and_writes_nothing() {
         let mut out = Vec::new();
         assert_eq!(
-            ClosePayload::encode(CloseCode::NO_STATUS, "", &mut out),
+            CloseFrame::encode(CloseCode::NO_STATUS, "", &mut out),
             Err(InvalidClose::CodeNotAllowed(CloseCode::NO_STATUS))
         );
         let reason = "x".repeat(124);
         assert_eq!(
-            ClosePayload::encode(CloseCode::NORMAL, &reason, &mut out),
+            CloseFrame::encode(CloseCode::NORMAL, &reason, &mut out),
             Err(InvalidClose::ReasonTooLong { len: 124 })
         );
         assert!(out.is_empty());

@@ -2,30 +2,6 @@
 
 use core::time::Duration;
 
-/// Size limits on what the peer may send after the handshake.
-///
-/// Each is checked from the frame header, before any payload is buffered, and
-/// a frame or message over it fails the connection with 1009.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct FrameLimits {
-    /// The largest payload of a single frame. Default 1 MiB: large enough for
-    /// every common message, small enough that a hostile length costs little.
-    pub max_frame_payload: u64,
-    /// The largest message, summed over its fragments. Default 1 MiB, for
-    /// the same reason.
-    pub max_message_size: u64,
-}
-
-impl Default for FrameLimits {
-    fn default() -> Self {
-        FrameLimits {
-            max_frame_payload: 1 << 20,
-            max_message_size: 1 << 20,
-        }
-    }
-}
-
 /// Optional keepalive: a ping `interval` after the connection opens and
 /// `interval` after each answering pong, and a failure (1011) when a pong
 /// does not come within `timeout`. Only one ping is outstanding at a time.
@@ -37,26 +13,47 @@ pub struct Keepalive {
     pub timeout: Duration,
 }
 
-/// The behaviour of a connection once it is open.
+/// A connection's settings: size limits, timers, keepalive,
+/// permessage-deflate and output backpressure. One type for both roles and
+/// for every runtime; the tokio driver takes this same `Config`.
+///
+/// Set fields directly, or chain the setters of the same names:
 ///
 /// ```
 /// use core::time::Duration;
 /// use wsmachine::config::{Config, Keepalive};
 ///
-/// let mut config = Config::default();
-/// config.limits.max_message_size = 64 * 1024;
-/// config.keepalive = Some(Keepalive { interval: Duration::from_secs(20), timeout: Duration::from_secs(20) });
+/// let config = Config::default()
+///     .max_message_size(256 * 1024)
+///     .close_timeout(Duration::from_secs(5))
+///     .keepalive(Some(Keepalive { interval: Duration::from_secs(20), timeout: Duration::from_secs(20) }));
+/// assert_eq!(config.frame_limit(), 256 * 1024);
 /// ```
+///
+/// The size defaults are those of tungstenite and axum, so that an app
+/// moving from them meets no new 1009: a message of up to 64 MiB, in
+/// frames of any size up to that. Memory follows what a peer actually
+/// sends (nothing is reserved up front), and a server facing many
+/// untrusted peers should lower [`max_message_size`](Self::max_message_size)
+/// to what its messages need (docs/security.md).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {
-    /// Frame and message size limits.
-    pub limits: FrameLimits,
+    /// The largest message the peer may send, summed over its fragments
+    /// (for a compressed message, its inflated size). Over it the
+    /// connection fails with 1009. Default 64 MiB.
+    pub max_message_size: u64,
+    /// The largest single frame's payload; `None`, the default, allows
+    /// frames up to [`max_message_size`](Self::max_message_size), so that
+    /// raising the message limit is enough. A frame's payload is held whole
+    /// before it is handed out.
+    pub max_frame_size: Option<u64>,
     /// Answer pings with pongs automatically. Default on.
     pub auto_pong: bool,
     /// How long to wait for the peer's Close after sending ours, and (a
     /// client) for the server to close the transport after the closing
-    /// handshake. Default 10 s.
+    /// handshake. A driver also bounds by it the writing of the last frames
+    /// once the connection is over. Default 10 s.
     pub close_timeout: Duration,
     /// How long the opening handshake may take, from the first call that
     /// gives the connection the caller's clock: for a server, until the
@@ -72,16 +69,125 @@ pub struct Config {
     /// Keepalive pings. Default off: many deployments already have one at
     /// another layer, and a sans-I/O core should not add traffic unasked.
     pub keepalive: Option<Keepalive>,
+    /// Output not yet written above which a runtime (the tokio driver)
+    /// stops reading and makes senders wait, so that a peer that does not
+    /// read costs at most this much plus one message; compare it with
+    /// [`Connection::pending_output`](crate::Connection::pending_output)
+    /// and what your loop holds. Default 1 MiB.
+    pub high_water_mark: usize,
+    /// The most bytes a runtime reads from its transport at once (the
+    /// `preferred` it passes to
+    /// [`Connection::receive_size_hint`](crate::Connection::receive_size_hint)).
+    /// Default 64 KiB: a few system calls per large message, and nothing
+    /// held between reads.
+    pub read_buffer: usize,
+    /// permessage-deflate (RFC 7692): a client offers it, a server accepts
+    /// it when offered (unless its app's `Accept` chose extensions itself).
+    /// Default off, in both roles and in every way of making a connection:
+    /// its two 32 KiB windows per connection are a cost an app should
+    /// choose.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::extensions::permessage_deflate::DeflateConfig>,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
-            limits: FrameLimits::default(),
+            max_message_size: 64 << 20,
+            max_frame_size: None,
             auto_pong: true,
             close_timeout: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(10),
             keepalive: None,
+            high_water_mark: 1 << 20,
+            read_buffer: 64 * 1024,
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
+    }
+}
+
+impl Config {
+    /// The largest frame payload taken: [`max_frame_size`](Self::max_frame_size)
+    /// when set, and never more than [`max_message_size`](Self::max_message_size).
+    pub fn frame_limit(&self) -> u64 {
+        self.max_frame_size.map_or(self.max_message_size, |frame| {
+            frame.min(self.max_message_size)
+        })
+    }
+
+    /// Sets [`max_message_size`](Self::max_message_size).
+    #[must_use]
+    pub fn max_message_size(mut self, bytes: u64) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Sets [`max_frame_size`](Self::max_frame_size).
+    #[must_use]
+    pub fn max_frame_size(mut self, bytes: Option<u64>) -> Self {
+        self.max_frame_size = bytes;
+        self
+    }
+
+    /// Sets [`auto_pong`](Self::auto_pong).
+    #[must_use]
+    pub fn auto_pong(mut self, on: bool) -> Self {
+        self.auto_pong = on;
+        self
+    }
+
+    /// Sets [`close_timeout`](Self::close_timeout).
+    #[must_use]
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// Sets [`handshake_timeout`](Self::handshake_timeout).
+    #[must_use]
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Sets [`keepalive`](Self::keepalive).
+    #[must_use]
+    pub fn keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
+        self.keepalive = keepalive;
+        self
+    }
+
+    /// Sets [`high_water_mark`](Self::high_water_mark).
+    #[must_use]
+    pub fn high_water_mark(mut self, bytes: usize) -> Self {
+        self.high_water_mark = bytes;
+        self
+    }
+
+    /// Sets [`read_buffer`](Self::read_buffer).
+    #[must_use]
+    pub fn read_buffer(mut self, bytes: usize) -> Self {
+        self.read_buffer = bytes;
+        self
+    }
+
+    /// Turns permessage-deflate on with its default parameters, or off.
+    #[cfg(feature = "deflate")]
+    #[must_use]
+    pub fn deflate(mut self, on: bool) -> Self {
+        self.deflate = on.then(crate::extensions::permessage_deflate::DeflateConfig::default);
+        self
+    }
+
+    /// Turns permessage-deflate on with these parameters.
+    #[cfg(feature = "deflate")]
+    #[must_use]
+    pub fn deflate_with(
+        mut self,
+        deflate: crate::extensions::permessage_deflate::DeflateConfig,
+    ) -> Self {
+        self.deflate = Some(deflate);
+        self
     }
 }

@@ -1,6 +1,5 @@
 //! [`Connection`]: one engine, two roles.
 
-use alloc::string::String;
 use bytes::{Bytes, BytesMut};
 use core::time::Duration;
 
@@ -297,13 +296,15 @@ impl<R: Role> Connection<R> {
     }
 
     /// Sends a text message in one frame, taking the text instead of copying
-    /// it; see [`send_binary_owned`](Self::send_binary_owned).
+    /// it (a `String`, or the [`Utf8Bytes`](crate::Utf8Bytes) of a received
+    /// text, which is not checked again); see
+    /// [`send_binary_owned`](Self::send_binary_owned).
     ///
     /// # Errors
     /// As [`send_text`](Self::send_text).
-    pub fn send_text_owned(&mut self, text: String) -> Result<(), SendError> {
+    pub fn send_text_owned(&mut self, text: impl Into<crate::Utf8Bytes>) -> Result<(), SendError> {
         self.engine
-            .send_message_owned(&mut self.role, DataKind::Text, Bytes::from(text))
+            .send_message_owned(&mut self.role, DataKind::Text, text.into().into_bytes())
     }
 
     /// Sends one fragment of a message: the first (choosing text or binary),

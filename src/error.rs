@@ -56,17 +56,20 @@ pub enum ProtocolError {
         /// UTF-8, or `None` when the message ended inside a character.
         offset: Option<u64>,
     },
-    /// A frame's payload is over the configured limit.
-    #[error("frame payload of {len} bytes is over the limit of {limit}")]
+    /// A frame's payload is over [`Config::max_frame_size`](crate::config::Config::max_frame_size).
+    #[error(
+        "frame payload of {len} bytes is over max_frame_size ({limit} bytes): raise Config::max_frame_size"
+    )]
     FrameTooLarge {
         /// The declared payload length.
         len: u64,
         /// The configured limit.
         limit: u64,
     },
-    /// A message's total size is over the configured limit. For a
-    /// compressed message, its inflated size.
-    #[error("message is over the limit of {limit} bytes")]
+    /// A message's total size is over
+    /// [`Config::max_message_size`](crate::config::Config::max_message_size).
+    /// For a compressed message, its inflated size.
+    #[error("message is over max_message_size ({limit} bytes): raise Config::max_message_size")]
     MessageTooLarge {
         /// The configured limit.
         limit: u64,

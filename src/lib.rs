@@ -124,11 +124,12 @@ mod receive_into;
 mod server;
 
 pub use client::{Client, ClientRole};
-pub use close::CloseCode;
+pub use close::{CloseCode, CloseFrame};
 pub use connection::{Connection, Role};
 pub use error::{Error, SendError};
 pub use event::{Close, Event, EventRef, FrameRef, Initiator};
 pub use frame::{Frame, Opcode};
+pub use message::{Message, Utf8Bytes};
 pub use protocol::{DataKind, Fragment};
 #[cfg(feature = "std")]
 pub use receive_into::ReadError;

@@ -102,8 +102,7 @@ const RESPONSE: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket
 
 fn config() -> Config {
     let mut config = Config::default();
-    config.limits.max_frame_payload = 2 << 20;
-    config.limits.max_message_size = 2 << 20;
+    config.max_message_size = 2 << 20;
     config
 }
 

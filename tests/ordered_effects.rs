@@ -146,8 +146,8 @@ fn byte_by_byte(len: usize) -> Vec<usize> {
 
 fn server() -> Server {
     let mut config = Config::default();
-    config.limits.max_frame_payload = 4096;
-    config.limits.max_message_size = 16 * 1024;
+    config.max_frame_size = Some(4096);
+    config.max_message_size = 16 * 1024;
     Server::new_open(config, NOW)
 }
 

@@ -133,8 +133,8 @@ impl Traffic {
 
 fn server() -> Server {
     let mut config = Config::default();
-    config.limits.max_frame_payload = LIMIT;
-    config.limits.max_message_size = 4 * LIMIT;
+    config.max_frame_size = Some(LIMIT);
+    config.max_message_size = 4 * LIMIT;
     Server::new_open(config, NOW)
 }
 

@@ -20,13 +20,13 @@ const RSV1: u8 = 0b100;
 
 fn deflate_client_config() -> ClientConfig {
     let mut config = ClientConfig::new("ws://server.example.com/chat").unwrap();
-    config.deflate = Some(DeflateConfig::default());
+    config.config.deflate = Some(DeflateConfig::default());
     config
 }
 
 fn deflate_server_config() -> ServerConfig {
     let mut config = ServerConfig::default();
-    config.deflate = Some(DeflateConfig::default());
+    config.config.deflate = Some(DeflateConfig::default());
     config
 }
 

@@ -16,8 +16,7 @@ pub const LIMIT: usize = 2 << 20;
 
 pub fn wsmachine_config() -> Config {
     let mut config = Config::default();
-    config.limits.max_frame_payload = LIMIT as u64;
-    config.limits.max_message_size = LIMIT as u64;
+    config.max_message_size = LIMIT as u64;
     config
 }
 

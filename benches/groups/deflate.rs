@@ -70,11 +70,11 @@ fn message() -> String {
 /// An open client/server pair, with permessage-deflate when `deflate`.
 fn pair(deflate: bool) -> (Client<FixedEntropy>, Server) {
     let mut client_config = ClientConfig::new("ws://bench.example/").expect("url");
-    client_config.config.limits.max_message_size = 1 << 20;
+    client_config.config.max_message_size = 1 << 20;
     let mut server_config = ServerConfig::default();
     if deflate {
-        client_config.deflate = Some(DeflateConfig::default());
-        server_config.deflate = Some(DeflateConfig::default());
+        client_config.config.deflate = Some(DeflateConfig::default());
+        server_config.config.deflate = Some(DeflateConfig::default());
     }
     let mut client = Client::new(
         client_config,

@@ -380,7 +380,7 @@ pub fn serve_echo(
     log: Log<'_>,
 ) -> Report {
     let mut server = Server::new(config.clone());
-    let limit = usize::try_from(config.config.limits.max_message_size).unwrap_or(usize::MAX);
+    let limit = usize::try_from(config.config.max_message_size).unwrap_or(usize::MAX);
     let mut assembler = MessageAssembler::new(limit);
     let mut app = |server: &mut Server, event: Event, now: Duration| match event {
         Event::Request(request) => {

@@ -52,8 +52,8 @@ fn drain<R: Role>(conn: &mut Connection<R>) -> (Vec<Event>, Vec<u8>) {
 /// A client that offered `config` and got `response`, open.
 fn open_client(config: DeflateConfig, limit: u64, response: &str) -> Client<FixedEntropy> {
     let mut client_config = ClientConfig::new("ws://fuzz.example/").expect("valid url");
-    client_config.deflate = Some(config);
-    client_config.config.limits.max_message_size = limit;
+    client_config.config.deflate = Some(config);
+    client_config.config.max_message_size = limit;
     let mut client = Client::new(client_config, FixedEntropy::new(ENTROPY)).expect("client");
     drain(&mut client);
     let head = format!(
@@ -170,9 +170,9 @@ fn round_trip(config_byte: u8, rest: &[u8]) {
         return;
     };
     let mut client_config = ClientConfig::new("ws://fuzz.example/").expect("valid url");
-    client_config.deflate = Some(deflate_config(config_byte));
+    client_config.config.deflate = Some(deflate_config(config_byte));
     let mut server_config = ServerConfig::default();
-    server_config.deflate = Some(deflate_config(other_byte));
+    server_config.config.deflate = Some(deflate_config(other_byte));
     let mut client = Client::new(client_config, FixedEntropy::new(ENTROPY)).expect("client");
     let mut server = Server::new(server_config);
     let (_, request) = drain(&mut client);

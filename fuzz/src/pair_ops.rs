@@ -94,8 +94,8 @@ impl Setup {
         let mut config = Config::default();
         config.auto_pong = auto_pong;
         config.close_timeout = CLOSE_TIMEOUT;
-        config.limits.max_frame_payload = MAX_FRAME_PAYLOAD;
-        config.limits.max_message_size = MAX_MESSAGE_SIZE;
+        config.max_frame_size = Some(MAX_FRAME_PAYLOAD);
+        config.max_message_size = MAX_MESSAGE_SIZE;
         if keepalive {
             config.keepalive = Some(Keepalive {
                 interval: Duration::from_millis(700),

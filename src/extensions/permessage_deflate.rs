@@ -1,11 +1,9 @@
 //! permessage-deflate (RFC 7692): negotiation of its four parameters on both
 //! sides, and the codec that compresses and inflates data messages.
 //!
-//! Set [`ClientConfig::deflate`](crate::handshake::client::ClientConfig::deflate)
-//! and the client offers it; set
-//! [`ServerConfig::deflate`](crate::handshake::server::ServerConfig::deflate)
-//! and [`Server::accept`](crate::Server::accept) answers the first offer it
-//! can honour. From then on the connection compresses what it sends (messages
+//! Set [`Config::deflate`](crate::config::Config::deflate) and a client
+//! offers it, and [`Server::accept`](crate::Server::accept) answers the
+//! first offer it can honour. From then on the connection compresses what it sends (messages
 //! of at least [`DeflateConfig::min_message_size`] bytes) and inflates what it
 //! receives; [`Event::Frame`](crate::Event::Frame)s carry inflated payloads
 //! with RSV1 cleared.

@@ -113,9 +113,11 @@ pub struct ClientConfig {
     /// An HTTP proxy to tunnel through with CONNECT before the handshake
     /// (`ws://` only). Default none.
     pub proxy: Option<crate::proxy::ProxyConfig>,
-    /// permessage-deflate to offer, after `extensions`. Default off.
-    #[cfg(feature = "deflate")]
-    pub deflate: Option<crate::extensions::permessage_deflate::DeflateConfig>,
+    /// How long a runtime may take to have a transport ready for the
+    /// handshake: name resolution, TCP, a `wss://` proxy tunnel and TLS.
+    /// The core does no I/O and never reads it; the handshake's own
+    /// deadline is [`Config::handshake_timeout`]. Default 10 s.
+    pub connect_timeout: core::time::Duration,
 }
 
 impl ClientConfig {
@@ -187,8 +189,7 @@ impl ClientConfig {
             body_limits: BodyLimits::default(),
             config,
             proxy: None,
-            #[cfg(feature = "deflate")]
-            deflate: None,
+            connect_timeout: core::time::Duration::from_secs(10),
         }
     }
 
@@ -212,6 +213,20 @@ impl ClientConfig {
         self
     }
 
+    /// Sets the connection's settings (limits, timers, permessage-deflate).
+    #[must_use]
+    pub fn with_config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sets [`connect_timeout`](Self::connect_timeout).
+    #[must_use]
+    pub fn with_connect_timeout(mut self, timeout: core::time::Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
     /// Adds a subprotocol to offer.
     pub fn with_protocol(mut self, protocol: impl Into<String>) -> Self {
         self.protocols.push(protocol.into());
@@ -224,7 +239,8 @@ impl ClientConfig {
         self
     }
 
-    /// Offers permessage-deflate with these preferences.
+    /// Offers permessage-deflate with these preferences: sets
+    /// [`Config::deflate`](crate::config::Config::deflate).
     ///
     /// ```
     /// use wsmachine::extensions::permessage_deflate::DeflateConfig;
@@ -232,7 +248,7 @@ impl ClientConfig {
     ///
     /// let config = ClientConfig::new("ws://example.com/")?
     ///     .with_deflate(DeflateConfig::default());
-    /// assert!(config.deflate.is_some());
+    /// assert!(config.config.deflate.is_some());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[cfg(feature = "deflate")]
@@ -240,7 +256,7 @@ impl ClientConfig {
         mut self,
         deflate: crate::extensions::permessage_deflate::DeflateConfig,
     ) -> Self {
-        self.deflate = Some(deflate);
+        self.config.deflate = Some(deflate);
         self
     }
 
@@ -326,7 +342,7 @@ impl ClientConfig {
             }
         }
         #[cfg(feature = "deflate")]
-        if self.deflate.is_some()
+        if self.config.deflate.is_some()
             && self
                 .extensions
                 .iter()
@@ -431,7 +447,7 @@ impl ClientConfig {
         #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
         let mut offers = self.extensions.clone();
         #[cfg(feature = "deflate")]
-        if let Some(deflate) = &self.deflate {
+        if let Some(deflate) = &self.config.deflate {
             offers.push(deflate.offer().to_string());
         }
         offers
@@ -448,7 +464,7 @@ impl ClientConfig {
         Option<crate::extensions::permessage_deflate::DeflateParams>,
         crate::extensions::permessage_deflate::DeflateResponseError,
     > {
-        match &self.deflate {
+        match &self.config.deflate {
             Some(deflate) => crate::extensions::permessage_deflate::client_response(
                 deflate,
                 accepted.iter().map(String::as_str),

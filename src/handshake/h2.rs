@@ -387,8 +387,8 @@ pub fn validate_request<B>(
 /// The response carries `sec-websocket-protocol` and
 /// `sec-websocket-extensions` for the choices, then the app's extra
 /// headers; no `upgrade`, `connection` or `sec-websocket-accept`
-/// (RFC 8441 §5). With the `deflate` feature and [`ServerConfig::deflate`]
-/// set, an `accept` without extensions answers the client's
+/// (RFC 8441 §5). With the `deflate` feature and
+/// [`Config::deflate`](crate::config::Config::deflate) set, an `accept` without extensions answers the client's
 /// permessage-deflate offer. Send the response, then run the stream with
 /// [`Server::new_upgraded`](crate::Server::new_upgraded) and the returned
 /// [`Negotiated`].

@@ -90,7 +90,7 @@ impl Negotiated {
     #[cfg_attr(not(feature = "deflate"), allow(unused_variables))]
     pub(crate) fn server_codec(&self, config: &ServerConfig) -> MessageCodec {
         #[cfg(feature = "deflate")]
-        return self.codec(config.deflate.as_ref(), false);
+        return self.codec(config.config.deflate.as_ref(), false);
         #[cfg(not(feature = "deflate"))]
         return MessageCodec::none();
     }
@@ -100,7 +100,7 @@ impl Negotiated {
     #[cfg_attr(not(feature = "deflate"), allow(unused_variables))]
     pub(crate) fn client_codec(&self, config: &ClientConfig) -> MessageCodec {
         #[cfg(feature = "deflate")]
-        return self.codec(config.deflate.as_ref(), true);
+        return self.codec(config.config.deflate.as_ref(), true);
         #[cfg(not(feature = "deflate"))]
         return MessageCodec::none();
     }

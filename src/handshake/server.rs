@@ -33,12 +33,10 @@ pub struct ServerConfig {
     /// case-insensitive) get 403. Requests without an `Origin` (non-browser
     /// clients) are refused too while the list is set.
     pub allowed_origins: Option<Vec<String>>,
-    /// The connection's behaviour once open.
+    /// The connection's settings, permessage-deflate among them (accepted
+    /// when a client offers it and the app's [`Accept`] has no extensions
+    /// of its own).
     pub config: Config,
-    /// permessage-deflate to accept when a client offers it and the app's
-    /// [`Accept`] has no extensions of its own. Default off.
-    #[cfg(feature = "deflate")]
-    pub deflate: Option<crate::extensions::permessage_deflate::DeflateConfig>,
 }
 
 /// The app's answer to a valid request: what to put in the 101.
@@ -371,7 +369,7 @@ pub(crate) fn write_accept(
 /// fields with what was agreed: the answer a [`Server`](crate::Server)
 /// gives, for an app whose HTTP stack does the upgrade.
 ///
-/// With the `deflate` feature and [`ServerConfig::deflate`] set, an
+/// With the `deflate` feature and [`Config::deflate`](crate::config::Config::deflate) set, an
 /// `accept` without extensions answers the first permessage-deflate offer
 /// the config can honour. An `accept` with extensions is the app's own
 /// answer, and a permessage-deflate element in it is run as it says.
@@ -411,7 +409,7 @@ pub fn negotiate(
 ) -> Result<(Headers, Negotiated), DecisionError> {
     #[cfg(feature = "deflate")]
     if accept.extensions.is_empty()
-        && let Some(deflate) = &config.deflate
+        && let Some(deflate) = &config.config.deflate
         && let Some(agreed) = deflate.negotiate(&request.extensions)
     {
         accept.extensions.push(agreed.to_string());

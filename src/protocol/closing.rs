@@ -6,7 +6,7 @@ use alloc::string::String;
 use core::time::Duration;
 
 use super::{Engine, MaskSource, TIMERS, Timer};
-use crate::close::{CloseCode, ClosePayload, MAX_REASON_LEN};
+use crate::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::error::{Error, SendError};
 use crate::event::{Close, Event, Initiator};
 use crate::frame::Opcode;
@@ -138,7 +138,7 @@ impl Engine {
         reason: &str,
     ) -> Result<(), SendError> {
         // Checked before anything changes, so a refused close does nothing.
-        ClosePayload::encode(code, reason, &mut &mut [0u8; 2 + MAX_REASON_LEN][..])?;
+        CloseFrame::encode(code, reason, &mut &mut [0u8; 2 + MAX_REASON_LEN][..])?;
         let Some(next) = step(self.is_client, self.phase, Input::LocalClose) else {
             return Err(SendError::NotOpen {
                 state: self.state(),

@@ -8,7 +8,7 @@ use core::time::Duration;
 use bytes::Buf;
 
 use super::{DataKind, Engine, Incoming, MaskSource, Timer};
-use crate::close::{CloseCode, ClosePayload};
+use crate::close::{CloseCode, CloseFrame};
 use crate::error::{Error, ProtocolError};
 use crate::event::{Close, Event, EventRef, FrameRef, Initiator};
 use crate::extensions::MessageCodec;
@@ -96,8 +96,7 @@ impl Engine {
             return None;
         }
         let masked = !self.is_client;
-        let limits = &self.config.limits;
-        let max_payload = limits.max_frame_payload.min(limits.max_message_size);
+        let max_payload = self.config.frame_limit();
         let simple = |header: &FrameHeader| {
             header.fin
                 && header.rsv == 0
@@ -184,19 +183,33 @@ impl Engine {
             self.incoming.compressed = self.codec.is_compressed(header.rsv);
         }
         if !header.opcode.is_control() {
-            let limits = &self.config.limits;
-            if header.payload_len > limits.max_frame_payload {
+            // A frame over the message limit is reported as the message
+            // limit: that is the one the app set (or left at its default).
+            if let Some(frame_limit) = self.config.max_frame_size
+                && header.payload_len > frame_limit
+                && frame_limit < self.config.max_message_size
+            {
                 return Err(ProtocolError::FrameTooLarge {
                     len: header.payload_len,
-                    limit: limits.max_frame_payload,
+                    limit: frame_limit,
+                });
+            }
+            // A compressed frame is held whole before it inflates: its
+            // wire size is bounded by the most that deflate can make of a
+            // message of the limit (data it cannot shrink grows a little).
+            if self.incoming.compressed
+                && header.payload_len > deflate_bound(self.config.max_message_size)
+            {
+                return Err(ProtocolError::MessageTooLarge {
+                    limit: self.config.max_message_size,
                 });
             }
             // A compressed message's limit is on its inflated size, checked
             // as it inflates.
             let total = self.incoming.size.saturating_add(header.payload_len);
-            if !self.incoming.compressed && total > limits.max_message_size {
+            if !self.incoming.compressed && total > self.config.max_message_size {
                 return Err(ProtocolError::MessageTooLarge {
-                    limit: limits.max_message_size,
+                    limit: self.config.max_message_size,
                 });
             }
         }
@@ -223,7 +236,7 @@ impl Engine {
             inflate_part(
                 &mut self.codec,
                 &mut self.incoming,
-                self.config.limits.max_message_size,
+                self.config.max_message_size,
                 fresh,
                 false,
             )?;
@@ -282,7 +295,7 @@ impl Engine {
             inflate_part(
                 &mut self.codec,
                 &mut self.incoming,
-                self.config.limits.max_message_size,
+                self.config.max_message_size,
                 fresh,
                 frame.fin,
             )?;
@@ -332,7 +345,7 @@ impl Engine {
         now: Duration,
         payload: &[u8],
     ) -> Result<Option<Event>, Error> {
-        let received = ClosePayload::decode(payload).map_err(ProtocolError::from)?;
+        let received = CloseFrame::decode(payload).map_err(ProtocolError::from)?;
         let Some(next) = step(self.is_client, self.phase, Input::PeerClose) else {
             return Ok(None);
         };
@@ -420,4 +433,13 @@ fn inflate_part(
     let produced = codec.inflate(input, end_of_message, allowance, limit, text)?;
     incoming.size = incoming.size.saturating_add(produced);
     Ok(())
+}
+
+/// The largest deflate output for `len` bytes of input: zlib's
+/// `compressBound`, stored blocks and their headers at worst.
+fn deflate_bound(len: u64) -> u64 {
+    len.saturating_add(len >> 12)
+        .saturating_add(len >> 14)
+        .saturating_add(len >> 25)
+        .saturating_add(13)
 }

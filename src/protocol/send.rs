@@ -4,7 +4,7 @@
 use bytes::{Bytes, BytesMut};
 
 use super::{DataKind, Engine, Fragment, MaskSource, OWNED_PAYLOAD_MIN};
-use crate::close::{CloseCode, ClosePayload};
+use crate::close::{CloseCode, CloseFrame};
 use crate::entropy::EntropyError;
 use crate::error::SendError;
 use crate::extensions::RSV1;
@@ -66,7 +66,7 @@ impl Engine {
         let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
         let mut len = 0;
         if let Some((code, reason)) = close
-            && ClosePayload::encode(code, reason, &mut &mut payload[..]).is_ok()
+            && CloseFrame::encode(code, reason, &mut &mut payload[..]).is_ok()
         {
             len = 2 + reason.len();
         }

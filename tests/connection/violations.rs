@@ -336,8 +336,8 @@ fn invalid_utf8_split_across_fragments_is_1007() {
 
 fn limits(max_frame_payload: u64, max_message_size: u64) -> Config {
     let mut config = Config::default();
-    config.limits.max_frame_payload = max_frame_payload;
-    config.limits.max_message_size = max_message_size;
+    config.max_frame_size = Some(max_frame_payload);
+    config.max_message_size = max_message_size;
     config
 }
 

@@ -53,13 +53,13 @@ fn deflate(config: DeflateConfig) -> Option<DeflateConfig> {
 
 fn client_config(deflate_config: Option<DeflateConfig>) -> ClientConfig {
     let mut config = ClientConfig::new("ws://server.example.com/chat").unwrap();
-    config.deflate = deflate_config;
+    config.config.deflate = deflate_config;
     config
 }
 
 fn server_config(deflate_config: Option<DeflateConfig>) -> ServerConfig {
     let mut config = ServerConfig::default();
-    config.deflate = deflate_config;
+    config.config.deflate = deflate_config;
     config
 }
 

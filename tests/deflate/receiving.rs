@@ -231,7 +231,7 @@ fn compressed_text_is_utf8_checked_after_inflating() {
 
 fn limited_client(limit: u64) -> Client<FixedEntropy> {
     let mut config = client_config(deflate(DeflateConfig::default()));
-    config.config.limits.max_message_size = limit;
+    config.config.max_message_size = limit;
     let mut client = client_after_request(config);
     client
         .receive(

@@ -92,8 +92,7 @@ fn serve(stream: &mut TcpStream) -> std::io::Result<String> {
     let start = Instant::now();
     let now = || start.elapsed();
     let mut config = ServerConfig::default();
-    config.config.limits.max_message_size = 16 << 20;
-    config.config.limits.max_frame_payload = 16 << 20;
+    config.config.max_message_size = 16 << 20;
     let mut server = Server::new(config);
     let mut assembler = MessageAssembler::new(16 << 20);
     let mut buf = vec![0u8; 64 * 1024];

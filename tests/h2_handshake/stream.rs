@@ -121,7 +121,7 @@ mod deflate {
 
     fn deflate_server() -> ServerConfig {
         let mut config = ServerConfig::default();
-        config.deflate = Some(DeflateConfig::default());
+        config.config.deflate = Some(DeflateConfig::default());
         config
     }
 

@@ -21,6 +21,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::response::{Html, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
+use wsmachine_tokio::Config;
 use wsmachine_tokio::axum::WebSocketUpgrade;
 
 pub use common::{LogSink, PAGE};
@@ -47,6 +48,8 @@ async fn ws(
 ) -> Response {
     let target = upgrade.request().target().to_owned();
     log(&app, peer, &format!("accepted {target}"));
+    // permessage-deflate is off by default, here as for `accept`.
+    let upgrade = upgrade.config(Config::default().deflate(true));
     upgrade.on_upgrade(move |ws| async move {
         let line = |line: &str| log(&app, peer, line);
         common::echo(ws, &line).await;

@@ -31,13 +31,13 @@ use tokio::net::{TcpListener, TcpStream};
 use wsmachine::extensions::permessage_deflate::DeflateConfig;
 use wsmachine::handshake::h2 as extended_connect;
 use wsmachine::handshake::server::{Accept, ServerConfig};
-use wsmachine_tokio::{Role, WebSocket};
+use wsmachine_tokio::WebSocket;
 
 /// The echo server's configuration: permessage-deflate accepted when a
 /// client offers it.
 pub fn server_config() -> ServerConfig {
     let mut config = ServerConfig::default();
-    config.deflate = Some(DeflateConfig::default());
+    config.config.deflate = Some(DeflateConfig::default());
     config
 }
 
@@ -108,12 +108,7 @@ fn answer(mut request: Request<Incoming>, config: Arc<ServerConfig>) -> Response
                 return;
             }
         };
-        let socket = WebSocket::from_upgraded(
-            TokioIo::new(stream),
-            Role::Server(&config),
-            &negotiated,
-            wsmachine_tokio::Config::default(),
-        );
+        let socket = WebSocket::from_upgraded_server(TokioIo::new(stream), &config, &negotiated);
         echo(socket, &path).await;
     });
     response.map(|()| Full::new(Bytes::new()))

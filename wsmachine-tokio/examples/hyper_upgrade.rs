@@ -36,7 +36,7 @@ use wsmachine::handshake::server::{
     Accept, ServerConfig, error_response, negotiate, validate_request,
 };
 use wsmachine::http::{Headers, status_to_http};
-use wsmachine_tokio::{Role, WebSocket};
+use wsmachine_tokio::WebSocket;
 
 pub use common::{LogSink, PAGE};
 
@@ -51,9 +51,8 @@ pub struct App {
 /// The configuration: 16 MiB messages, permessage-deflate on.
 pub fn app_config() -> ServerConfig {
     let mut config = ServerConfig::default();
-    config.config.limits.max_message_size = 16 << 20;
-    config.config.limits.max_frame_payload = 16 << 20;
-    config.deflate = Some(DeflateConfig::default());
+    config.config.max_message_size = 16 << 20;
+    config.config.deflate = Some(DeflateConfig::default());
     config
 }
 
@@ -182,12 +181,7 @@ fn upgrade(
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
-        let ws = WebSocket::from_upgraded(
-            TokioIo::new(upgraded),
-            Role::Server(&app.config),
-            &negotiated,
-            wsmachine_tokio::Config::default(),
-        );
+        let ws = WebSocket::from_upgraded_server(TokioIo::new(upgraded), &app.config, &negotiated);
         let line = |line: &str| log(&app, peer, line);
         common::echo(ws, &line).await;
     });

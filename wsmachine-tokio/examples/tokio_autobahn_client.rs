@@ -93,16 +93,14 @@ struct Ended {
 
 async fn session(url: &str, role: Role) -> Result<Ended, String> {
     let mut config = ClientConfig::new(url).map_err(|error| format!("invalid URL: {error}"))?;
-    config.config.limits.max_message_size = MAX_MESSAGE_SIZE;
-    config.config.limits.max_frame_payload = MAX_MESSAGE_SIZE;
-    config.deflate = Some(DeflateConfig::default());
-    let (mut ws, _) =
-        wsmachine_tokio::connect_config(config)
-            .await
-            .map_err(|error| match error {
-                wsmachine_tokio::Error::Io(error) => format!("connect: {error}"),
-                other => other.to_string(),
-            })?;
+    config.config.max_message_size = MAX_MESSAGE_SIZE;
+    config.config.deflate = Some(DeflateConfig::default());
+    let (mut ws, _) = wsmachine_tokio::connect(config)
+        .await
+        .map_err(|error| match error {
+            wsmachine_tokio::Error::Io(error) => format!("connect: {error}"),
+            other => other.to_string(),
+        })?;
     let mut ended = Ended {
         first_text: None,
         echoed: 0,

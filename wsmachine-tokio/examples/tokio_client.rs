@@ -84,9 +84,8 @@ pub async fn run(url: &str, messages: &[String], print: &mut dyn FnMut(&str)) ->
         Ok(config) => config,
         Err(error) => return Outcome::Failed(format!("invalid URL: {error}")),
     };
-    config.config.limits.max_message_size = 16 << 20;
-    config.config.limits.max_frame_payload = 16 << 20;
-    let (mut ws, _accepted) = match wsmachine_tokio::connect_config(config).await {
+    config.config.max_message_size = 16 << 20;
+    let (mut ws, _accepted) = match wsmachine_tokio::connect(config).await {
         Ok(connected) => connected,
         Err(Error::Rejected {
             status,

@@ -67,10 +67,9 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Str
 /// The server configuration for the options.
 pub fn server_config(options: &Options) -> ServerConfig {
     let mut config = ServerConfig::default();
-    config.config.limits.max_message_size = options.max_message_size;
-    config.config.limits.max_frame_payload = options.max_message_size;
+    config.config.max_message_size = options.max_message_size;
     if options.deflate {
-        config.deflate = Some(DeflateConfig::default());
+        config.config.deflate = Some(DeflateConfig::default());
     }
     config
 }

@@ -24,7 +24,6 @@ use http::request::Parts;
 use http::{HeaderMap, StatusCode};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
-use wsmachine::extensions::permessage_deflate::DeflateConfig;
 use wsmachine::handshake::server::{
     Accept, ServerConfig, error_response, negotiate, validate_request,
 };
@@ -32,8 +31,8 @@ use wsmachine::handshake::{HandshakeError, HandshakeRequest};
 use wsmachine::http::Headers;
 use wsmachine::http::status_to_http;
 
-use crate::config::Config;
-use crate::socket::{Role, WebSocket};
+use crate::socket::WebSocket;
+use wsmachine::config::Config;
 
 /// The socket an axum handler gets: a [`WebSocket`] over hyper's upgraded
 /// connection.
@@ -45,14 +44,14 @@ pub type AxumWebSocket = WebSocket<TokioIo<Upgraded>>;
 /// Extraction refuses a bad request with the core's ready response (400,
 /// 405, 426 with `Upgrade: websocket` and `Sec-WebSocket-Version: 13`,
 /// ...), so the handler only sees valid ones. permessage-deflate is
-/// accepted when offered (the default config's `deflate`); a subprotocol is
-/// chosen with [`protocols`](Self::protocols).
+/// accepted when offered once [`config`](Self::config) turns it on (off by
+/// default, as for [`accept`](crate::accept)); a subprotocol is chosen with
+/// [`protocols`](Self::protocols).
 #[derive(Debug)]
 pub struct WebSocketUpgrade {
     request: HandshakeRequest,
     on_upgrade: OnUpgrade,
     config: ServerConfig,
-    driver: Config,
     accept: Accept,
 }
 
@@ -89,14 +88,6 @@ impl IntoResponse for UpgradeRejection {
     }
 }
 
-/// The config the extractor starts with: the core's defaults, with
-/// permessage-deflate accepted.
-fn default_config() -> ServerConfig {
-    let mut config = ServerConfig::default();
-    config.deflate = Some(DeflateConfig::default());
-    config
-}
-
 fn check(parts: &Parts, config: &ServerConfig) -> Result<HandshakeRequest, UpgradeRejection> {
     let mut head = http::Request::new(());
     *head.method_mut() = parts.method.clone();
@@ -119,7 +110,7 @@ impl<S: Send + Sync> FromRequestParts<S> for WebSocketUpgrade {
     type Rejection = UpgradeRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let config = default_config();
+        let config = ServerConfig::default();
         let request = check(parts, &config)?;
         let on_upgrade = parts
             .extensions
@@ -129,7 +120,6 @@ impl<S: Send + Sync> FromRequestParts<S> for WebSocketUpgrade {
             request,
             on_upgrade,
             config,
-            driver: Config::default(),
             accept: Accept::default(),
         })
     }
@@ -142,17 +132,20 @@ impl WebSocketUpgrade {
         &self.request
     }
 
-    /// Replaces the server config (limits, keepalive, `allowed_origins`,
-    /// `deflate`). The request is checked again against it in
-    /// [`on_upgrade`](Self::on_upgrade).
-    pub fn config(mut self, config: ServerConfig) -> Self {
-        self.config = config;
+    /// Sets the connection's settings (limits, timers, permessage-deflate),
+    /// as [`accept_with_config`](crate::accept_with_config) takes them: the
+    /// same type with the same defaults, permessage-deflate off until
+    /// [`Config::deflate`] turns it on.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config.config = config;
         self
     }
 
-    /// Sets the driver's settings for the socket.
-    pub fn driver_config(mut self, driver: Config) -> Self {
-        self.driver = driver;
+    /// Replaces the whole server configuration: the connection's settings
+    /// and the server's policy (`allowed_origins`, head limits). The request
+    /// is checked again against it in [`on_upgrade`](Self::on_upgrade).
+    pub fn server_config(mut self, config: ServerConfig) -> Self {
+        self.config = config;
         self
     }
 
@@ -196,7 +189,6 @@ impl WebSocketUpgrade {
             request,
             on_upgrade,
             config,
-            driver,
             accept,
         } = self;
         // The config may have changed since extraction (an origin list).
@@ -214,12 +206,7 @@ impl WebSocketUpgrade {
             let Ok(upgraded) = on_upgrade.await else {
                 return;
             };
-            let ws = WebSocket::from_upgraded(
-                TokioIo::new(upgraded),
-                Role::Server(&config),
-                &negotiated,
-                driver,
-            );
+            let ws = WebSocket::from_upgraded_server(TokioIo::new(upgraded), &config, &negotiated);
             callback(ws).await;
         });
         response(101, &headers, Body::empty())

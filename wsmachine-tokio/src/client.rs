@@ -1,76 +1,164 @@
-//! The client side: [`connect`] and [`connect_with`].
+//! The client side: [`connect`], [`connect_with_config`] and [`client`].
 
 use std::future::poll_fn;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use wsmachine::config::Config;
 use wsmachine::entropy::OsEntropy;
 use wsmachine::handshake::Accepted;
 use wsmachine::handshake::client::ClientConfig;
 use wsmachine::{Client, Event};
 
-use crate::config::Config;
 use crate::conn::Conn;
-use crate::error::Error;
+use crate::error::{Error, Timeout};
 use crate::server::ended;
 use crate::socket::WebSocket;
 use crate::transport::MaybeTlsStream;
 
-/// Connects to a `ws://` (or, with the `rustls` feature, `wss://`) URL and
-/// runs the opening handshake.
-///
-/// # Errors
-/// [`Error::Url`] for a bad URL; [`Error::ProxyRejected`] when the
-/// configured proxy refuses the tunnel; [`Error::Rejected`] when the server
-/// answers with another status than 101 (with its headers and decoded
-/// body); [`Error::Handshake`] for a 101 that breaks RFC 6455;
-/// [`Error::Io`] when the connection or TLS fails;
-/// [`Error::TlsNotEnabled`] for `wss://` without the `rustls` feature.
-pub async fn connect(url: &str) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, Accepted), Error> {
-    let config = ClientConfig::new(url).map_err(Error::Url)?;
-    connect_config(config).await
+/// What [`connect`] and [`client`] take: a `ws://` or `wss://` URL, or a
+/// whole [`ClientConfig`] (subprotocols, headers, a proxy, settings).
+pub trait IntoClientConfig {
+    /// The client configuration.
+    ///
+    /// # Errors
+    /// [`Error::Url`] for a URL that is not a WebSocket URL.
+    fn into_client_config(self) -> Result<ClientConfig, Error>;
 }
 
-/// [`connect`] with a client configuration: subprotocols, headers, limits,
-/// permessage-deflate, and an HTTP proxy (`ClientConfig::with_proxy`). Through
-/// a proxy, `ws://` runs the tunnel and the handshake in the core's one
-/// machine; `wss://` runs the core's `ProxyTunnel` first, then TLS over the
-/// tunnel, then the handshake.
+impl IntoClientConfig for ClientConfig {
+    fn into_client_config(self) -> Result<ClientConfig, Error> {
+        Ok(self)
+    }
+}
+
+impl IntoClientConfig for &str {
+    fn into_client_config(self) -> Result<ClientConfig, Error> {
+        ClientConfig::new(self).map_err(Error::Url)
+    }
+}
+
+impl IntoClientConfig for String {
+    fn into_client_config(self) -> Result<ClientConfig, Error> {
+        self.as_str().into_client_config()
+    }
+}
+
+impl IntoClientConfig for &String {
+    fn into_client_config(self) -> Result<ClientConfig, Error> {
+        self.as_str().into_client_config()
+    }
+}
+
+/// Connects to a `ws://` (or, with the `rustls` feature, `wss://`) URL and
+/// runs the opening handshake. Takes a URL, or a [`ClientConfig`] for
+/// subprotocols, headers, an HTTP proxy and the connection's settings.
+///
+/// Connecting (name resolution, TCP, a `wss://` proxy tunnel, TLS) has
+/// [`ClientConfig::connect_timeout`]; the handshake, and a `ws://` proxy
+/// tunnel, which the core runs with it, have
+/// [`Config::handshake_timeout`].
 ///
 /// # Errors
-/// As [`connect`].
-pub async fn connect_config(
-    config: ClientConfig,
+/// [`Error::Url`] for a bad URL; [`Error::Timeout`] when connecting takes
+/// too long; [`Error::ProxyRejected`] when the configured proxy refuses the
+/// tunnel; [`Error::Rejected`] when the server answers with another status
+/// than 101 (with its headers and decoded body); [`Error::Handshake`] for a
+/// 101 that breaks RFC 6455; [`Error::Tls`](crate::Error) when TLS fails;
+/// [`Error::Io`] when the connection fails; [`Error::TlsNotEnabled`] for
+/// `wss://` without the `rustls` feature.
+pub async fn connect(
+    request: impl IntoClientConfig,
 ) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, Accepted), Error> {
-    #[cfg_attr(not(feature = "rustls"), allow(unused_mut))]
-    let mut config = config;
-    let result = async {
-        let stream = dial(&config).await?;
-        let stream = if config.is_secure() {
-            #[cfg(feature = "rustls")]
-            {
-                crate::tls::secure(stream, &mut config, crate::tls::default_config()).await?
-            }
-            #[cfg(not(feature = "rustls"))]
-            {
-                drop(stream);
-                return Err(Error::TlsNotEnabled);
-            }
-        } else {
-            MaybeTlsStream::Plain(stream)
-        };
-        Ok(stream)
-    }
-    .await;
-    let stream = match result {
-        Ok(stream) => stream,
+    let config = match request.into_client_config() {
+        Ok(config) => config,
         Err(error) => {
             crate::trace::failure(&error);
             return Err(error);
         }
     };
-    connect_with(stream, config).await
+    #[cfg(feature = "rustls")]
+    let tls = match crate::tls::default_config() {
+        Ok(tls) => Some(tls),
+        Err(error) => {
+            crate::trace::failure(&error);
+            return Err(error);
+        }
+    };
+    #[cfg(not(feature = "rustls"))]
+    let tls = None;
+    connect_transport(config, tls).await
+}
+
+/// [`connect`] with the connection's settings (limits, timers,
+/// permessage-deflate) replaced by `config`.
+///
+/// # Errors
+/// As [`connect`].
+pub async fn connect_with_config(
+    request: impl IntoClientConfig,
+    config: Config,
+) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, Accepted), Error> {
+    match request.into_client_config() {
+        Ok(client) => connect(client.with_config(config)).await,
+        Err(error) => {
+            crate::trace::failure(&error);
+            Err(error)
+        }
+    }
+}
+
+/// Opens the transport for `config` within its connect timeout, then runs
+/// the handshake.
+pub(crate) async fn connect_transport(
+    #[cfg_attr(not(feature = "rustls"), allow(unused_mut))] mut config: ClientConfig,
+    tls: Option<TlsConfig>,
+) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, Accepted), Error> {
+    let timeout = config.connect_timeout;
+    let opened = tokio::time::timeout(timeout, open(&mut config, tls)).await;
+    let stream = match opened {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(error)) => {
+            crate::trace::failure(&error);
+            return Err(error);
+        }
+        Err(_) => {
+            let error = Error::Timeout(Timeout::Connect);
+            crate::trace::failure(&error);
+            return Err(error);
+        }
+    };
+    client(stream, config).await
+}
+
+/// The TLS configuration `wss://` runs with.
+#[cfg(feature = "rustls")]
+pub(crate) type TlsConfig = std::sync::Arc<rustls::ClientConfig>;
+/// Without the `rustls` feature there is none.
+#[cfg(not(feature = "rustls"))]
+pub(crate) type TlsConfig = std::convert::Infallible;
+
+/// Dials `config`'s host (or its proxy), and for `wss://` runs the proxy's
+/// tunnel, if any, and TLS.
+async fn open(
+    #[cfg_attr(not(feature = "rustls"), allow(unused_variables))] config: &mut ClientConfig,
+    #[cfg_attr(not(feature = "rustls"), allow(unused_variables))] tls: Option<TlsConfig>,
+) -> Result<MaybeTlsStream<TcpStream>, Error> {
+    let stream = dial(config).await?;
+    if !config.is_secure() {
+        return Ok(MaybeTlsStream::Plain(stream));
+    }
+    #[cfg(feature = "rustls")]
+    match tls {
+        Some(tls) => crate::tls::secure(stream, config, tls).await,
+        None => Err(Error::TlsNotEnabled),
+    }
+    #[cfg(not(feature = "rustls"))]
+    {
+        drop(stream);
+        Err(Error::TlsNotEnabled)
+    }
 }
 
 /// Opens the TCP connection for `config`: to its proxy when it has one,
@@ -87,50 +175,42 @@ pub(crate) async fn dial(config: &ClientConfig) -> Result<TcpStream, Error> {
     Ok(stream)
 }
 
-/// Runs the client's opening handshake on an already connected transport.
+/// Runs the client's opening handshake on an already connected transport
+/// (TLS, if any, already done): for a URL, or a [`ClientConfig`].
 ///
 /// # Errors
 /// As [`connect`], and [`Error::Config`] for a configuration that cannot be
 /// sent.
-pub async fn connect_with<S>(io: S, config: ClientConfig) -> Result<(WebSocket<S>, Accepted), Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    connect_with_config(io, config, Config::default()).await
-}
-
-/// [`connect_with`], with driver settings.
-///
-/// # Errors
-/// As [`connect_with`].
-pub async fn connect_with_config<S>(
+pub async fn client<S>(
     io: S,
-    config: ClientConfig,
-    driver: Config,
+    request: impl IntoClientConfig,
 ) -> Result<(WebSocket<S>, Accepted), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let result = handshake(io, config, driver).await;
+    let result = match request.into_client_config() {
+        Ok(config) => handshake(io, config).await,
+        Err(error) => Err(error),
+    };
     if let Err(error) = &result {
         crate::trace::failure(error);
     }
     result
 }
 
-async fn handshake<S>(
-    io: S,
-    config: ClientConfig,
-    driver: Config,
-) -> Result<(WebSocket<S>, Accepted), Error>
+async fn handshake<S>(io: S, config: ClientConfig) -> Result<(WebSocket<S>, Accepted), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let settings = config.config.clone();
     let client = Client::new(config, OsEntropy::new()).map_err(Error::Config)?;
-    let mut ws = WebSocket::new(Conn::Client(Box::new(client)), io, driver, Instant::now());
+    let mut ws = WebSocket::new(Conn::Client(Box::new(client)), io, settings, Instant::now());
     loop {
         match poll_fn(|cx| ws.poll_engine(cx)).await? {
-            Some(Event::Accepted(accepted)) => return Ok((ws, accepted)),
+            Some(Event::Accepted(accepted)) => {
+                ws.set_protocol(accepted.protocol.clone());
+                return Ok((ws, accepted));
+            }
             Some(Event::HandshakeRejected(rejection)) => {
                 return Err(Error::Rejected {
                     status: rejection.status,

@@ -79,8 +79,8 @@ impl Conn {
         both!(self, c => c.error())
     }
 
-    pub(crate) fn send_text(&mut self, text: &str) -> Result<(), SendError> {
-        both!(self, c => c.send_text(text))
+    pub(crate) fn send_text(&mut self, text: wsmachine::Utf8Bytes) -> Result<(), SendError> {
+        both!(self, c => c.send_text_owned(text))
     }
 
     pub(crate) fn send_binary(&mut self, data: Bytes) -> Result<(), SendError> {

@@ -1,6 +1,7 @@
 //! The driver's one error type.
 
 use bytes::Bytes;
+use wsmachine::error::ProtocolError;
 use wsmachine::handshake::HandshakeError;
 use wsmachine::handshake::client::{ClientConfigError, UrlError};
 use wsmachine::handshake::server::DecisionError;
@@ -11,8 +12,10 @@ use wsmachine::http::{BodyError, Headers};
 /// Each layer has its own variant: the server's answer ([`Error::Rejected`]),
 /// the handshake ([`Error::Handshake`], with the core's
 /// [`kind()`](HandshakeError::kind) for metrics), the peer's violations
-/// ([`Error::Protocol`], with the core's close code) and the transport
-/// ([`Error::Io`]).
+/// ([`Error::Protocol`], with the core's close code), the end of the
+/// transport ([`Error::UnexpectedEof`]), deadlines ([`Error::Timeout`]),
+/// TLS and the transport ([`Error::Io`]). Each variant is one level deep:
+/// match on it without unwrapping a core error first.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -60,12 +63,25 @@ pub enum Error {
     /// a 500.
     #[error("the handshake decision was refused: {0}")]
     Decision(DecisionError),
-    /// The connection failed after the handshake: the peer broke RFC 6455
-    /// (its close code is [`wsmachine::Error::close_code`]), the transport
-    /// ended without a closing handshake, or a timer expired. Everything
-    /// the peer sent before it was delivered first.
-    #[error("connection failed: {0}")]
-    Protocol(wsmachine::Error),
+    /// The peer broke RFC 6455 after the handshake. The Close with
+    /// [`ProtocolError::close_code`] (1002, 1007, 1009) was written before
+    /// this was handed out, after every message that preceded it.
+    #[error("the peer broke the protocol: {0}")]
+    Protocol(ProtocolError),
+    /// The transport ended without a closing handshake (what RFC 6455 calls
+    /// 1006). Everything received before it was delivered first.
+    #[error("the connection ended without a closing handshake")]
+    UnexpectedEof,
+    /// A deadline passed: connecting, the closing handshake, or a
+    /// keepalive pong. (The opening handshake's deadline is
+    /// [`Error::Handshake`] with `HandshakeError::Timeout`, for which a
+    /// server sent 408.)
+    #[error("{0} timed out")]
+    Timeout(Timeout),
+    /// The operating system's random source failed while a frame needed a
+    /// mask.
+    #[error("no randomness for a mask: {0}")]
+    Entropy(wsmachine::entropy::EntropyError),
     /// A message the core refuses to send (a ping over 125 bytes, a close
     /// code that may not be sent). Nothing was sent.
     #[error("cannot send: {0}")]
@@ -80,12 +96,52 @@ pub enum Error {
     /// A `wss://` URL without the `rustls` feature.
     #[error("wss:// needs the rustls feature")]
     TlsNotEnabled,
-    /// The transport failed.
+    /// TLS failed: a certificate the roots do not trust, a name that does
+    /// not match, a protocol alert.
+    #[cfg(feature = "rustls")]
+    #[error("TLS error: {0}")]
+    Tls(rustls::Error),
+    /// The transport failed. Its error is in the message, not repeated as a
+    /// [`source`](std::error::Error::source).
     #[error("transport error: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+    /// A failure of a kind that this version of the driver does not name
+    /// yet (the core's error type may grow).
+    #[error("connection failed: {0}")]
+    Other(wsmachine::Error),
     /// The connection is closed: nothing more can be sent.
     #[error("the connection is closed")]
     Closed,
+}
+
+/// Which deadline passed, for [`Error::Timeout`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Timeout {
+    /// Connecting: name resolution, TCP, the proxy's tunnel for `wss://`,
+    /// and TLS, within `ClientConfig::connect_timeout`.
+    Connect,
+    /// The peer's Close, or the server's end of the transport, within
+    /// `Config::close_timeout`.
+    Close,
+    /// A keepalive ping's pong, within `Keepalive::timeout`.
+    Pong,
+}
+
+impl std::fmt::Display for Timeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Timeout::Connect => "connecting",
+            Timeout::Close => "the closing handshake",
+            Timeout::Pong => "the keepalive pong",
+        })
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(error: std::io::Error) -> Self {
+        Error::Io(error)
+    }
 }
 
 impl Error {
@@ -94,7 +150,6 @@ impl Error {
     pub fn handshake_kind(&self) -> Option<wsmachine::handshake::HandshakeErrorKind> {
         match self {
             Error::Handshake(error) => Some(error.kind()),
-            Error::Protocol(wsmachine::Error::Handshake(error)) => Some(error.kind()),
             _ => None,
         }
     }
@@ -112,6 +167,14 @@ impl Error {
             Error::Responded { .. } => "responded",
             Error::Decision(_) => "decision",
             Error::Protocol(_) => "protocol",
+            Error::UnexpectedEof => "unexpected_eof",
+            Error::Timeout(Timeout::Connect) => "connect_timeout",
+            Error::Timeout(Timeout::Close) => "close_timeout",
+            Error::Timeout(Timeout::Pong) => "pong_timeout",
+            Error::Entropy(_) => "entropy",
+            #[cfg(feature = "rustls")]
+            Error::Tls(_) => "tls",
+            Error::Other(_) => "other",
             Error::Send(_) => "send",
             Error::Url(_) => "url",
             Error::Config(_) => "config",
@@ -123,11 +186,15 @@ impl Error {
     }
 }
 
-/// A core error reported after the handshake: handshake failures keep
-/// their own variant, so `kind()` stays one match away.
+/// A core error, named by the driver's own variants.
 pub(crate) fn from_core(error: wsmachine::Error) -> Error {
     match error {
+        wsmachine::Error::Protocol(error) => Error::Protocol(error),
         wsmachine::Error::Handshake(error) => Error::Handshake(error),
-        other => Error::Protocol(other),
+        wsmachine::Error::UnexpectedEof => Error::UnexpectedEof,
+        wsmachine::Error::CloseTimeout => Error::Timeout(Timeout::Close),
+        wsmachine::Error::PongTimeout => Error::Timeout(Timeout::Pong),
+        wsmachine::Error::Entropy(error) => Error::Entropy(error),
+        other => Error::Other(other),
     }
 }

@@ -63,10 +63,8 @@
 #[cfg(feature = "axum")]
 pub mod axum;
 mod client;
-mod config;
 mod conn;
 mod error;
-mod message;
 mod proxy;
 mod server;
 mod socket;
@@ -75,19 +73,20 @@ mod tls;
 mod trace;
 mod transport;
 
-pub use client::{connect, connect_config, connect_with, connect_with_config};
-pub use config::Config;
-pub use error::Error;
-pub use message::{CloseFrame, Message};
+pub use client::{IntoClientConfig, client, connect, connect_with_config};
+pub use error::{Error, Timeout};
 pub use server::{Decision, accept, accept_with, accept_with_config};
-pub use socket::{ReuniteError, Role, SplitSink, SplitStream, WebSocket};
+pub use socket::{ReuniteError, SplitSink, SplitStream, WebSocket};
 #[cfg(feature = "rustls")]
 pub use tls::{client_config as tls_client_config, connect_tls};
 pub use transport::MaybeTlsStream;
 
 pub use wsmachine;
-pub use wsmachine::CloseCode;
-pub use wsmachine::message::Utf8Bytes;
+pub use wsmachine::config::{Config, Keepalive};
+pub use wsmachine::extensions::permessage_deflate::DeflateConfig;
+pub use wsmachine::handshake::client::ClientConfig;
+pub use wsmachine::handshake::server::ServerConfig;
+pub use wsmachine::{CloseCode, CloseFrame, Message, Utf8Bytes};
 
 /// The tokio guide's examples (`docs/tokio.md`), compiled as doctests.
 #[cfg(doctest)]

@@ -11,10 +11,10 @@ use wsmachine::handshake::server::{Accept, ServerConfig};
 use wsmachine::http::Headers;
 use wsmachine::{Event, Server};
 
-use crate::config::Config;
 use crate::conn::Conn;
 use crate::error::{Error, from_core};
 use crate::socket::WebSocket;
+use wsmachine::config::Config;
 
 /// What [`accept_with`]'s callback decides about a valid upgrade request.
 #[derive(Clone, Debug)]
@@ -52,7 +52,7 @@ impl Decision {
     }
 }
 
-/// Serves the opening handshake on `io` with the default configuration and
+/// Serves the opening handshake on `io` with the default settings and
 /// accepts every valid request.
 ///
 /// # Errors
@@ -61,15 +61,39 @@ pub async fn accept<S>(io: S) -> Result<WebSocket<S>, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    accept_with(io, ServerConfig::default(), |_| Decision::accept()).await
+    accept_with_config(io, Config::default()).await
+}
+
+/// [`accept`] with the connection's settings: limits, timers,
+/// permessage-deflate.
+///
+/// ```no_run
+/// # async fn run(stream: tokio::net::TcpStream) -> Result<(), wsmachine_tokio::Error> {
+/// use wsmachine_tokio::Config;
+///
+/// let config = Config::default().max_message_size(16 << 20).deflate(true);
+/// let ws = wsmachine_tokio::accept_with_config(stream, config).await?;
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// As [`accept_with`].
+pub async fn accept_with_config<S>(io: S, config: Config) -> Result<WebSocket<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut server = ServerConfig::default();
+    server.config = config;
+    accept_with(io, server, |_| Decision::accept()).await
 }
 
 /// Serves the opening handshake on `io`: a request that breaks RFC 6455 gets
 /// the core's ready response (400, 405, 426 with `Sec-WebSocket-Version: 13`,
 /// ...); a valid one goes to `callback`, which accepts it or answers it.
+/// `config` has the server's policy (allowed origins, head limits) and the
+/// connection's settings (`config.config`).
 ///
-/// The handshake deadline is the core's (`Config::handshake_timeout`, when
-/// the core has it): the loop honours `poll_timeout`.
+/// The handshake deadline is `Config::handshake_timeout`.
 ///
 /// # Errors
 /// [`Error::Handshake`] for a bad request, with the core's `kind()` for
@@ -85,25 +109,9 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&HandshakeRequest) -> Decision,
 {
-    accept_with_config(io, config, Config::default(), callback).await
-}
-
-/// [`accept_with`], with driver settings.
-///
-/// # Errors
-/// As [`accept_with`].
-pub async fn accept_with_config<S, F>(
-    io: S,
-    config: ServerConfig,
-    driver: Config,
-    callback: F,
-) -> Result<WebSocket<S>, Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-    F: FnOnce(&HandshakeRequest) -> Decision,
-{
+    let settings = config.config.clone();
     let conn = Conn::Server(Box::new(Server::new(config)));
-    let mut ws = WebSocket::new(conn, io, driver, Instant::now());
+    let mut ws = WebSocket::new(conn, io, settings, Instant::now());
     let result = handshake(&mut ws, callback).await;
     if let Err(error) = &result {
         crate::trace::failure(error);
@@ -132,9 +140,14 @@ where
         let Conn::Server(server) = ws.conn_mut() else {
             return Err(Error::Closed);
         };
+        let protocol = match &decision {
+            Decision::Accept(accept) => accept.protocol.clone(),
+            Decision::Respond { .. } => None,
+        };
         match decision {
             Decision::Accept(accept) => match server.accept(now, accept) {
                 Ok(()) => {
+                    ws.set_protocol(protocol);
                     // The 101 goes out now, even to an app that sends
                     // nothing before it reads.
                     ws.take_output();

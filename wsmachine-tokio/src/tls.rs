@@ -14,32 +14,34 @@ use crate::transport::MaybeTlsStream;
 
 /// The TLS configuration `connect` uses: the Mozilla roots of webpki-roots,
 /// on the ring provider, made once.
-pub(crate) fn default_config() -> Arc<rustls::ClientConfig> {
-    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    Arc::clone(CONFIG.get_or_init(|| {
-        let roots =
-            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        Arc::new(client_config(roots))
-    }))
+pub(crate) fn default_config() -> Result<Arc<rustls::ClientConfig>, Error> {
+    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, rustls::Error>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let roots =
+                rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            build(roots).map(Arc::new)
+        })
+        .clone()
+        .map_err(Error::Tls)
 }
 
 /// A rustls client configuration that trusts `roots`, on the ring
 /// provider, for a caller's own certificate authority.
 ///
-/// # Panics
-/// Never: the ring provider supports rustls' default protocol versions.
-pub fn client_config(roots: rustls::RootCertStore) -> rustls::ClientConfig {
+/// # Errors
+/// [`Error::Tls`] when the provider cannot offer rustls' safe default
+/// protocol versions. No configuration with fewer roots is made instead.
+pub fn client_config(roots: rustls::RootCertStore) -> Result<rustls::ClientConfig, Error> {
+    build(roots).map_err(Error::Tls)
+}
+
+fn build(roots: rustls::RootCertStore) -> Result<rustls::ClientConfig, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    match rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-    {
-        Ok(builder) => builder.with_root_certificates(roots).with_no_client_auth(),
-        // The ring provider offers TLS 1.2 and 1.3; kept as a fallback
-        // without a panic.
-        Err(_) => rustls::ClientConfig::builder()
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth(),
-    }
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// Runs TLS over `stream` for `config`'s host: inside a CONNECT tunnel when
@@ -64,33 +66,41 @@ pub(crate) async fn wrap(
     tls: Arc<rustls::ClientConfig>,
 ) -> Result<MaybeTlsStream<TcpStream>, Error> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    let name = ServerName::try_from(host.to_owned())
-        .map_err(|error| Error::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, error)))?;
-    let stream = TlsConnector::from(tls).connect(name, stream).await?;
+    let name = ServerName::try_from(host.to_owned()).map_err(|error| {
+        Error::Tls(rustls::Error::General(format!(
+            "{host:?} is not a server name: {error}"
+        )))
+    })?;
+    let stream = TlsConnector::from(tls)
+        .connect(name, stream)
+        .await
+        .map_err(tls_error)?;
     Ok(MaybeTlsStream::Rustls(Box::new(stream)))
 }
 
-/// [`connect_config`](crate::connect_config) with a TLS configuration of
-/// the caller's (its own roots, client certificates). A `ws://` URL ignores
-/// it.
+/// A TLS handshake's failure: rustls' own error where it is one (tokio-rustls
+/// carries it inside an `io::Error`), the transport's otherwise.
+fn tls_error(error: std::io::Error) -> Error {
+    match error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        Some(tls) => Error::Tls(tls.clone()),
+        None => Error::Io(error),
+    }
+}
+
+/// [`connect`](crate::connect) with a TLS configuration of the caller's
+/// (its own roots, client certificates). A `ws://` URL ignores it.
 ///
 /// # Errors
 /// As [`connect`](crate::connect).
 pub async fn connect_tls(
-    mut config: ClientConfig,
+    request: impl crate::IntoClientConfig,
     tls: Arc<rustls::ClientConfig>,
 ) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, Accepted), Error> {
-    let dialled = async {
-        let stream = crate::client::dial(&config).await?;
-        if config.is_secure() {
-            secure(stream, &mut config, tls).await
-        } else {
-            Ok(MaybeTlsStream::Plain(stream))
-        }
-    }
-    .await;
-    match dialled {
-        Ok(stream) => crate::connect_with(stream, config).await,
+    match request.into_client_config() {
+        Ok(config) => crate::client::connect_transport(config, Some(tls)).await,
         Err(error) => {
             crate::trace::failure(&error);
             Err(error)

@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 use wsmachine::error::ProtocolError;
 use wsmachine::handshake::client::ClientConfig;
 use wsmachine::handshake::server::ServerConfig;
-use wsmachine_tokio::{CloseCode, CloseFrame, Config, Decision, Error, Message, WebSocket};
+use wsmachine_tokio::{CloseCode, CloseFrame, Decision, Error, Message, WebSocket};
 
 #[tokio::test]
 async fn a_half_closed_peer_gets_our_close_after_its_own() {
@@ -54,7 +54,7 @@ async fn an_end_without_a_close_comes_after_the_messages_as_1006() {
             Message::Binary(Bytes::from_static(b"two"))
         );
         match ws.next().await {
-            Some(Err(Error::Protocol(wsmachine::Error::UnexpectedEof))) => {}
+            Some(Err(Error::UnexpectedEof)) => {}
             other => panic!("expected the unexpected end, got {other:?}"),
         }
         assert!(ws.next().await.is_none());
@@ -123,7 +123,7 @@ async fn a_reset_before_any_close_is_an_unexpected_end() {
         assert_eq!(next_message(&mut ws).await.as_text(), Some("hi"));
         reset(stream);
         match ws.next().await {
-            Some(Err(Error::Protocol(wsmachine::Error::UnexpectedEof))) => {}
+            Some(Err(Error::UnexpectedEof)) => {}
             other => panic!("expected the unexpected end, got {other:?}"),
         }
         assert!(ws.next().await.is_none());
@@ -144,9 +144,7 @@ async fn a_violation_ends_the_stream_after_the_messages_before_it() {
         assert_eq!(next_message(&mut ws).await.as_text(), Some("a"));
         assert_eq!(next_message(&mut ws).await.as_text(), Some("b"));
         match ws.next().await {
-            Some(Err(Error::Protocol(wsmachine::Error::Protocol(
-                ProtocolError::UnmaskedFrame,
-            )))) => {}
+            Some(Err(Error::Protocol(ProtocolError::UnmaskedFrame))) => {}
             other => panic!("expected the violation, got {other:?}"),
         }
         assert!(ws.next().await.is_none());
@@ -196,7 +194,7 @@ async fn a_peer_that_never_answers_our_close_ends_at_the_close_timeout() {
         let started = tokio::time::Instant::now();
         ws.close(CloseCode::NORMAL, "").await.expect("close");
         match ws.next().await {
-            Some(Err(Error::Protocol(wsmachine::Error::CloseTimeout))) => {}
+            Some(Err(Error::Timeout(wsmachine_tokio::Timeout::Close))) => {}
             other => panic!("expected the close timeout, got {other:?}"),
         }
         assert!(started.elapsed() >= Duration::from_millis(200));
@@ -208,23 +206,12 @@ async fn a_peer_that_never_answers_our_close_ends_at_the_close_timeout() {
 #[tokio::test]
 async fn both_roles_run_on_already_upgraded_streams() {
     use wsmachine::handshake::Negotiated;
-    use wsmachine_tokio::Role;
     bounded(async {
         let (a, b) = tokio::io::duplex(64 * 1024);
         let server_config = ServerConfig::default();
         let client_config = ClientConfig::new("ws://example.com/").expect("url");
-        let mut server = WebSocket::from_upgraded(
-            a,
-            Role::Server(&server_config),
-            &Negotiated::none(),
-            Config::default(),
-        );
-        let mut client = WebSocket::from_upgraded(
-            b,
-            Role::Client(&client_config),
-            &Negotiated::none(),
-            Config::default(),
-        );
+        let mut server = WebSocket::from_upgraded_server(a, &server_config, &Negotiated::none());
+        let mut client = WebSocket::from_upgraded_client(b, &client_config, &Negotiated::none());
         let echo = tokio::spawn(async move {
             while let Some(Ok(message)) = server.next().await {
                 if message.is_data() {

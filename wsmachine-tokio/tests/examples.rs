@@ -75,10 +75,8 @@ async fn tokio_echo_echoes_with_deflate_and_closes() {
     bounded(async {
         let (addr, lines) = start_tokio_echo().await;
         let mut config = ClientConfig::new(&format!("ws://{addr}/echo")).expect("url");
-        config.deflate = Some(DeflateConfig::default());
-        let (mut ws, accepted) = wsmachine_tokio::connect_config(config)
-            .await
-            .expect("connect");
+        config.config.deflate = Some(DeflateConfig::default());
+        let (mut ws, accepted) = wsmachine_tokio::connect(config).await.expect("connect");
         assert!(
             accepted
                 .extensions

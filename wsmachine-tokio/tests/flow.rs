@@ -20,7 +20,7 @@ use tokio::net::TcpStream;
 use wsmachine::handshake::Negotiated;
 use wsmachine::handshake::client::ClientConfig;
 use wsmachine::handshake::server::ServerConfig;
-use wsmachine_tokio::{CloseCode, Config, Message, Role, WebSocket};
+use wsmachine_tokio::{CloseCode, Config, Message, WebSocket};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_connections_each_exchange_messages() {
@@ -37,7 +37,7 @@ async fn a_thousand_concurrent_connections_each_exchange_messages() {
                 tokio::spawn(async move {
                     let stream = TcpStream::connect(addr).await.expect("connect");
                     let config = ClientConfig::new(&format!("ws://{addr}/{id}")).expect("url");
-                    let (mut ws, _) = wsmachine_tokio::connect_with(stream, config)
+                    let (mut ws, _) = wsmachine_tokio::client(stream, config)
                         .await
                         .expect("handshake");
                     barrier.wait().await;
@@ -192,7 +192,7 @@ async fn split_halves_work_from_two_tasks() {
         });
         let stream = TcpStream::connect(addr).await.expect("connect");
         let config = ClientConfig::new(&format!("ws://{addr}/")).expect("url");
-        let (ws, _) = wsmachine_tokio::connect_with(stream, config)
+        let (ws, _) = wsmachine_tokio::client(stream, config)
             .await
             .expect("handshake");
         let (mut sink, mut stream) = ws.split();
@@ -292,7 +292,7 @@ async fn what_the_app_sends_for_a_message_goes_out_before_the_close_that_follows
         });
         let stream = TcpStream::connect(addr).await.expect("connect");
         let config = ClientConfig::new(&format!("ws://{addr}/")).expect("url");
-        let (mut ws, _) = wsmachine_tokio::connect_with(stream, config)
+        let (mut ws, _) = wsmachine_tokio::client(stream, config)
             .await
             .expect("handshake");
         const COUNT: usize = 100;
@@ -402,12 +402,8 @@ fn counted_server(
         inner: server,
         counts: Arc::clone(&counts),
     };
-    let ws = WebSocket::from_upgraded(
-        server,
-        Role::Server(&ServerConfig::default()),
-        &Negotiated::default(),
-        Config::default(),
-    );
+    let ws =
+        WebSocket::from_upgraded_server(server, &ServerConfig::default(), &Negotiated::default());
     (client, ws, counts)
 }
 

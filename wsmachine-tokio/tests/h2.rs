@@ -26,7 +26,7 @@ use wsmachine::extensions::permessage_deflate::DeflateConfig;
 use wsmachine::handshake::Negotiated;
 use wsmachine::handshake::client::ClientConfig;
 use wsmachine::handshake::h2 as extended_connect;
-use wsmachine_tokio::{CloseCode, CloseFrame, Message, Role, WebSocket};
+use wsmachine_tokio::{CloseCode, CloseFrame, Message, WebSocket};
 
 /// Starts the example on a loopback port.
 async fn start_server() -> SocketAddr {
@@ -89,12 +89,7 @@ async fn open(
         recv: response.into_body(),
         pending: Bytes::new(),
     };
-    let socket = WebSocket::from_upgraded(
-        io,
-        Role::Client(config),
-        &negotiated,
-        wsmachine_tokio::Config::default(),
-    );
+    let socket = WebSocket::from_upgraded_client(io, config, &negotiated);
     (socket, negotiated)
 }
 

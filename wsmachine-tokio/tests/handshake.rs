@@ -125,7 +125,7 @@ async fn their_servers_503_reaches_our_client_with_status_headers_and_body() {
         let ours = async {
             let stream = TcpStream::connect(addr).await.expect("connect");
             let config = ClientConfig::new(&format!("ws://{addr}/")).expect("url");
-            match wsmachine_tokio::connect_with(stream, config).await {
+            match wsmachine_tokio::client(stream, config).await {
                 Err(Error::Rejected {
                     status,
                     headers,
@@ -295,7 +295,7 @@ async fn a_server_that_never_answers_times_our_client_out() {
         let stream = TcpStream::connect(addr).await.expect("connect");
         let mut config = ClientConfig::new(&format!("ws://{addr}/")).expect("url");
         config.config.handshake_timeout = Duration::from_millis(200);
-        match wsmachine_tokio::connect_with(stream, config).await {
+        match wsmachine_tokio::client(stream, config).await {
             Err(Error::Handshake(wsmachine::handshake::HandshakeError::Timeout)) => {}
             other => panic!("expected the handshake timeout, got {other:?}"),
         }

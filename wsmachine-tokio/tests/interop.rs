@@ -90,7 +90,7 @@ async fn pair_our_client(edit: impl FnOnce(&mut ClientConfig)) -> (Ours, Theirs)
     edit(&mut config);
     let ours = async {
         let stream = TcpStream::connect(addr).await.expect("connect");
-        let (ws, accepted) = wsmachine_tokio::connect_with(stream, config)
+        let (ws, accepted) = wsmachine_tokio::client(stream, config)
             .await
             .expect("our handshake");
         assert_eq!(accepted.protocol, None);
@@ -225,9 +225,9 @@ async fn their_oversized(mut ws: Theirs) {
 async fn our_oversized(mut ours: Ours) {
     assert_eq!(our_next(&mut ours).await.as_text(), Some("before"));
     match ours.next().await {
-        Some(Err(Error::Protocol(wsmachine::Error::Protocol(
+        Some(Err(Error::Protocol(
             ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. },
-        )))) => {}
+        ))) => {}
         other => panic!("expected the size error, got {other:?}"),
     }
     assert!(
@@ -239,7 +239,9 @@ async fn our_oversized(mut ours: Ours) {
 #[tokio::test]
 async fn our_server_refuses_one_byte_over_the_limit_with_1009() {
     bounded(async {
-        let (ours, theirs) = pair_our_server(ServerConfig::default()).await;
+        let mut config = ServerConfig::default();
+        config.config.max_message_size = MIB as u64;
+        let (ours, theirs) = pair_our_server(config).await;
         let theirs = tokio::spawn(their_oversized(theirs));
         our_oversized(ours).await;
         theirs.await.expect("their side");
@@ -250,7 +252,8 @@ async fn our_server_refuses_one_byte_over_the_limit_with_1009() {
 #[tokio::test]
 async fn our_client_refuses_one_byte_over_the_limit_with_1009() {
     bounded(async {
-        let (ours, theirs) = pair_our_client(|_| {}).await;
+        let (ours, theirs) =
+            pair_our_client(|config| config.config.max_message_size = MIB as u64).await;
         let theirs = tokio::spawn(their_oversized(theirs));
         our_oversized(ours).await;
         theirs.await.expect("their side");
@@ -513,7 +516,7 @@ async fn a_silent_server_fails_our_client_with_1011() {
         // tungstenite only answers pings while read: it is never read.
         let _silent = theirs;
         match ours.next().await {
-            Some(Err(Error::Protocol(wsmachine::Error::PongTimeout))) => {}
+            Some(Err(Error::Timeout(wsmachine_tokio::Timeout::Pong))) => {}
             other => panic!("expected the pong timeout, got {other:?}"),
         }
         assert!(ours.next().await.is_none());

@@ -47,17 +47,16 @@ async fn ws_goes_through_tinyproxy_with_and_without_credentials() {
         let port = start_echo().await;
         let open = TinyProxy::start(port, None);
         let url = format!("ws://127.0.0.1:{port}/via-proxy");
-        let (mut ws, _) = wsmachine_tokio::connect_config(through(&url, &open.url("")))
+        let (mut ws, _) = wsmachine_tokio::connect(through(&url, &open.url("")))
             .await
             .expect("through the proxy");
         echo_once(&mut ws, "through tinyproxy").await;
         assert!(open.log().contains("CONNECT"), "{}", open.log());
 
         let guarded = TinyProxy::start(port, Some(("alice", "s3cret")));
-        let (mut ws, _) =
-            wsmachine_tokio::connect_config(through(&url, &guarded.url("alice:s3cret@")))
-                .await
-                .expect("with credentials");
+        let (mut ws, _) = wsmachine_tokio::connect(through(&url, &guarded.url("alice:s3cret@")))
+            .await
+            .expect("with credentials");
         echo_once(&mut ws, "with Basic authentication").await;
     })
     .await;
@@ -69,7 +68,7 @@ async fn a_refusal_is_the_proxys_with_its_status_and_body() {
         let port = start_echo().await;
         let guarded = TinyProxy::start(port, Some(("alice", "s3cret")));
         let url = format!("ws://127.0.0.1:{port}/");
-        match wsmachine_tokio::connect_config(through(&url, &guarded.url(""))).await {
+        match wsmachine_tokio::connect(through(&url, &guarded.url(""))).await {
             Err(error @ Error::ProxyRejected { .. }) => {
                 assert_eq!(error.kind_str(), "proxy_rejected");
                 let Error::ProxyRejected {
@@ -104,7 +103,7 @@ async fn wss_runs_tls_inside_the_tunnel() {
         let proxy = TinyProxy::start(port, None);
         let mut roots = rustls::RootCertStore::empty();
         roots.add(cert).expect("root");
-        let tls = Arc::new(wsmachine_tokio::tls_client_config(roots));
+        let tls = Arc::new(wsmachine_tokio::tls_client_config(roots).expect("a TLS config"));
         let config = through(&format!("wss://127.0.0.1:{port}/secure"), &proxy.url(""));
         let (mut ws, _) = wsmachine_tokio::connect_tls(config, tls)
             .await

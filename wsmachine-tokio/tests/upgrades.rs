@@ -66,10 +66,8 @@ async fn raw_exchange(addr: SocketAddr, request: &str) -> String {
 /// Echo with deflate negotiated, a ping, and a clean close.
 async fn echo_with_deflate(addr: SocketAddr) {
     let mut config = ClientConfig::new(&format!("ws://{addr}/ws")).expect("url");
-    config.deflate = Some(DeflateConfig::default());
-    let (mut ws, accepted) = wsmachine_tokio::connect_config(config)
-        .await
-        .expect("connect");
+    config.config.deflate = Some(DeflateConfig::default());
+    let (mut ws, accepted) = wsmachine_tokio::connect(config).await.expect("connect");
     assert!(
         accepted
             .extensions
@@ -179,9 +177,7 @@ async fn the_extractor_chooses_an_offered_subprotocol() {
             .expect("url")
             .with_protocol("v1")
             .with_protocol("v2");
-        let (mut ws, accepted) = wsmachine_tokio::connect_config(config)
-            .await
-            .expect("connect");
+        let (mut ws, accepted) = wsmachine_tokio::connect(config).await.expect("connect");
         assert_eq!(accepted.protocol.as_deref(), Some("v2"));
         assert_eq!(
             ws.next().await.expect("message").expect("ok").as_text(),

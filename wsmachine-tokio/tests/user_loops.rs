@@ -170,8 +170,7 @@ fn expected(code: u16) -> Vec<(u8, Vec<u8>)> {
 
 fn limited_server_config() -> ServerConfig {
     let mut config = ServerConfig::default();
-    config.config.limits.max_message_size = LIMIT;
-    config.config.limits.max_frame_payload = LIMIT;
+    config.config.max_message_size = LIMIT;
     config
 }
 
@@ -217,10 +216,9 @@ async fn client_case(user_loop: UserLoop, ending: Ending, code: u16) {
     let (listener, addr) = loopback().await;
     let client = tokio::spawn(async move {
         let mut config = ClientConfig::new(&format!("ws://{addr}/")).expect("url");
-        config.config.limits.max_message_size = LIMIT;
-        config.config.limits.max_frame_payload = LIMIT;
+        config.config.max_message_size = LIMIT;
         let stream = TcpStream::connect(addr).await.expect("connect");
-        let (ws, _) = wsmachine_tokio::connect_with(stream, config)
+        let (ws, _) = wsmachine_tokio::client(stream, config)
             .await
             .expect("handshake");
         user_loop.run(ws).await

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use wsmachine::close::ClosePayload;
+use wsmachine::close::CloseFrame;
 use wsmachine::frame::{Decoded, FrameDecoder};
 use wsmachine::message::{Message, MessageAssembler};
 use wsmachine::{
@@ -375,7 +375,7 @@ impl<R: Role> Peer<R> {
                     );
                     last_opcode = Some(frame.opcode);
                     if frame.opcode == Opcode::Close {
-                        let payload = ClosePayload::decode(&frame.payload).unwrap_or_else(|e| {
+                        let payload = CloseFrame::decode(&frame.payload).unwrap_or_else(|e| {
                             panic!("{}: sent an invalid Close: {e:?}", self.name())
                         });
                         close = Some(payload.map(|p| p.code));

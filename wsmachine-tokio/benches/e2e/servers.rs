@@ -105,9 +105,8 @@ async fn wsmachine_send_echo(stream: TcpStream) {
 
 async fn wsmachine_serve(stream: TcpStream, flush_each: bool) {
     let mut config = wsmachine::handshake::server::ServerConfig::default();
-    config.config.limits.max_message_size = MAX_MESSAGE as u64;
-    config.config.limits.max_frame_payload = MAX_MESSAGE as u64;
-    config.deflate = None;
+    config.config.max_message_size = MAX_MESSAGE as u64;
+    config.config.deflate = None;
     let accepted =
         wsmachine_tokio::accept_with(stream, config, |_| wsmachine_tokio::Decision::accept());
     let Ok(mut ws) = accepted.await else {

@@ -7,11 +7,12 @@ use std::task::{Context, Poll, ready};
 use futures_core::{FusedStream, Stream};
 use futures_sink::Sink;
 use tokio::io::{AsyncRead, AsyncWrite};
+use wsmachine::error::ProtocolError;
 use wsmachine::{CloseCode, Event, SendError, State};
 
 use super::WebSocket;
 use crate::error::{Error, from_core};
-use crate::message::{CloseFrame, Message};
+use wsmachine::{CloseFrame, Message};
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Starts the closing handshake and writes everything out. Keep polling
@@ -80,7 +81,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             };
             match event {
                 Event::Frame(frame) => match self.assembler.push(frame) {
-                    Ok(Some(message)) => return Poll::Ready(Some(Ok(from_assembled(message)))),
+                    Ok(Some(message)) => return Poll::Ready(Some(Ok(message))),
                     Ok(None) => {}
                     // The core checks fragmentation, UTF-8 and the size
                     // limit before a frame gets here.
@@ -142,29 +143,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 }
 
-fn from_assembled(message: wsmachine::message::Message) -> Message {
-    use wsmachine::message::Message as Core;
-    match message {
-        Core::Text(text) => Message::Text(text),
-        Core::Binary(data) => Message::Binary(data),
-        Core::Ping(data) => Message::Ping(data),
-        Core::Pong(data) => Message::Pong(data),
-        // A connection reports Close frames as events, not frames.
-        Core::Close(_) => Message::Close(None),
-    }
-}
-
-fn assembly_error(error: wsmachine::message::MessageError) -> wsmachine::Error {
-    use wsmachine::error::ProtocolError;
+/// An assembler's refusal as the violation it is. The core checks
+/// fragmentation, UTF-8 and the size limit before a frame reaches the
+/// assembler, so none is expected; a refusal still fails the connection.
+fn assembly_error(error: wsmachine::message::MessageError) -> ProtocolError {
     use wsmachine::message::MessageError;
-    wsmachine::Error::Protocol(match error {
+    debug_assert!(
+        false,
+        "the core let through a frame the assembler refuses: {error}"
+    );
+    match error {
         MessageError::TooLarge { limit, .. } => ProtocolError::MessageTooLarge {
             limit: limit as u64,
         },
         MessageError::UnexpectedContinuation => ProtocolError::UnexpectedContinuation,
         MessageError::InvalidUtf8(_) => ProtocolError::InvalidUtf8 { offset: None },
+        MessageError::InvalidClose(error) => ProtocolError::InvalidClose(error),
         _ => ProtocolError::ExpectedContinuation,
-    })
+    }
 }
 
 pub(crate) fn send_error(error: SendError) -> Error {
@@ -225,7 +221,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
             return Err(Error::Closed);
         }
         let sent = match message {
-            Message::Text(text) => this.conn.send_text(text.as_str()),
+            Message::Text(text) => this.conn.send_text(text),
             Message::Binary(data) => this.conn.send_binary(data),
             Message::Ping(data) => this.conn.send_ping(&data),
             Message::Pong(data) => this.conn.send_pong(&data),

@@ -24,9 +24,9 @@ use tokio::time::{Instant, Sleep};
 use wsmachine::message::MessageAssembler;
 use wsmachine::{Event, State};
 
-use crate::config::Config;
 use crate::conn::Conn;
 use crate::error::Error;
+use wsmachine::config::Config;
 mod messages;
 mod split;
 
@@ -109,6 +109,8 @@ pub struct WebSocket<S> {
     failure: Option<Error>,
     /// The peer's Close, held by the stream until our answer is written.
     closing: Option<crate::Message>,
+    /// The subprotocol the handshake agreed on.
+    protocol: Option<String>,
     /// The stream has handed out its end (`None`, or the failure): every
     /// later poll gives `None`.
     fused: bool,
@@ -145,15 +147,6 @@ impl<S> std::fmt::Debug for WebSocket<S> {
     }
 }
 
-/// Which of the two roles an already upgraded stream plays.
-#[derive(Clone, Copy, Debug)]
-pub enum Role<'a> {
-    /// The side that accepted the upgrade.
-    Server(&'a wsmachine::handshake::server::ServerConfig),
-    /// The side that asked for it; it masks every frame.
-    Client(&'a wsmachine::handshake::client::ClientConfig),
-}
-
 impl<S> WebSocket<S> {
     pub(crate) fn new(conn: Conn, io: S, config: Config, epoch: Instant) -> Self {
         let wakers = Arc::new(Wakers::default());
@@ -182,6 +175,7 @@ impl<S> WebSocket<S> {
             finish_deadline: None,
             failure: None,
             closing: None,
+            protocol: None,
             fused: false,
         }
     }
@@ -210,19 +204,29 @@ impl<S> WebSocket<S> {
         self.out_len.saturating_add(self.conn.pending_output())
     }
 
-    /// The driver settings.
+    /// The connection's settings, as it was made with them.
     pub fn config(&self) -> &Config {
         &self.config
     }
 
-    /// Changes the driver settings.
-    pub fn set_config(&mut self, config: Config) {
-        self.config = config;
+    /// The subprotocol the handshake agreed on, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    pub(crate) fn set_protocol(&mut self, protocol: Option<String>) {
+        self.protocol = protocol;
     }
 
     /// The transport.
     pub fn get_ref(&self) -> &S {
         &self.io
+    }
+
+    /// The transport, to change its settings (`set_nodelay`, ...). Reading
+    /// or writing it directly breaks the connection's framing.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.io
     }
 
     /// Moves the core's output into the write queue. Sends leave their
@@ -572,29 +576,49 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
-    /// A socket on a stream another HTTP stack already upgraded (hyper's
-    /// `upgrade::on`, axum), open from the start with what the handshake
-    /// agreed (`negotiated`: the subprotocol and the extensions, such as
-    /// permessage-deflate).
-    pub fn from_upgraded(
+    /// The server's socket on a stream another HTTP stack already upgraded
+    /// (hyper's `upgrade::on`, axum, an HTTP/2 extended CONNECT stream),
+    /// open from the start with what the handshake agreed (`negotiated`:
+    /// the subprotocol and the extensions, such as permessage-deflate) and
+    /// `config`'s settings.
+    pub fn from_upgraded_server(
         io: S,
-        role: Role<'_>,
+        config: &wsmachine::handshake::server::ServerConfig,
         negotiated: &wsmachine::handshake::Negotiated,
-        config: Config,
     ) -> Self {
-        let epoch = Instant::now();
-        let now = Duration::ZERO;
-        let conn = match role {
-            Role::Server(server) => Conn::Server(Box::new(wsmachine::Server::new_upgraded(
-                server, negotiated, now,
-            ))),
-            Role::Client(client) => Conn::Client(Box::new(wsmachine::Client::new_upgraded(
-                client,
-                negotiated,
-                wsmachine::entropy::OsEntropy::new(),
-                now,
-            ))),
-        };
-        WebSocket::new(conn, io, config, epoch)
+        let server = wsmachine::Server::new_upgraded(config, negotiated, Duration::ZERO);
+        let mut ws = WebSocket::new(
+            Conn::Server(Box::new(server)),
+            io,
+            config.config.clone(),
+            Instant::now(),
+        );
+        ws.set_protocol(negotiated.protocol().map(String::from));
+        ws
+    }
+
+    /// The client's socket on a stream another HTTP stack already upgraded
+    /// (an HTTP/2 extended CONNECT stream the client opened): as
+    /// [`from_upgraded_server`](Self::from_upgraded_server), masking every
+    /// frame.
+    pub fn from_upgraded_client(
+        io: S,
+        config: &wsmachine::handshake::client::ClientConfig,
+        negotiated: &wsmachine::handshake::Negotiated,
+    ) -> Self {
+        let client = wsmachine::Client::new_upgraded(
+            config,
+            negotiated,
+            wsmachine::entropy::OsEntropy::new(),
+            Duration::ZERO,
+        );
+        let mut ws = WebSocket::new(
+            Conn::Client(Box::new(client)),
+            io,
+            config.config.clone(),
+            Instant::now(),
+        );
+        ws.set_protocol(negotiated.protocol().map(String::from));
+        ws
     }
 }

@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::WebSocket;
 use crate::error::Error;
-use crate::message::Message;
+use wsmachine::Message;
 
 /// The sending half of a [`WebSocket`], from [`WebSocket::split`]: a
 /// [`Sink`] of [`Message`]s.

@@ -233,9 +233,8 @@ impl Devtools {
         let mut config = ClientConfig::new(url).expect("a DevTools URL");
         // Screenshots arrive as one base64 message, larger than the 1 MiB
         // default.
-        config.config.limits.max_message_size = 16 << 20;
-        config.config.limits.max_frame_payload = 16 << 20;
-        let (ws, _) = tokio::time::timeout(STEP_TIMEOUT, wsmachine_tokio::connect_config(config))
+        config.config.max_message_size = 16 << 20;
+        let (ws, _) = tokio::time::timeout(STEP_TIMEOUT, wsmachine_tokio::connect(config))
             .await
             .unwrap_or_else(|_| panic!("connecting to {url} took over {STEP_TIMEOUT:?}"))
             .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));

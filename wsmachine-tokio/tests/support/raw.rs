@@ -5,8 +5,7 @@
 use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
 use tokio::net::TcpStream;
-use wsmachine::handshake::server::ServerConfig;
-use wsmachine_tokio::{Config, Decision, Message, WebSocket};
+use wsmachine_tokio::{Config, Message, WebSocket};
 
 use super::{loopback, upgrade_request};
 
@@ -37,10 +36,7 @@ pub async fn raw_client_with<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let accept =
-        wsmachine_tokio::accept_with_config(server, ServerConfig::default(), config, |_| {
-            Decision::accept()
-        });
+    let accept = wsmachine_tokio::accept_with_config(server, config);
     let raw = async {
         client
             .write_all(upgrade_request("/").as_bytes())

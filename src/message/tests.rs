@@ -1,0 +1,230 @@
+//! The assembler's and the message type's unit tests: their `unwrap`,
+//! `expect` and `panic!` are test assertions, compiled only under
+//! `cargo test`.
+
+use super::*;
+use crate::close::{CloseCode, CloseFrame};
+use crate::frame::{Frame, Opcode};
+use alloc::string::String;
+use bytes::Bytes;
+
+use alloc::vec;
+
+fn fragment(opcode: Opcode, fin: bool, payload: &'static [u8]) -> Frame {
+    let mut frame = Frame::new(opcode, Bytes::from_static(payload));
+    frame.fin = fin;
+    frame
+}
+
+#[test]
+fn a_single_frame_message_shares_the_frame_buffer() {
+    let mut assembler = MessageAssembler::new(100);
+    let payload = Bytes::from(vec![1u8, 2, 3]);
+    let pointer = payload.as_ptr();
+    let Ok(Some(Message::Binary(out))) = assembler.push(Frame::new(Opcode::Binary, payload)) else {
+        panic!("a binary message")
+    };
+    assert_eq!((out.as_ptr(), &out[..]), (pointer, &[1u8, 2, 3][..]));
+
+    let payload = Bytes::from("héllo");
+    let pointer = payload.as_ptr();
+    let Ok(Some(Message::Text(out))) = assembler.push(Frame::new(Opcode::Text, payload)) else {
+        panic!("a text message")
+    };
+    assert_eq!(out.as_bytes().as_ptr(), pointer);
+    assert_eq!(out, "héllo");
+}
+
+#[test]
+fn fragments_are_joined_in_order() {
+    let mut assembler = MessageAssembler::new(100);
+    assert_eq!(
+        assembler.push(fragment(Opcode::Binary, false, b"ab")),
+        Ok(None)
+    );
+    assert!(assembler.is_in_progress());
+    assert_eq!(
+        assembler.push(fragment(Opcode::Continuation, false, b"")),
+        Ok(None)
+    );
+    assert_eq!(
+        assembler.push(fragment(Opcode::Continuation, false, b"cd")),
+        Ok(None)
+    );
+    assert_eq!(
+        assembler.push(fragment(Opcode::Continuation, true, b"e")),
+        Ok(Some(Message::Binary(Bytes::from_static(b"abcde"))))
+    );
+    assert!(!assembler.is_in_progress());
+}
+
+#[test]
+fn one_non_empty_fragment_is_returned_without_a_copy() {
+    let mut assembler = MessageAssembler::new(100);
+    let payload = Bytes::from(vec![b'x'; 10]);
+    let pointer = payload.as_ptr();
+    let mut first = Frame::new(Opcode::Text, payload);
+    first.fin = false;
+    assert_eq!(assembler.push(first), Ok(None));
+    let Ok(Some(Message::Text(out))) = assembler.push(fragment(Opcode::Continuation, true, b""))
+    else {
+        panic!("a text message")
+    };
+    assert_eq!((out.as_bytes().as_ptr(), out.len()), (pointer, 10));
+}
+
+#[test]
+fn empty_messages() {
+    let mut assembler = MessageAssembler::new(0);
+    assert_eq!(
+        assembler.push(fragment(Opcode::Text, true, b"")),
+        Ok(Some(Message::Text(Utf8Bytes::default())))
+    );
+    assert_eq!(
+        assembler.push(fragment(Opcode::Binary, false, b"")),
+        Ok(None)
+    );
+    assert_eq!(
+        assembler.push(fragment(Opcode::Continuation, true, b"")),
+        Ok(Some(Message::Binary(Bytes::new())))
+    );
+}
+
+#[test]
+fn control_frames_pass_through_between_fragments() {
+    let mut assembler = MessageAssembler::new(100);
+    assert_eq!(
+        assembler.push(fragment(Opcode::Text, false, b"a")),
+        Ok(None)
+    );
+    assert_eq!(
+        assembler.push(fragment(Opcode::Ping, true, b"p")),
+        Ok(Some(Message::Ping(Bytes::from_static(b"p"))))
+    );
+    assert_eq!(
+        assembler.push(fragment(Opcode::Pong, true, b"q")),
+        Ok(Some(Message::Pong(Bytes::from_static(b"q"))))
+    );
+    assert_eq!(
+        assembler.push(fragment(Opcode::Close, true, b"\x03\xe8")),
+        Ok(Some(Message::Close(Some(CloseFrame {
+            code: CloseCode::NORMAL,
+            reason: String::new(),
+        }))))
+    );
+    assert_eq!(
+        assembler.push(fragment(Opcode::Continuation, true, b"b")),
+        Ok(Some(Message::Text("ab".into())))
+    );
+}
+
+#[test]
+fn the_limit_is_inclusive_and_counts_every_fragment() {
+    let mut assembler = MessageAssembler::new(4);
+    assert_eq!(
+        assembler.push(fragment(Opcode::Binary, true, b"abcd")),
+        Ok(Some(Message::Binary(Bytes::from_static(b"abcd"))))
+    );
+    assert_eq!(
+        assembler.push(fragment(Opcode::Binary, true, b"abcde")),
+        Err(MessageError::TooLarge { size: 5, limit: 4 })
+    );
+    assert_eq!(
+        assembler.push(fragment(Opcode::Text, false, b"ab")),
+        Ok(None)
+    );
+    assert_eq!(
+        assembler.push(fragment(Opcode::Continuation, false, b"cd")),
+        Ok(None)
+    );
+    assert_eq!(
+        assembler.push(fragment(Opcode::Continuation, true, b"e")),
+        Err(MessageError::TooLarge { size: 5, limit: 4 })
+    );
+    // The refused message is dropped; the next one starts afresh.
+    assert!(!assembler.is_in_progress());
+    assert_eq!(
+        assembler.push(fragment(Opcode::Text, true, b"ok")),
+        Ok(Some(Message::Text("ok".into())))
+    );
+}
+
+#[test]
+fn frames_out_of_sequence_are_refused() {
+    let mut assembler = MessageAssembler::new(100);
+    assert_eq!(
+        assembler.push(fragment(Opcode::Continuation, true, b"x")),
+        Err(MessageError::UnexpectedContinuation)
+    );
+    assert_eq!(
+        assembler.push(fragment(Opcode::Binary, false, b"a")),
+        Ok(None)
+    );
+    assert_eq!(
+        assembler.push(fragment(Opcode::Text, true, b"b")),
+        Err(MessageError::ExpectedContinuation)
+    );
+    assert!(!assembler.is_in_progress());
+    assert_eq!(
+        assembler.push(fragment(Opcode::Continuation, true, b"c")),
+        Err(MessageError::UnexpectedContinuation)
+    );
+}
+
+#[test]
+fn invalid_utf8_is_refused_at_the_fragment_that_brings_it() {
+    let mut assembler = MessageAssembler::new(100);
+    assert!(matches!(
+        assembler.push(fragment(Opcode::Text, true, b"\xff")),
+        Err(MessageError::InvalidUtf8(_))
+    ));
+    // A character split across fragments is fine.
+    assert_eq!(
+        assembler.push(fragment(Opcode::Text, false, b"\xe2")),
+        Ok(None)
+    );
+    assert_eq!(
+        assembler.push(fragment(Opcode::Continuation, false, b"\x82")),
+        Ok(None)
+    );
+    assert_eq!(
+        assembler.push(fragment(Opcode::Continuation, true, b"\xac")),
+        Ok(Some(Message::Text("€".into())))
+    );
+    // A surrogate fails before the message ends.
+    assert_eq!(
+        assembler.push(fragment(Opcode::Text, false, b"a")),
+        Ok(None)
+    );
+    assert!(matches!(
+        assembler.push(fragment(Opcode::Continuation, false, b"\xed\xa0")),
+        Err(MessageError::InvalidUtf8(_))
+    ));
+    // A message that ends inside a character.
+    assert_eq!(
+        assembler.push(fragment(Opcode::Text, false, b"\xe2\x82")),
+        Ok(None)
+    );
+    assert!(matches!(
+        assembler.push(fragment(Opcode::Continuation, true, b"")),
+        Err(MessageError::InvalidUtf8(_))
+    ));
+    // Binary is not checked.
+    assert_eq!(
+        assembler.push(fragment(Opcode::Binary, true, b"\xff")),
+        Ok(Some(Message::Binary(Bytes::from_static(b"\xff"))))
+    );
+}
+
+#[test]
+fn utf8_bytes_conversions() {
+    let text = Utf8Bytes::from(String::from("abc"));
+    assert_eq!(text.as_str(), "abc");
+    assert_eq!(text.len(), 3);
+    assert!(!text.is_empty());
+    assert_eq!(alloc::format!("{text} {text:?}"), "abc \"abc\"");
+    assert_eq!(Bytes::from(text.clone()), Bytes::from_static(b"abc"));
+    assert_eq!(AsRef::<[u8]>::as_ref(&text), b"abc");
+    assert_eq!(text.into_bytes(), Bytes::from_static(b"abc"));
+    assert!(Utf8Bytes::try_from(Bytes::from_static(b"\xc3")).is_err());
+}
