@@ -15,7 +15,7 @@
 
 use std::process::ExitCode;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use wsmachine::extensions::permessage_deflate::DeflateConfig;
 use wsmachine::handshake::client::ClientConfig;
 use wsmachine_tokio::Message;

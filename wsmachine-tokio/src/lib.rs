@@ -98,3 +98,14 @@ struct TokioGuideDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
+
+/// A socket and its halves move between tasks and threads and are `Unpin`,
+/// as tokio-tungstenite's are: checked when the crate compiles.
+const _: () = {
+    const fn send_sync_unpin<T: Send + Sync + Unpin>() {}
+    send_sync_unpin::<WebSocket<tokio::net::TcpStream>>();
+    send_sync_unpin::<SplitSink<tokio::net::TcpStream>>();
+    send_sync_unpin::<SplitStream<tokio::net::TcpStream>>();
+    send_sync_unpin::<WebSocket<MaybeTlsStream<tokio::net::TcpStream>>>();
+    send_sync_unpin::<Error>();
+};

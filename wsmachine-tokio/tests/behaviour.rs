@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use support::raw::{next_message, raw_tcp_pair, read_head, server_frames};
 use support::{bounded, loopback, masked_frame, upgrade_request};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

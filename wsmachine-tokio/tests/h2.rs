@@ -16,7 +16,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use h2::client::SendRequest;
 use h2::{RecvStream, SendStream};
 use support::{binary_of_len, bounded, loopback, text_of_len};

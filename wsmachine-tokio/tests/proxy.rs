@@ -11,7 +11,7 @@ mod support;
 #[path = "../../tests/tinyproxy/mod.rs"]
 mod tinyproxy;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use support::bounded;
 use tinyproxy::TinyProxy;
 use wsmachine::handshake::client::ClientConfig;

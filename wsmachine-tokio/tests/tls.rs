@@ -7,7 +7,7 @@ mod support;
 
 use std::sync::Arc;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use support::{bounded, start_tls_echo};
 use wsmachine::handshake::client::ClientConfig;
 use wsmachine_tokio::{CloseCode, Error, MaybeTlsStream, Message};

@@ -28,6 +28,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         std::future::poll_fn(|cx| Sink::<Message>::poll_flush(Pin::new(&mut *self), cx)).await
     }
 
+    /// The next message: [`StreamExt::next`](futures_util::StreamExt::next)
+    /// without the import. `None` once the connection is over.
+    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
+        std::future::poll_fn(|cx| Stream::poll_next(Pin::new(&mut *self), cx)).await
+    }
+
+    /// Sends a message and writes it out:
+    /// [`SinkExt::send`](futures_util::SinkExt::send) without the import.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] once the connection is closing or over;
+    /// [`Error::Send`] for a message the core refuses (a ping over 125
+    /// bytes); [`Error::Io`] when the transport fails.
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        std::future::poll_fn(|cx| Sink::<Message>::poll_ready(Pin::new(&mut *self), cx)).await?;
+        Sink::<Message>::start_send(Pin::new(&mut *self), message)?;
+        std::future::poll_fn(|cx| Sink::<Message>::poll_flush(Pin::new(&mut *self), cx)).await
+    }
+
     fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         let now = self.now();
         match self.conn.close(now, code, reason) {

@@ -57,11 +57,21 @@ const LINGER: Duration = Duration::from_secs(2);
 /// [`Sink`](futures_sink::Sink) of messages to send.
 ///
 /// Get one from [`connect`](crate::connect), [`accept`](crate::accept) or
-/// [`from_upgraded`](Self::from_upgraded). Pings are answered while the
-/// stream is polled; keepalive pings and the close timeout run inside its
-/// polling too. The stream ends (`None`) once the closing handshake is over
-/// and the transport is shut down; a failure comes first as one `Err`, after
-/// every message that preceded it.
+/// [`from_upgraded_server`](Self::from_upgraded_server). Pings are
+/// answered while the stream is polled; keepalive pings and the close
+/// timeout run inside its polling too.
+///
+/// Effects are in byte order, whatever loop the app writes: what the app
+/// sent in reaction to a message goes out before anything later bytes
+/// cause. A failure (a protocol violation, a limit, a timeout) is handed
+/// out as one `Err` after every message that preceded it, and only once
+/// the replies queued before it and the failure's Close (1002, 1007,
+/// 1009, ...) are written and the transport is shut down, within the close
+/// timeout; only a transport error cuts that short. The peer's Close is
+/// handed out once our answer is written. So a loop that stops at the
+/// first error (`let msg = msg?;`) or at the Close and drops the socket
+/// has still sent everything. After its end the stream gives `None`
+/// ([`FusedStream`](futures_core::FusedStream)).
 ///
 /// `send` writes a message at once. `feed` queues it without writing (until
 /// the queue is over [`Config::high_water_mark`]), and the stream writes
