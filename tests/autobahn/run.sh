@@ -54,8 +54,14 @@ case "${AUTOBAHN_DRIVER:-blocking}" in
     SERVER_EXAMPLE=tokio_echo CLIENT_EXAMPLE=tokio_autobahn_client
     AGENT=wsmachine-tokio SECTION=ci-tokio
     ;;
+  plain)
+    # The server role only: the plainest user loop (`msg?` then `send`)
+    # with the defaults, so no permessage-deflate cases.
+    SERVER_EXAMPLE=plain_echo CLIENT_EXAMPLE=
+    AGENT=wsmachine-plain SECTION=ci-plain
+    ;;
   *)
-    echo "AUTOBAHN_DRIVER must be blocking or tokio" >&2
+    echo "AUTOBAHN_DRIVER must be blocking, tokio or plain" >&2
     exit 2
     ;;
 esac
@@ -69,11 +75,13 @@ case "$CASE_SET" in
   ci)
     # Quoted: they are wstest's patterns, not the shell's.
     CASES=('1.*' '2.*' '3.*' '4.*' '5.*' '6.*' '7.*' '9.*' '10.*')
-    for group in 12.1 12.2 12.3 12.4 12.5 13.1 13.2 13.3 13.4 13.5 13.6 13.7; do
-      for size in "${DEFLATE_SIZES[@]}"; do
-        CASES+=("$group.$size")
+    if [ -n "$CLIENT_EXAMPLE" ]; then
+      for group in 12.1 12.2 12.3 12.4 12.5 13.1 13.2 13.3 13.4 13.5 13.6 13.7; do
+        for size in "${DEFLATE_SIZES[@]}"; do
+          CASES+=("$group.$size")
+        done
       done
-    done
+    fi
     DEFAULT_TIMEOUT=420
     ;;
   all-deflate)
@@ -122,7 +130,8 @@ say "$("${WSTEST[@]}" -a 2>/dev/null | tr '\n' ' ')"
 # --all-features, as `cargo test --all-features` builds, so that after it
 # (in CI) only wsmachine and zlib-rs are built again. It includes deflate,
 # which 12.x and 13.x need.
-BUILD_FLAGS=(--all-features --example "$SERVER_EXAMPLE" --example "$CLIENT_EXAMPLE")
+BUILD_FLAGS=(--all-features --example "$SERVER_EXAMPLE")
+[ -z "$CLIENT_EXAMPLE" ] || BUILD_FLAGS+=(--example "$CLIENT_EXAMPLE")
 if [ "$PROFILE" = release ]; then
   BUILD_FLAGS+=(--release)
 else
@@ -165,53 +174,61 @@ cat >"$WORK/fuzzingclient.json" <<EOF
  "cases": $(cases_json), "exclude-cases": [], "exclude-agent-cases": {}}
 EOF
 
-# The client role: the suite as server, the Autobahn client under test.
-suite_port=$(free_port)
-cat >"$WORK/fuzzingserver.json" <<EOF
+# The client role: the suite as server, the Autobahn client under test
+# (none for AUTOBAHN_DRIVER=plain, which tests a server only).
+ROLES=(server)
+[ -z "$CLIENT_EXAMPLE" ] || ROLES+=(client)
+if [ -n "$CLIENT_EXAMPLE" ]; then
+  suite_port=$(free_port)
+  cat >"$WORK/fuzzingserver.json" <<EOF
 {"url": "ws://127.0.0.1:$suite_port", "outdir": "$REPORTS/client",
  "options": {"failByDrop": false},
  "cases": $(cases_json), "exclude-cases": [], "exclude-agent-cases": {}}
 EOF
-# --webport 0: no report web server, which would take port 8080.
-timeout --kill-after=10 "$ROLE_TIMEOUT" "${WSTEST[@]}" -m fuzzingserver --webport 0 \
-  -s "$WORK/fuzzingserver.json" >"$LOGS/fuzzingserver.log" 2>&1 &
-suite_server_pid=$!
-background_pids+=("$suite_server_pid")
-if ! wait_until 300 port_open "$suite_port"; then
-  say "fuzzingserver did not start:"
-  tail -n 20 "$LOGS/fuzzingserver.log"
-  exit 1
+  # --webport 0: no report web server, which would take port 8080.
+  timeout --kill-after=10 "$ROLE_TIMEOUT" "${WSTEST[@]}" -m fuzzingserver --webport 0 \
+    -s "$WORK/fuzzingserver.json" >"$LOGS/fuzzingserver.log" 2>&1 &
+  suite_server_pid=$!
+  background_pids+=("$suite_server_pid")
+  if ! wait_until 300 port_open "$suite_port"; then
+    say "fuzzingserver did not start:"
+    tail -n 20 "$LOGS/fuzzingserver.log"
+    exit 1
+  fi
 fi
 
-say "${#CASES[@]} case patterns, both roles at once, each bounded by ${ROLE_TIMEOUT} s"
+say "${#CASES[@]} case patterns, roles: ${ROLES[*]}, each bounded by ${ROLE_TIMEOUT} s"
 say "server role: fuzzingclient -> $SERVER_EXAMPLE on port $echo_port"
-say "client role: $CLIENT_EXAMPLE -> fuzzingserver on port $suite_port"
 ROLES_START=$SECONDS
 timeout --kill-after=10 "$ROLE_TIMEOUT" "${WSTEST[@]}" -m fuzzingclient \
   -s "$WORK/fuzzingclient.json" >"$LOGS/fuzzingclient.log" 2>&1 &
 suite_client_pid=$!
 background_pids+=("$suite_client_pid")
-timeout --kill-after=10 "$ROLE_TIMEOUT" "$EXAMPLES/$CLIENT_EXAMPLE" "ws://127.0.0.1:$suite_port" \
-  >"$LOGS/$CLIENT_EXAMPLE.log" 2>&1 &
-client_pid=$!
-background_pids+=("$client_pid")
 
 ran=0
-client_status=0
-wait "$client_pid" || client_status=$?
-client_done=$SECONDS
-if [ "$client_status" -ne 0 ]; then
-  say "$CLIENT_EXAMPLE failed (status $client_status; 124 is the ${ROLE_TIMEOUT} s timeout):"
-  tail -n 20 "$LOGS/$CLIENT_EXAMPLE.log"
-  ran=1
-elif ! grep -q 'reports updated' "$LOGS/$CLIENT_EXAMPLE.log"; then
-  say "$CLIENT_EXAMPLE did not update the reports"
-  ran=1
+if [ -n "$CLIENT_EXAMPLE" ]; then
+  say "client role: $CLIENT_EXAMPLE -> fuzzingserver on port $suite_port"
+  timeout --kill-after=10 "$ROLE_TIMEOUT" "$EXAMPLES/$CLIENT_EXAMPLE" "ws://127.0.0.1:$suite_port" \
+    >"$LOGS/$CLIENT_EXAMPLE.log" 2>&1 &
+  client_pid=$!
+  background_pids+=("$client_pid")
+  client_status=0
+  wait "$client_pid" || client_status=$?
+  client_done=$SECONDS
+  if [ "$client_status" -ne 0 ]; then
+    say "$CLIENT_EXAMPLE failed (status $client_status; 124 is the ${ROLE_TIMEOUT} s timeout):"
+    tail -n 20 "$LOGS/$CLIENT_EXAMPLE.log"
+    ran=1
+  elif ! grep -q 'reports updated' "$LOGS/$CLIENT_EXAMPLE.log"; then
+    say "$CLIENT_EXAMPLE did not update the reports"
+    ran=1
+  fi
+  # The fuzzing server writes its reports when the client opens
+  # /updateReports; then it has nothing more to do.
+  wait_until 100 test -s "$REPORTS/client/index.json" || true
+  kill "$suite_server_pid" 2>/dev/null || true
+  say "client role ran in $((client_done - ROLES_START)) s"
 fi
-# The fuzzing server writes its reports when the client opens
-# /updateReports; then it has nothing more to do.
-wait_until 100 test -s "$REPORTS/client/index.json" || true
-kill "$suite_server_pid" 2>/dev/null || true
 suite_client_status=0
 wait "$suite_client_pid" || suite_client_status=$?
 server_done=$SECONDS
@@ -221,9 +238,12 @@ if [ "$suite_client_status" -ne 0 ]; then
   tail -n 20 "$LOGS/fuzzingclient.log"
   ran=1
 fi
-say "client role ran in $((client_done - ROLES_START)) s, server role in $((server_done - ROLES_START)) s"
+say "server role ran in $((server_done - ROLES_START)) s"
 
-grade_args=(--role "server=$REPORTS/server" --role "client=$REPORTS/client" --agent "$AGENT")
+grade_args=(--agent "$AGENT")
+for role in "${ROLES[@]}"; do
+  grade_args+=(--role "$role=$REPORTS/$role")
+done
 if [ "$CASE_SET" = ci ]; then
   grade_args+=(--docs docs/conformance.md --section "$SECTION")
   if [ "${AUTOBAHN_UPDATE_DOCS:-0}" = 1 ]; then
@@ -235,7 +255,11 @@ elif [ "$CASE_SET" = all-deflate ] && [ "${AUTOBAHN_UPDATE_DOCS:-0}" = 1 ]; then
   grade_args+=(--docs docs/conformance.md --section all-deflate --update)
 fi
 graded=0
-if [ -s "$REPORTS/server/index.json" ] && [ -s "$REPORTS/client/index.json" ]; then
+reports=1
+for role in "${ROLES[@]}"; do
+  [ -s "$REPORTS/$role/index.json" ] || reports=0
+done
+if [ "$reports" = 1 ]; then
   python3 "$HERE/grade.py" "${grade_args[@]}" || graded=1
 else
   say "a role wrote no report"
@@ -247,4 +271,4 @@ if [ "$ran" -ne 0 ] || [ "$graded" -ne 0 ]; then
   say "FAILED"
   exit 1
 fi
-say "strict in both roles"
+say "strict in every role: ${ROLES[*]}"

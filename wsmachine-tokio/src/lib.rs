@@ -93,6 +93,12 @@ pub use wsmachine::{CloseCode, CloseFrame, Message, Utf8Bytes};
 #[doc = include_str!("../../docs/tokio.md")]
 struct TokioGuideDoctests;
 
+/// The migration guide's examples (`docs/migrating.md`), beside
+/// tokio-tungstenite's and axum's, compiled as doctests.
+#[cfg(all(doctest, feature = "axum"))]
+#[doc = include_str!("../../docs/migrating.md")]
+struct MigratingDoctests;
+
 /// The README's examples, compiled as doctests here, where both the core and
 /// the driver are in scope.
 #[cfg(doctest)]
