@@ -70,5 +70,21 @@ fn validation(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, validation);
+/// `Utf8Bytes::as_str` against the check it used to repeat on every call
+/// (`core::str::from_utf8`): the reason for its one `unsafe` line.
+fn text_access(c: &mut Criterion) {
+    let mut group = c.benchmark_group("as_str");
+    let text = wsmachine::Utf8Bytes::try_from(bytes::Bytes::from(mixed_text(16 * 1024)))
+        .expect("mixed_text is UTF-8");
+    group.throughput(Throughput::Bytes(text.len() as u64));
+    group.bench_function("checked_16KiB", |b| {
+        b.iter(|| core::str::from_utf8(std::hint::black_box(text.as_bytes())).map(str::len))
+    });
+    group.bench_function("as_str_16KiB", |b| {
+        b.iter(|| std::hint::black_box(&text).as_str().len())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, validation, text_access);
 criterion_main!(benches);

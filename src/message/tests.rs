@@ -228,3 +228,52 @@ fn utf8_bytes_conversions() {
     assert_eq!(text.into_bytes(), Bytes::from_static(b"abc"));
     assert!(Utf8Bytes::try_from(Bytes::from_static(b"\xc3")).is_err());
 }
+
+#[test]
+fn a_message_answers_as_tungstenite_users_expect() {
+    let text = Message::from("héllo");
+    assert!(text.is_text() && text.is_data() && !text.is_binary());
+    assert_eq!((text.len(), text.is_empty()), (6, false));
+    assert_eq!(text.to_text(), Ok("héllo"));
+    assert_eq!(text.as_text(), Some("héllo"));
+    assert_eq!(alloc::format!("{text}"), "héllo");
+    assert_eq!(
+        text.clone().into_data(),
+        Bytes::from_static("héllo".as_bytes())
+    );
+    assert_eq!(text.into_text().unwrap(), "héllo");
+
+    let binary = Message::from(alloc::vec![0xffu8, 1]);
+    assert!(binary.is_binary() && !binary.is_text());
+    assert!(binary.to_text().is_err());
+    assert_eq!(
+        Message::from(Bytes::from_static(b"ab"))
+            .into_text()
+            .unwrap(),
+        "ab"
+    );
+    assert_eq!(alloc::format!("{binary}"), "<binary, 2 bytes>");
+
+    assert!(Message::Ping(Bytes::new()).is_ping() && Message::Pong(Bytes::new()).is_pong());
+    let close = Message::Close(Some(CloseFrame {
+        code: CloseCode::NORMAL,
+        reason: String::from("bye"),
+    }));
+    assert!(close.is_close());
+    assert_eq!((close.len(), close.to_text()), (3, Ok("bye")));
+    assert!(Message::Close(None).is_empty());
+    assert_eq!(Message::from(String::from("s")), Message::text("s"));
+}
+
+#[test]
+fn utf8_bytes_is_a_str() {
+    // From a `&str` of any lifetime, and read as a `str` without a check.
+    let owned = String::from("dynamic");
+    let text = Utf8Bytes::from(owned.as_str());
+    drop(owned);
+    let as_str: &str = &text;
+    assert_eq!(as_str, "dynamic");
+    assert!(text.starts_with("dyn"));
+    assert_eq!(String::from(text), "dynamic");
+    assert_eq!(Utf8Bytes::from_static("static"), "static");
+}

@@ -337,3 +337,26 @@ fn noise(len: usize) -> Vec<u8> {
         })
         .collect()
 }
+
+#[test]
+fn a_compressed_frame_is_held_to_what_deflate_can_make_of_the_limit() {
+    // zlib's compressBound of the limit: the most a message of the limit
+    // can take on the wire. One byte more is refused from the header,
+    // before any of the payload is held.
+    let limit: u64 = 1 << 20;
+    let bound = limit + (limit >> 12) + (limit >> 14) + (limit >> 25) + 13;
+    let header = |len: u64| {
+        let mut header = FrameHeader::new(Opcode::Binary, true, None, len);
+        header.rsv = 0b100;
+        header.encode().as_bytes().to_vec()
+    };
+    let mut at_bound = limited_client(limit);
+    assert_eq!(at_bound.receive(Duration::ZERO, &header(bound)), Ok(()));
+    assert!(at_bound.poll_event().is_none(), "waits for the payload");
+    assert_eq!(at_bound.error(), None);
+    let outcome = feed(limited_client(limit), &header(bound + 1), &[], false);
+    assert_eq!(
+        outcome.error,
+        Some(Error::Protocol(ProtocolError::MessageTooLarge { limit }))
+    );
+}

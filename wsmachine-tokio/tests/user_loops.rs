@@ -92,22 +92,47 @@ enum Ending {
     ReservedOpcode,
     InvalidUtf8,
     TooLarge,
+    /// A frame masked the wrong way for its sender: unmasked from a
+    /// client, masked from a server.
+    WrongMasking,
+    OversizedPing,
+    FragmentedPing,
+    UnexpectedContinuation,
+    CloseCodeNotAllowed,
+    CloseReasonNotUtf8,
     PeerClose,
 }
 
-const ENDINGS: [(Ending, u16); 4] = [
+const ENDINGS: [(Ending, u16); 10] = [
     (Ending::ReservedOpcode, 1002),
     (Ending::InvalidUtf8, 1007),
     (Ending::TooLarge, 1009),
+    (Ending::WrongMasking, 1002),
+    (Ending::OversizedPing, 1002),
+    (Ending::FragmentedPing, 1002),
+    (Ending::UnexpectedContinuation, 1002),
+    (Ending::CloseCodeNotAllowed, 1002),
+    (Ending::CloseReasonNotUtf8, 1007),
     (Ending::PeerClose, 1000),
 ];
 
 impl Ending {
+    /// The frame as the raw peer sends it: masked when it is a client.
     fn frame(self, masked: bool) -> Vec<u8> {
         let (opcode, payload) = match self {
             Ending::ReservedOpcode => (0x3, b"x".to_vec()),
             Ending::InvalidUtf8 => (0x1, vec![b'a', 0xff, b'b']),
             Ending::TooLarge => (0x2, vec![7u8; LIMIT as usize + 1]),
+            Ending::WrongMasking => return frame(0x1, b"x", !masked),
+            Ending::OversizedPing => (0x9, vec![0u8; 126]),
+            Ending::FragmentedPing => {
+                let mut ping = frame(0x9, b"p", masked);
+                ping[0] &= 0x7f;
+                return ping;
+            }
+            Ending::UnexpectedContinuation => (0x0, b"x".to_vec()),
+            Ending::CloseCodeNotAllowed => (0x8, 1005u16.to_be_bytes().to_vec()),
+            Ending::CloseReasonNotUtf8 => (0x8, vec![0x03, 0xe8, 0xff]),
             Ending::PeerClose => (0x8, 1000u16.to_be_bytes().to_vec()),
         };
         frame(opcode, &payload, masked)
@@ -126,6 +151,7 @@ fn frame(opcode: u8, payload: &[u8], masked: bool) -> Vec<u8> {
             frame.extend_from_slice(&(len as u16).to_be_bytes());
         }
     }
+    // An unmasked frame: a server's, or a client's that breaks the rules.
     frame.extend_from_slice(payload);
     frame
 }
