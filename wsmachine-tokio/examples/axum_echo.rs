@@ -19,7 +19,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{ConnectInfo, State};
 use axum::response::{Html, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use tokio::net::TcpListener;
 use wsmachine_tokio::Config;
 use wsmachine_tokio::axum::WebSocketUpgrade;
@@ -37,7 +37,8 @@ pub struct App {
 pub fn router(app: App) -> Router {
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
-        .route("/ws", get(ws))
+        // any: HTTP/2 WebSockets are CONNECT requests, HTTP/1.1 ones GET.
+        .route("/ws", any(ws))
         .with_state(app)
 }
 
@@ -46,7 +47,7 @@ async fn ws(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let target = upgrade.request().target().to_owned();
+    let target = upgrade.path().to_owned();
     log(&app, peer, &format!("accepted {target}"));
     // permessage-deflate is off by default, here as for `accept`.
     let upgrade = upgrade.config(Config::default().deflate(true));
