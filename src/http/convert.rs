@@ -318,6 +318,7 @@ impl HeadLimits {
 mod tests {
     use super::*;
     use crate::http::{HeadParser, write_request, write_response};
+    use alloc::format;
     use alloc::vec::Vec;
 
     fn parsed_request(wire: &[u8]) -> Request {
@@ -579,5 +580,51 @@ connection: Upgrade\r\nconnection: keep-alive\r\n\r\n",
             limits.check_request(&connect(&long)),
             Err(HeadError::HeaderLineTooLong { limit: 30 })
         );
+    }
+
+    #[test]
+    fn head_limits_on_a_parsed_request_agree_with_the_parser() {
+        let limits = HeadLimits {
+            max_line_len: 64,
+            max_head_len: 200,
+            max_headers: 4,
+        };
+        let loose = HeadLimits {
+            max_line_len: 1024,
+            max_head_len: 4096,
+            max_headers: 64,
+        };
+        let line = |name: &str, len: usize| format!("{name}: {}\r\n", "v".repeat(len));
+        let host = "Host: h\r\n";
+        let heads = [
+            format!("GET / HTTP/1.1\r\n{host}\r\n"),
+            // 74 bytes: 414.
+            format!("GET /{} HTTP/1.1\r\n{host}\r\n", "t".repeat(60)),
+            // 65 bytes, then 64.
+            format!("GET / HTTP/1.1\r\n{host}{}\r\n", line("Cookie", 57)),
+            format!("GET / HTTP/1.1\r\n{host}{}\r\n", line("Cookie", 56)),
+            // Five fields.
+            format!(
+                "GET / HTTP/1.1\r\n{host}{}\r\n",
+                ["a", "b", "c", "d"].map(|name| line(name, 1)).concat()
+            ),
+            // 16 + 9 + 3 × 65 + 2 = 222 bytes.
+            format!(
+                "GET / HTTP/1.1\r\n{host}{}\r\n",
+                ["a", "b", "c"].map(|name| line(name, 60)).concat()
+            ),
+        ];
+        for head in heads {
+            let expected = HeadParser::new(limits)
+                .parse_request(head.as_bytes())
+                .map(|parsed| assert!(parsed.is_some(), "{head}"));
+            let parsed = HeadParser::new(loose)
+                .parse_request(head.as_bytes())
+                .unwrap()
+                .unwrap()
+                .0;
+            let request = http::Request::try_from(&parsed).unwrap();
+            assert_eq!(limits.check_request(&request), expected, "{head}");
+        }
     }
 }

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::response::Response;
 use axum::routing::any;
 use bytes::Bytes;
 use h2::client::SendRequest;
@@ -170,6 +169,57 @@ async fn h2_status(
     response.map(|_| ())
 }
 
+/// The first byte of the response's header block for one HTTP/2 request
+/// written by hand (the h2 crate's client insists on an `:authority`):
+/// h2c with prior knowledge, fields as HPACK literals without Huffman.
+async fn raw_h2_header_block(addr: SocketAddr, fields: &[(&str, &str)]) -> u8 {
+    let mut block = Vec::new();
+    for (name, value) in fields {
+        // Literal field without indexing, new name; lengths under 127.
+        block.push(0x00);
+        block.push(u8::try_from(name.len()).expect("short"));
+        block.extend_from_slice(name.as_bytes());
+        block.push(u8::try_from(value.len()).expect("short"));
+        block.extend_from_slice(value.as_bytes());
+    }
+    let frame = |kind: u8, flags: u8, stream: u32, payload: &[u8]| {
+        let mut frame = u32::try_from(payload.len()).expect("small").to_be_bytes()[1..].to_vec();
+        frame.extend([kind, flags]);
+        frame.extend(stream.to_be_bytes());
+        frame.extend_from_slice(payload);
+        frame
+    };
+    let mut wire = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    wire.extend(frame(0x4, 0, 0, &[])); // SETTINGS
+    wire.extend(frame(0x1, 0x4, 1, &block)); // HEADERS, END_HEADERS
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(&wire).await.expect("write");
+    loop {
+        let mut header = [0u8; 9];
+        stream.read_exact(&mut header).await.expect("a frame");
+        let len = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
+        let mut payload = vec![0u8; len];
+        stream.read_exact(&mut payload).await.expect("a payload");
+        let stream_id = u32::from_be_bytes([header[5], header[6], header[7], header[8]]);
+        match (header[3], stream_id) {
+            (0x1, 1) => {
+                // PADDED and PRIORITY come before the block.
+                let mut block = &payload[..];
+                if header[4] & 0x8 != 0 {
+                    block = &block[1..];
+                }
+                if header[4] & 0x20 != 0 {
+                    block = &block[5..];
+                }
+                return block[0];
+            }
+            (0x3, 1) => panic!("stream reset: {payload:?}"),
+            (0x7, _) => panic!("GOAWAY: {payload:?}"),
+            _ => {}
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_http2_requests_get_the_cores_statuses() {
     bounded(async {
@@ -191,6 +241,22 @@ async fn bad_http2_requests_get_the_cores_statuses() {
         assert_eq!(response.status(), 400);
         assert_eq!(response.headers()["sec-websocket-version"], "13");
         assert!(response.headers().get("upgrade").is_none());
+
+        // RFC 8441 §4: :authority names the target; the h2 crate's server
+        // takes a request without it, the core's rules answer 400.
+        let first = raw_h2_header_block(
+            addr,
+            &[
+                (":method", "CONNECT"),
+                (":protocol", "websocket"),
+                (":scheme", "http"),
+                (":path", "/ws"),
+                ("sec-websocket-version", "13"),
+            ],
+        )
+        .await;
+        // HPACK's static table entry 12 is `:status: 400`.
+        assert_eq!(first, 0x80 | 12, "the response's :status");
 
         // A GET over HTTP/2 is not a WebSocket: 405, allowing CONNECT.
         let mut request = good();
