@@ -6,8 +6,9 @@
 //!
 //! ADDR defaults to 127.0.0.1:9003. `GET /` serves an HTML page whose script
 //! talks to `/ws`; `/ws` echoes every text or binary message, with
-//! permessage-deflate accepted when the browser offers it. A bad upgrade
-//! request to `/ws` gets the core's ready response (426 with
+//! permessage-deflate accepted when the browser offers it, and takes RFC 8441
+//! extended CONNECTs over h2c too (axum's `http2` feature, on here). A bad
+//! upgrade request to `/ws` gets the core's ready response (426 with
 //! `Sec-WebSocket-Version: 13` for a wrong version, 400, ...).
 
 mod common;

@@ -389,24 +389,30 @@ async fn on_failed_upgrade_runs_when_the_client_goes_before_the_101() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn requested_protocols_are_the_offers_in_order() {
+async fn requested_protocols_path_and_version_are_the_requests() {
     bounded(async {
         let handler = |upgrade: WebSocketUpgrade| async move {
             let offered = upgrade.requested_protocols().join("|");
+            let path = upgrade.path().to_owned();
+            let h2 = upgrade.is_extended_connect().to_string();
             let upgrade = upgrade.protocols(["mqtt", "b", "a"]);
             assert_eq!(upgrade.selected_protocol(), Some("b"));
             upgrade
                 .header("x-offered", offered)
+                .header("x-path", path)
+                .header("x-h2", h2)
                 .on_upgrade(|ws| async move { drop(ws) })
         };
         let addr = serve(Router::new().route("/ws", any(handler))).await;
         let request = request_with(
-            "/ws",
+            "/ws?room=1",
             "Sec-WebSocket-Protocol: a, b\r\nSec-WebSocket-Protocol: c\r\n",
         );
         let response = raw_response(addr, &request).await.to_ascii_lowercase();
         assert!(response.starts_with("http/1.1 101"), "{response}");
         assert!(response.contains("x-offered: a|b|c\r\n"), "{response}");
+        assert!(response.contains("x-path: /ws?room=1\r\n"), "{response}");
+        assert!(response.contains("x-h2: false\r\n"), "{response}");
         assert!(
             response.contains("sec-websocket-protocol: b\r\n"),
             "{response}"
@@ -414,9 +420,14 @@ async fn requested_protocols_are_the_offers_in_order() {
 
         // The same over HTTP/2.
         let send_request = h2_connection(addr).await;
-        let config = h2_config(addr).with_protocol("a").with_protocol("b");
+        let config = ClientConfig::new(&format!("ws://{addr}/ws?room=2"))
+            .expect("url")
+            .with_protocol("a")
+            .with_protocol("b");
         let (_ws, response) = open_h2(&send_request, &config).await;
         assert_eq!(response.headers()["x-offered"], "a|b");
+        assert_eq!(response.headers()["x-path"], "/ws?room=2");
+        assert_eq!(response.headers()["x-h2"], "true");
         assert_eq!(response.headers()["sec-websocket-protocol"], "b");
     })
     .await;
@@ -505,6 +516,13 @@ async fn the_extractor_negotiates_deflate_as_accept_does() {
                 .as_deref()
                 .is_some_and(|answer| answer.contains("server_no_context_takeover"))
         );
+        assert_eq!((&config, &server), (&accepted, &accepted));
+
+        // An offer no server may accept is declined by both, not refused.
+        let bad = "permessage-deflate; server_max_window_bits=99";
+        let [accepted, config, server] =
+            extension_answers(Config::default().deflate(true), bad).await;
+        assert_eq!(accepted, None);
         assert_eq!((&config, &server), (&accepted, &accepted));
     })
     .await;
