@@ -11,7 +11,7 @@
 //!
 //! async fn ws(upgrade: WebSocketUpgrade) -> Response {
 //!     upgrade.on_upgrade(|mut ws| async move {
-//!         // The pings and the Close are answered inside recv().
+//!         // recv() has answered pings and the Close; echoing them is harmless.
 //!         let echo = async {
 //!             while let Some(msg) = ws.recv().await {
 //!                 let msg = msg?;
