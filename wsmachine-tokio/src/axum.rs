@@ -292,9 +292,10 @@ impl<F> WebSocketUpgrade<F> {
         self
     }
 
-    /// Sets what runs when hyper cannot hand the connection over after the
-    /// response was sent (the client went away, or something between the
-    /// handler and hyper replaced the response); by default nothing does.
+    /// Sets what runs when hyper cannot hand the connection over once the
+    /// handler has answered (the client went away before the response was
+    /// written); by default nothing does, but a DEBUG event with the
+    /// `tracing` feature.
     ///
     /// ```
     /// use axum::response::Response;
