@@ -10,7 +10,7 @@
 
 use alloc::string::{String, ToString};
 
-use super::head::{HttpVersion, Request, Response};
+use super::head::{HeadError, HeadLimits, HttpVersion, Request, Response};
 use super::headers::{HeaderError, Headers, is_token};
 
 /// Why a value could not be converted.
@@ -234,10 +234,91 @@ impl<B> TryFrom<&http::Response<B>> for Response {
     }
 }
 
+impl HeadLimits {
+    /// Checks a request another HTTP stack parsed (hyper, axum) against
+    /// these limits, with the errors [`HeadParser`](super::HeadParser)
+    /// gives for the same head: 414 for the request line, 431 for a header
+    /// line, the number of fields or the whole head.
+    ///
+    /// The request is measured as the HTTP/1.1 head that carries it: the
+    /// request line `METHOD SP target SP HTTP/1.1` (for HTTP/2 and HTTP/3,
+    /// the target is `:path`, and `:authority` counts as the `host` line it
+    /// replaces), one `name: value` line per field, each with its CRLF,
+    /// and the blank line.
+    ///
+    /// # Errors
+    ///
+    /// [`HeadError::RequestLineTooLong`], [`HeadError::HeaderLineTooLong`],
+    /// [`HeadError::TooManyHeaders`] or [`HeadError::HeadTooLarge`].
+    ///
+    /// ```
+    /// use wsmachine::http::{HeadError, HeadLimits};
+    ///
+    /// let request = http::Request::builder()
+    ///     .uri("/chat")
+    ///     .header("cookie", "a".repeat(9000))
+    ///     .body(())?;
+    /// let error = HeadLimits::default().check_request(&request).unwrap_err();
+    /// assert_eq!(error, HeadError::HeaderLineTooLong { limit: 8192 });
+    /// assert_eq!(error.server_status(), 431);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn check_request<B>(&self, request: &http::Request<B>) -> Result<(), HeadError> {
+        const VERSION_LEN: usize = "HTTP/1.1".len();
+        const CRLF: usize = 2;
+        let uri = request.uri();
+        let multiplexed = request.version() >= http::Version::HTTP_2;
+        // HTTP/1.1's target is as sent (hyper keeps an absolute form
+        // whole); HTTP/2's URI is rebuilt from the pseudo-headers.
+        let target_len = if multiplexed {
+            uri.path_and_query().map_or(1, |path| path.as_str().len())
+        } else {
+            uri.to_string().len()
+        };
+        let request_line = request.method().as_str().len() + 1 + target_len + 1 + VERSION_LEN;
+        if request_line > self.max_line_len {
+            return Err(HeadError::RequestLineTooLong {
+                limit: self.max_line_len,
+            });
+        }
+        let authority = uri
+            .authority()
+            .filter(|_| multiplexed)
+            .map(|authority| "host: ".len() + authority.as_str().len());
+        let fields = request
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + ": ".len() + value.len());
+        let mut head_len = request_line + CRLF + CRLF;
+        let mut count = 0usize;
+        for line in authority.into_iter().chain(fields) {
+            if line > self.max_line_len {
+                return Err(HeadError::HeaderLineTooLong {
+                    limit: self.max_line_len,
+                });
+            }
+            count += 1;
+            if count > self.max_headers {
+                return Err(HeadError::TooManyHeaders {
+                    limit: self.max_headers,
+                });
+            }
+            head_len = head_len.saturating_add(line + CRLF);
+        }
+        if head_len > self.max_head_len {
+            return Err(HeadError::HeadTooLarge {
+                limit: self.max_head_len,
+            });
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::http::{HeadParser, write_request, write_response};
+    use alloc::format;
     use alloc::vec::Vec;
 
     fn parsed_request(wire: &[u8]) -> Request {
@@ -426,6 +507,124 @@ connection: Upgrade\r\nconnection: keep-alive\r\n\r\n",
                 status_to_http(status),
                 Err(ConvertError::InvalidStatus { status })
             );
+        }
+    }
+
+    #[test]
+    fn head_limits_measure_a_parsed_request_as_its_http11_head() {
+        let limits = HeadLimits {
+            max_line_len: 40,
+            max_head_len: 120,
+            max_headers: 3,
+        };
+        let request = |target: &str, fields: &[(&str, &str)]| {
+            let mut builder = http::Request::builder().uri(target);
+            for (name, value) in fields {
+                builder = builder.header(*name, *value);
+            }
+            builder.body(()).unwrap()
+        };
+        // "GET /aaa HTTP/1.1" is 17 bytes: a 40-byte line allows a
+        // 27-byte target, not 28.
+        let fits = format!("/{}", "a".repeat(26));
+        assert_eq!(limits.check_request(&request(&fits, &[])), Ok(()));
+        let long = format!("/{}", "a".repeat(27));
+        assert_eq!(
+            limits.check_request(&request(&long, &[])),
+            Err(HeadError::RequestLineTooLong { limit: 40 })
+        );
+        // "x: " and 37 bytes is 40; 38 is one too many.
+        let value = "v".repeat(37);
+        assert_eq!(
+            limits.check_request(&request("/", &[("x", &value)])),
+            Ok(())
+        );
+        let value = "v".repeat(38);
+        assert_eq!(
+            limits.check_request(&request("/", &[("x", &value)])),
+            Err(HeadError::HeaderLineTooLong { limit: 40 })
+        );
+        let four = [("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")];
+        assert_eq!(
+            limits.check_request(&request("/", &four)),
+            Err(HeadError::TooManyHeaders { limit: 3 })
+        );
+        // 14 + 2, three lines of 38 + 2, and 2: 138 bytes.
+        let value = "v".repeat(35);
+        let three = [("a", &*value), ("b", &*value), ("c", &*value)];
+        assert_eq!(
+            limits.check_request(&request("/", &three)),
+            Err(HeadError::HeadTooLarge { limit: 120 })
+        );
+    }
+
+    #[test]
+    fn head_limits_count_http2_authority_as_the_host_line() {
+        let limits = HeadLimits {
+            max_line_len: 30,
+            max_head_len: 1024,
+            max_headers: 8,
+        };
+        let connect = |authority: &str| {
+            http::Request::builder()
+                .method(http::Method::CONNECT)
+                .version(http::Version::HTTP_2)
+                .uri(format!("https://{authority}/chat"))
+                .body(())
+                .unwrap()
+        };
+        // The request line is "CONNECT /chat HTTP/1.1", not the whole URI.
+        assert_eq!(limits.check_request(&connect("example.com")), Ok(()));
+        let long = format!("{}.example", "a".repeat(20));
+        assert_eq!(
+            limits.check_request(&connect(&long)),
+            Err(HeadError::HeaderLineTooLong { limit: 30 })
+        );
+    }
+
+    #[test]
+    fn head_limits_on_a_parsed_request_agree_with_the_parser() {
+        let limits = HeadLimits {
+            max_line_len: 64,
+            max_head_len: 200,
+            max_headers: 4,
+        };
+        let loose = HeadLimits {
+            max_line_len: 1024,
+            max_head_len: 4096,
+            max_headers: 64,
+        };
+        let line = |name: &str, len: usize| format!("{name}: {}\r\n", "v".repeat(len));
+        let host = "Host: h\r\n";
+        let heads = [
+            format!("GET / HTTP/1.1\r\n{host}\r\n"),
+            // 74 bytes: 414.
+            format!("GET /{} HTTP/1.1\r\n{host}\r\n", "t".repeat(60)),
+            // 65 bytes, then 64.
+            format!("GET / HTTP/1.1\r\n{host}{}\r\n", line("Cookie", 57)),
+            format!("GET / HTTP/1.1\r\n{host}{}\r\n", line("Cookie", 56)),
+            // Five fields.
+            format!(
+                "GET / HTTP/1.1\r\n{host}{}\r\n",
+                ["a", "b", "c", "d"].map(|name| line(name, 1)).concat()
+            ),
+            // 16 + 9 + 3 × 65 + 2 = 222 bytes.
+            format!(
+                "GET / HTTP/1.1\r\n{host}{}\r\n",
+                ["a", "b", "c"].map(|name| line(name, 60)).concat()
+            ),
+        ];
+        for head in heads {
+            let expected = HeadParser::new(limits)
+                .parse_request(head.as_bytes())
+                .map(|parsed| assert!(parsed.is_some(), "{head}"));
+            let parsed = HeadParser::new(loose)
+                .parse_request(head.as_bytes())
+                .unwrap()
+                .unwrap()
+                .0;
+            let request = http::Request::try_from(&parsed).unwrap();
+            assert_eq!(limits.check_request(&request), expected, "{head}");
         }
     }
 }

@@ -6,8 +6,9 @@
 //!
 //! ADDR defaults to 127.0.0.1:9003. `GET /` serves an HTML page whose script
 //! talks to `/ws`; `/ws` echoes every text or binary message, with
-//! permessage-deflate accepted when the browser offers it. A bad upgrade
-//! request to `/ws` gets the core's ready response (426 with
+//! permessage-deflate accepted when the browser offers it, and takes RFC 8441
+//! extended CONNECTs over h2c too (axum's `http2` feature, on here). A bad
+//! upgrade request to `/ws` gets the core's ready response (426 with
 //! `Sec-WebSocket-Version: 13` for a wrong version, 400, ...).
 
 mod common;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{ConnectInfo, State};
 use axum::response::{Html, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use tokio::net::TcpListener;
 use wsmachine_tokio::Config;
 use wsmachine_tokio::axum::WebSocketUpgrade;
@@ -37,7 +38,8 @@ pub struct App {
 pub fn router(app: App) -> Router {
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
-        .route("/ws", get(ws))
+        // any: HTTP/2 WebSockets are CONNECT requests, HTTP/1.1 ones GET.
+        .route("/ws", any(ws))
         .with_state(app)
 }
 
@@ -46,7 +48,7 @@ async fn ws(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let target = upgrade.request().target().to_owned();
+    let target = upgrade.path().to_owned();
     log(&app, peer, &format!("accepted {target}"));
     // permessage-deflate is off by default, here as for `accept`.
     let upgrade = upgrade.config(Config::default().deflate(true));

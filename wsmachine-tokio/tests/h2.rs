@@ -8,20 +8,14 @@
 mod h2_echo;
 mod support;
 
-use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
-use std::time::Duration;
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use futures_util::StreamExt;
 use h2::client::SendRequest;
-use h2::{RecvStream, SendStream};
+use support::h2_client::{H2Stream, h2_connection, send_connect};
 use support::{binary_of_len, bounded, loopback, text_of_len};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use wsmachine::extensions::permessage_deflate::DeflateConfig;
 use wsmachine::handshake::Negotiated;
 use wsmachine::handshake::client::ClientConfig;
@@ -35,44 +29,6 @@ async fn start_server() -> SocketAddr {
     addr
 }
 
-/// One h2c connection with prior knowledge, once the server's SETTINGS
-/// allow extended CONNECT.
-async fn h2_connection(addr: SocketAddr) -> SendRequest<Bytes> {
-    let tcp = TcpStream::connect(addr).await.expect("connect");
-    let (send_request, connection) = h2::client::handshake(tcp).await.expect("h2 handshake");
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    let mut send_request = send_request.ready().await.expect("ready");
-    // RFC 8441 §3: no :protocol before SETTINGS_ENABLE_CONNECT_PROTOCOL.
-    // The SETTINGS frame comes with the server's preface, just after the
-    // handshake.
-    while !send_request.is_extended_connect_protocol_enabled() {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-        send_request = send_request.ready().await.expect("ready");
-    }
-    send_request
-}
-
-/// Sends `request` with `protocol` as `:protocol`, and returns the
-/// response and the stream's sending half.
-async fn send_connect(
-    send_request: &SendRequest<Bytes>,
-    mut request: http::Request<()>,
-    protocol: Option<&str>,
-) -> (http::Response<RecvStream>, SendStream<Bytes>) {
-    if let Some(protocol) = protocol {
-        request
-            .extensions_mut()
-            .insert(h2::ext::Protocol::from(protocol));
-    }
-    let mut send_request = send_request.clone().ready().await.expect("ready");
-    let (response, send) = send_request
-        .send_request(request, false)
-        .expect("send the request");
-    (response.await.expect("a response"), send)
-}
-
 /// A WebSocket over one extended CONNECT stream: the request the core
 /// builds, the response it checks, and the driver on the stream.
 async fn open(
@@ -84,11 +40,7 @@ async fn open(
         send_connect(send_request, request, Some(extended_connect::PROTOCOL)).await;
     assert_eq!(response.status(), http::StatusCode::OK);
     let negotiated = extended_connect::check_response(&response, config).expect("accepted");
-    let io = H2Stream {
-        send,
-        recv: response.into_body(),
-        pending: Bytes::new(),
-    };
+    let io = H2Stream::new(send, response.into_body());
     let socket = WebSocket::from_upgraded_client(io, config, &negotiated);
     (socket, negotiated)
 }
@@ -270,82 +222,4 @@ async fn a_connect_without_protocol_is_400_and_an_unknown_one_501() {
         assert_eq!(parts.headers["allow"], "CONNECT");
     })
     .await;
-}
-
-/// An extended CONNECT stream as a byte stream: DATA frames in, DATA
-/// frames out, END_STREAM as the end.
-struct H2Stream {
-    send: SendStream<Bytes>,
-    recv: RecvStream,
-    /// What arrived in a DATA frame and was not read yet.
-    pending: Bytes,
-}
-
-fn io_error(error: h2::Error) -> io::Error {
-    io::Error::other(error)
-}
-
-impl AsyncRead for H2Stream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        while self.pending.is_empty() {
-            match ready!(self.recv.poll_data(cx)) {
-                // END_STREAM: the transport's end.
-                None => return Poll::Ready(Ok(())),
-                Some(Ok(data)) => {
-                    // The window opens again as the bytes are taken.
-                    let _ = self.recv.flow_control().release_capacity(data.len());
-                    self.pending = data;
-                }
-                Some(Err(error)) => return Poll::Ready(Err(io_error(error))),
-            }
-        }
-        let len = self.pending.len().min(buf.remaining());
-        buf.put_slice(&self.pending[..len]);
-        self.pending.advance(len);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncWrite for H2Stream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        // Send only what the peer's window admits, so memory stays bounded.
-        self.send.reserve_capacity(buf.len());
-        loop {
-            match ready!(self.send.poll_capacity(cx)) {
-                None => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
-                Some(Err(error)) => return Poll::Ready(Err(io_error(error))),
-                Some(Ok(0)) => continue,
-                Some(Ok(capacity)) => {
-                    let len = capacity.min(buf.len());
-                    self.send
-                        .send_data(Bytes::copy_from_slice(&buf[..len]), false)
-                        .map_err(io_error)?;
-                    return Poll::Ready(Ok(len));
-                }
-            }
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // h2 sends what it was given as soon as the connection task runs.
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // END_STREAM on an empty DATA frame. After a reset or an earlier
-        // end there is nothing left to end.
-        let _ = self.send.send_data(Bytes::new(), true);
-        Poll::Ready(Ok(()))
-    }
 }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod h2_client;
 pub mod raw;
 
 use std::future::Future;
