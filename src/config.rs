@@ -87,7 +87,7 @@ pub struct Config {
     /// its two 32 KiB windows per connection are a cost an app should
     /// choose.
     #[cfg(feature = "deflate")]
-    pub deflate: Option<crate::extensions::permessage_deflate::DeflateConfig>,
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Default for Config {
@@ -176,18 +176,80 @@ impl Config {
     #[cfg(feature = "deflate")]
     #[must_use]
     pub fn deflate(mut self, on: bool) -> Self {
-        self.deflate = on.then(crate::extensions::permessage_deflate::DeflateConfig::default);
+        self.deflate = on.then(DeflateConfig::default);
         self
     }
 
     /// Turns permessage-deflate on with these parameters.
     #[cfg(feature = "deflate")]
     #[must_use]
-    pub fn deflate_with(
-        mut self,
-        deflate: crate::extensions::permessage_deflate::DeflateConfig,
-    ) -> Self {
+    pub fn deflate_with(mut self, deflate: DeflateConfig) -> Self {
         self.deflate = Some(deflate);
         self
+    }
+}
+
+/// What this endpoint wants from permessage-deflate (RFC 7692), for
+/// [`Config::deflate`]. A plain setting: its offer and negotiation are
+/// [`crate::extensions::permessage_deflate`]'s.
+///
+/// The parameters are named as in RFC 7692 and mean the same on both sides:
+/// `server_no_context_takeover` is about the server's compressor whether
+/// the config is a client's (which asks for it) or a server's (which does
+/// it).
+///
+/// ```
+/// use wsmachine::extensions::permessage_deflate::DeflateConfig;
+///
+/// let mut config = DeflateConfig::default();
+/// config.level = 1;
+/// config.client_no_context_takeover = true;
+/// assert_eq!(
+///     config.offer().to_string(),
+///     "permessage-deflate; client_no_context_takeover; client_max_window_bits"
+/// );
+/// ```
+#[cfg(feature = "deflate")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeflateConfig {
+    /// zlib compression level, 0 (stored) to 9 (smallest); higher values
+    /// are taken as 9. Default 6, zlib's own default.
+    pub level: u32,
+    /// Messages shorter than this are sent uncompressed: deflate's framing
+    /// costs more than it saves on tiny messages. A fragmented message is
+    /// compressed when its first fragment reaches this size. Default 32.
+    pub min_message_size: usize,
+    /// The server resets its compressor after every message. A client asks
+    /// for it (and fails the handshake if the server does not agree); a
+    /// server does it. Saves the receiving client a 32 KiB window per
+    /// connection between messages at the cost of ratio. Default off.
+    pub server_no_context_takeover: bool,
+    /// The client resets its compressor after every message. A client does
+    /// it (and hints so in its offer); a server requires it in its answer.
+    /// Default off.
+    pub client_no_context_takeover: bool,
+    /// The largest window, in bits (8 to 15), the server compresses with. A
+    /// client below 15 asks for it; a server uses at most this and at most
+    /// what the client asked for. Default 15.
+    pub server_max_window_bits: u8,
+    /// The largest window, in bits (8 to 15), the client compresses with. A
+    /// client uses at most this; a server below 15 requires the client to
+    /// support the parameter and limits it, declining offers that do not.
+    /// Default 15.
+    pub client_max_window_bits: u8,
+}
+
+#[cfg(feature = "deflate")]
+impl Default for DeflateConfig {
+    fn default() -> Self {
+        DeflateConfig {
+            level: 6,
+            min_message_size: 32,
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        }
     }
 }

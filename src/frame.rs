@@ -3,8 +3,10 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use crate::error::ProtocolError;
 use crate::mask;
+
+mod error;
+pub use error::ProtocolError;
 
 /// A frame's opcode. Reserved opcodes are rejected while decoding, so every
 /// value of this type is one RFC 6455 defines.

@@ -32,7 +32,7 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 use core::fmt;
 
-use crate::error::{ProtocolError, SendError};
+use crate::frame::ProtocolError;
 use crate::http::{Headers, is_token};
 use crate::utf8::MessageValidator;
 
@@ -417,7 +417,7 @@ impl MessageCodec {
         &'a mut self,
         payload: &'a [u8],
         end_of_message: bool,
-    ) -> Result<&'a [u8], SendError> {
+    ) -> Result<&'a [u8], CompressionFailed> {
         #[cfg(feature = "deflate")]
         if let Some(deflate) = &mut self.deflate {
             return deflate.compress(payload, end_of_message);
@@ -425,6 +425,18 @@ impl MessageCodec {
         Ok(payload)
     }
 }
+
+/// The compressor failed; it was reset. The connection reports it as
+/// `SendError::CompressionFailed`. Without the `deflate` feature nothing
+/// compresses, and it cannot be made.
+#[cfg(feature = "deflate")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CompressionFailed;
+
+/// Without the `deflate` feature nothing compresses, so nothing fails.
+#[cfg(not(feature = "deflate"))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CompressionFailed {}
 
 /// RSV1 in [`FrameHeader::rsv`](crate::frame::FrameHeader::rsv).
 pub(crate) const RSV1: u8 = 0b100;

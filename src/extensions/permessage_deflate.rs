@@ -32,7 +32,8 @@ use core::fmt;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 use super::{Extension, ExtensionError};
-use crate::error::{ProtocolError, SendError};
+use crate::extensions::CompressionFailed;
+use crate::frame::ProtocolError;
 use crate::utf8::MessageValidator;
 
 /// The extension's name.
@@ -52,6 +53,10 @@ pub const MIN_WINDOW_BITS: u8 = 8;
 /// last four bytes the sender removes and the receiver appends again.
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
+/// What this endpoint wants: a connection setting, kept with the others in
+/// [`config`](crate::config); its negotiation is here.
+pub use crate::config::DeflateConfig;
+
 /// The least room one inflate step gets. The inflated output's buffer grows
 /// from there by doubling (or at once to the size of the frame before), and
 /// never past what the message may still hold plus one byte, so a
@@ -60,67 +65,6 @@ pub const INFLATE_STEP: usize = 16 * 1024;
 
 /// A compression buffer larger than this is not kept between messages.
 const KEPT_BUFFER: usize = 64 * 1024;
-
-/// What this endpoint wants from permessage-deflate.
-///
-/// The parameters are named as in RFC 7692 and mean the same on both sides:
-/// `server_no_context_takeover` is about the server's compressor whether
-/// the config is a client's (which asks for it) or a server's (which does
-/// it).
-///
-/// ```
-/// use wsmachine::extensions::permessage_deflate::DeflateConfig;
-///
-/// let mut config = DeflateConfig::default();
-/// config.level = 1;
-/// config.client_no_context_takeover = true;
-/// assert_eq!(
-///     config.offer().to_string(),
-///     "permessage-deflate; client_no_context_takeover; client_max_window_bits"
-/// );
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct DeflateConfig {
-    /// zlib compression level, 0 (stored) to 9 (smallest); higher values
-    /// are taken as 9. Default 6, zlib's own default.
-    pub level: u32,
-    /// Messages shorter than this are sent uncompressed: deflate's framing
-    /// costs more than it saves on tiny messages. A fragmented message is
-    /// compressed when its first fragment reaches this size. Default 32.
-    pub min_message_size: usize,
-    /// The server resets its compressor after every message. A client asks
-    /// for it (and fails the handshake if the server does not agree); a
-    /// server does it. Saves the receiving client a 32 KiB window per
-    /// connection between messages at the cost of ratio. Default off.
-    pub server_no_context_takeover: bool,
-    /// The client resets its compressor after every message. A client does
-    /// it (and hints so in its offer); a server requires it in its answer.
-    /// Default off.
-    pub client_no_context_takeover: bool,
-    /// The largest window, in bits (8 to 15), the server compresses with. A
-    /// client below 15 asks for it; a server uses at most this and at most
-    /// what the client asked for. Default 15.
-    pub server_max_window_bits: u8,
-    /// The largest window, in bits (8 to 15), the client compresses with. A
-    /// client uses at most this; a server below 15 requires the client to
-    /// support the parameter and limits it, declining offers that do not.
-    /// Default 15.
-    pub client_max_window_bits: u8,
-}
-
-impl Default for DeflateConfig {
-    fn default() -> Self {
-        DeflateConfig {
-            level: 6,
-            min_message_size: 32,
-            server_no_context_takeover: false,
-            client_no_context_takeover: false,
-            server_max_window_bits: MAX_WINDOW_BITS,
-            client_max_window_bits: MAX_WINDOW_BITS,
-        }
-    }
-}
 
 /// The parameters of one permessage-deflate offer or response.
 ///
@@ -612,14 +556,14 @@ impl DeflateCodec {
         &mut self,
         payload: &[u8],
         end_of_message: bool,
-    ) -> Result<&[u8], SendError> {
+    ) -> Result<&[u8], CompressionFailed> {
         if self.compress_into(payload, end_of_message).is_err() {
             // Every piece ends at a flush, so a fresh compressor continues
             // the stream validly: it only loses the history.
             if let Some(compressor) = &mut self.compressor {
                 compressor.reset();
             }
-            return Err(SendError::CompressionFailed);
+            return Err(CompressionFailed);
         }
         Ok(&self.compressed)
     }

@@ -376,6 +376,18 @@ pub struct Rejection {
     pub body_error: Option<BodyError>,
 }
 
+impl From<crate::http::final_response::FinalResponse> for Rejection {
+    fn from(read: crate::http::final_response::FinalResponse) -> Self {
+        Rejection {
+            status: read.response.status,
+            reason: read.response.reason,
+            headers: read.response.headers,
+            body: read.body,
+            trailers: read.trailers,
+            body_error: read.body_error,
+        }
+    }
+}
 impl Rejection {
     /// The `Retry-After` header as a number of seconds, when it is one
     /// (RFC 9110 §10.2.3 also allows an HTTP date, returned by

@@ -107,16 +107,3 @@ impl FinalResponseReader {
         }
     }
 }
-
-impl From<FinalResponse> for crate::handshake::Rejection {
-    fn from(read: FinalResponse) -> Self {
-        crate::handshake::Rejection {
-            status: read.response.status,
-            reason: read.response.reason,
-            headers: read.response.headers,
-            body: read.body,
-            trailers: read.trailers,
-            body_error: read.body_error,
-        }
-    }
-}

@@ -109,6 +109,25 @@ pub async fn connect_with_config(
     }
 }
 
+#[cfg(feature = "rustls")]
+/// [`connect`](crate::connect) with a TLS configuration of the caller's
+/// (its own roots, client certificates). A `ws://` URL ignores it.
+///
+/// # Errors
+/// As [`connect`](crate::connect).
+pub async fn connect_tls(
+    request: impl IntoClientConfig,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, Accepted), Error> {
+    match request.into_client_config() {
+        Ok(config) => connect_transport(config, Some(tls)).await,
+        Err(error) => {
+            crate::trace::failure(&error);
+            Err(error)
+        }
+    }
+}
+
 /// Opens the transport for `config` within its connect timeout, then runs
 /// the handshake.
 pub(crate) async fn connect_transport(

@@ -73,12 +73,14 @@ mod tls;
 mod trace;
 mod transport;
 
+#[cfg(feature = "rustls")]
+pub use client::connect_tls;
 pub use client::{IntoClientConfig, client, connect, connect_with_config};
 pub use error::{Error, Timeout};
 pub use server::{Decision, accept, accept_with, accept_with_config};
 pub use socket::{ReuniteError, SplitSink, SplitStream, WebSocket};
 #[cfg(feature = "rustls")]
-pub use tls::{client_config as tls_client_config, connect_tls};
+pub use tls::client_config as tls_client_config;
 pub use transport::MaybeTlsStream;
 
 pub use wsmachine;

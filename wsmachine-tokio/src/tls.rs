@@ -5,11 +5,9 @@ use std::sync::{Arc, OnceLock};
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use wsmachine::handshake::Accepted;
 use wsmachine::handshake::client::ClientConfig;
 
 use crate::error::Error;
-use crate::socket::WebSocket;
 use crate::transport::MaybeTlsStream;
 
 /// The TLS configuration `connect` uses: the Mozilla roots of webpki-roots,
@@ -87,23 +85,5 @@ fn tls_error(error: std::io::Error) -> Error {
     {
         Some(tls) => Error::Tls(tls.clone()),
         None => Error::Io(error),
-    }
-}
-
-/// [`connect`](crate::connect) with a TLS configuration of the caller's
-/// (its own roots, client certificates). A `ws://` URL ignores it.
-///
-/// # Errors
-/// As [`connect`](crate::connect).
-pub async fn connect_tls(
-    request: impl crate::IntoClientConfig,
-    tls: Arc<rustls::ClientConfig>,
-) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, Accepted), Error> {
-    match request.into_client_config() {
-        Ok(config) => crate::client::connect_transport(config, Some(tls)).await,
-        Err(error) => {
-            crate::trace::failure(&error);
-            Err(error)
-        }
     }
 }
