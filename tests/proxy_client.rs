@@ -7,10 +7,11 @@ mod support;
 use std::time::Duration;
 
 use wsmachine::entropy::FixedEntropy;
+use wsmachine::error::ProtocolError;
 use wsmachine::handshake::client::{ClientConfig, ClientConfigError};
 use wsmachine::handshake::{HandshakeError, HandshakeErrorKind};
 use wsmachine::proxy::{ProxyConfig, ProxyError};
-use wsmachine::{Client, Error, Event, State};
+use wsmachine::{Client, CloseCode, Error, Event, State};
 
 use support::{RFC_KEY, client_with, drain_events, drain_transmit, feed_every_way};
 
@@ -57,6 +58,44 @@ fn the_101_may_follow_the_proxys_answer_in_one_read() {
     let written = String::from_utf8_lossy(&outcome.transmitted).into_owned();
     assert!(written.starts_with("CONNECT server.example.com:80 HTTP/1.1\r\n"));
     assert_eq!(written.matches("GET /chat HTTP/1.1\r\n").count(), 1);
+}
+
+/// Found by the proxy_response fuzz target: a bad first frame after the
+/// tunnel and the 101 (`0x4c`: RSV1 and the reserved opcode 12). The
+/// violation is found by `poll_event`, so the sticky error is the same
+/// however the input is split; only a call made after it returns it.
+#[test]
+fn a_bad_frame_after_the_tunnel_fails_alike_however_split() {
+    let mut input = b"HTTP/1.0 200 O\xff\xff\xff2ontent-Length: 4\r\n\r\n".to_vec();
+    input.extend(support::switching_response(""));
+    let violation = input.len();
+    input.extend(b"Leni");
+    let error = Error::Protocol(ProtocolError::ReservedOpcode(12));
+    let outcome = feed_every_way(|| client_with(proxied_client_config()), &input, false);
+    let [Event::Accepted(_), Event::Close(close)] = outcome.events.as_slice() else {
+        panic!("expected Accepted then Close: {outcome:?}");
+    };
+    assert_eq!(
+        (close.code, close.error.as_ref()),
+        (CloseCode::PROTOCOL_ERROR, Some(&error))
+    );
+    assert_eq!(
+        (outcome.error, outcome.state),
+        (Some(error.clone()), State::Closed)
+    );
+
+    // One read: it succeeds, and poll_event then finds the violation.
+    let mut client = client_with(proxied_client_config());
+    assert_eq!(client.receive(Duration::ZERO, &input), Ok(()));
+    assert_eq!(drain_events(&mut client).len(), 2);
+    assert_eq!(client.error(), Some(&error));
+    // Two reads, the frame header in the second: only a third call, after
+    // the violation, returns it.
+    let mut client = client_with(proxied_client_config());
+    assert_eq!(client.receive(Duration::ZERO, &input[..violation]), Ok(()));
+    assert_eq!(client.receive(Duration::ZERO, &input[violation..]), Ok(()));
+    drain_events(&mut client);
+    assert_eq!(client.receive(Duration::ZERO, b""), Err(error));
 }
 
 #[test]

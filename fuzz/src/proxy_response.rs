@@ -9,8 +9,11 @@
 //! - an established tunnel hands over exactly the bytes after the head, and
 //!   the client then writes its handshake request once;
 //! - a refusal's body is within its limit and its body error is the error;
-//! - errors are sticky; a refused or failed client sends nothing after the
-//!   CONNECT and is closed.
+//! - errors are sticky; a client's call fails only in the handshake (frame
+//!   errors come from `poll_event`), and the client's error compared across
+//!   splits is its sticky `error()`, not what the calls returned;
+//! - a refused or failed client sends nothing after the CONNECT and is
+//!   closed.
 
 use std::time::Duration;
 
@@ -117,28 +120,56 @@ fn drive_client(stream: &[u8], cuts: &[usize], eof: bool, tight: bool) -> Client
         error: None,
         state: State::Connecting,
     };
-    let drain = |client: &mut Client<FixedEntropy>, outcome: &mut ClientOutcome| {
-        outcome
-            .events
-            .extend(std::iter::from_fn(|| client.poll_event()));
-        while let Some(bytes) = client.poll_transmit() {
-            outcome.transmitted.extend_from_slice(&bytes);
-        }
-    };
     for piece in pieces(stream, cuts) {
-        if let Err(error) = client.receive(Duration::ZERO, piece) {
-            outcome.error.get_or_insert(error);
-        }
-        drain(&mut client, &mut outcome);
+        let before = client.error().cloned();
+        let connecting = client.state() == State::Connecting;
+        let result = client.receive(Duration::ZERO, piece);
+        settle(&mut client, result, before, connecting, &mut outcome);
     }
     if eof {
-        if let Err(error) = client.receive_eof(Duration::ZERO) {
-            outcome.error.get_or_insert(error);
-        }
-        drain(&mut client, &mut outcome);
+        let before = client.error().cloned();
+        let connecting = client.state() == State::Connecting;
+        let result = client.receive_eof(Duration::ZERO);
+        settle(&mut client, result, before, connecting, &mut outcome);
     }
     outcome.state = client.state();
     outcome
+}
+
+/// Checks one call's result, drains the client, and records its sticky
+/// error. The outcome compares `Connection::error()`, not the results: a
+/// violation in the frames after the 101 is found by `poll_event`, after
+/// the call that brought it, so whether some call returns it depends on
+/// whether another call follows, that is on the split.
+fn settle(
+    client: &mut Client<FixedEntropy>,
+    result: Result<(), Error>,
+    before: Option<Error>,
+    connecting: bool,
+    outcome: &mut ClientOutcome,
+) {
+    match (&before, &result) {
+        (Some(earlier), _) => assert_eq!(result.as_ref(), Err(earlier), "errors are sticky"),
+        (None, Err(error)) => {
+            assert!(
+                connecting && matches!(error, Error::Handshake(_)),
+                "only the handshake fails in a call; frames fail in poll_event: {error:?}"
+            );
+            assert_eq!(
+                client.error(),
+                Some(error),
+                "the returned error is recorded"
+            );
+        }
+        (None, Ok(())) => {}
+    }
+    outcome
+        .events
+        .extend(std::iter::from_fn(|| client.poll_event()));
+    while let Some(bytes) = client.poll_transmit() {
+        outcome.transmitted.extend_from_slice(&bytes);
+    }
+    outcome.error = client.error().cloned();
 }
 
 /// Runs the checks on one input.
