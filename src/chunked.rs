@@ -32,6 +32,7 @@ use alloc::vec::Vec;
 use bytes::BytesMut;
 
 use crate::http::{Headers, is_tchar, trim_ows};
+use crate::invariant::Kept;
 
 /// Bounds on the framing overhead of one chunked body.
 ///
@@ -225,7 +226,7 @@ fn parse_trailer_line(line: &[u8]) -> Result<(String, Vec<u8>), ChunkedError> {
         .position(|&b| b == b':')
         .ok_or(ChunkedError::InvalidTrailer)?;
     let (name, value_with_colon) = split_clamped(line, colon);
-    let value = value_with_colon.get(1..).unwrap_or_default();
+    let value = value_with_colon.get(1..).kept();
     // RFC 9110 §5.1: field-name = token. RFC 9112 §5.1 forbids whitespace
     // between the name and the colon, and a line starting with whitespace
     // (obs-fold) has no valid name; both fail the tchar check.

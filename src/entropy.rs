@@ -7,6 +7,8 @@
 //! [`Entropy`] source when it is built.
 
 #[cfg(feature = "os-entropy")]
+use crate::invariant::Kept;
+#[cfg(feature = "os-entropy")]
 use rand_chacha::ChaCha12Rng;
 #[cfg(feature = "os-entropy")]
 use rand_core::{RngCore, SeedableRng};
@@ -194,10 +196,10 @@ impl OsEntropy {
             if self.position >= OS_BUFFER_LEN {
                 self.refill()?;
             }
-            let available = self.buffer.get(self.position..).unwrap_or(&[]);
+            let available = self.buffer.get(self.position..).kept();
             let take = available.len().min(dest.len());
             let (head, tail) = core::mem::take(&mut dest).split_at_mut(take);
-            head.copy_from_slice(available.get(..take).unwrap_or(&[]));
+            head.copy_from_slice(available.get(..take).kept());
             // Used bytes are wiped so they cannot be read back later.
             if let Some(used) = self.buffer.get_mut(self.position..self.position + take) {
                 used.fill(0);

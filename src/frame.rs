@@ -3,6 +3,7 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use crate::invariant::Kept;
 use crate::mask;
 
 mod error;
@@ -90,7 +91,7 @@ pub struct EncodedHeader {
 impl EncodedHeader {
     /// The header's bytes.
     pub fn as_bytes(&self) -> &[u8] {
-        self.bytes.get(..usize::from(self.len)).unwrap_or(&[])
+        self.bytes.get(..usize::from(self.len)).kept()
     }
 }
 
@@ -592,7 +593,7 @@ impl FrameDecoder {
     /// `buf` is the buffer passed to [`FrameDecoder::decode`].
     pub fn partial_payload<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
         let unmasked = self.current.as_ref().map_or(0, |current| current.unmasked);
-        buf.get(..unmasked).unwrap_or(&[])
+        buf.get(..unmasked).kept()
     }
 }
 

@@ -119,6 +119,7 @@ pub mod utf8;
 
 mod client;
 mod connection;
+mod invariant;
 mod protocol;
 mod receive_into;
 mod server;

@@ -28,6 +28,7 @@
 
 use core::mem::MaybeUninit;
 
+use crate::invariant::Kept;
 use bytes::BytesMut;
 
 /// Bytes per vector step: one SSE2/NEON register. A multiple of 4, so every
@@ -206,8 +207,8 @@ fn aligned_copy_masked<T: ByteSlot>(
     phase: usize,
 ) -> usize {
     let len = src.len().min(dst.len());
-    let src = src.get(..len).unwrap_or_default();
-    let dst = dst.get_mut(..len).unwrap_or_default();
+    let src = src.get(..len).kept();
+    let dst = dst.get_mut(..len).kept();
     // The stores are what a cache-line split slows most, so the blocks
     // align with `dst`.
     if let Some(head_len) = unaligned_head(dst) {

@@ -29,6 +29,7 @@
 //! # Ok::<(), wsmachine::utf8::Utf8Error>(())
 //! ```
 
+use crate::invariant::Kept;
 use core::fmt;
 
 /// The longest unfinished sequence: a 4-byte sequence missing its last byte.
@@ -155,7 +156,7 @@ impl Utf8Validator {
         } else {
             0
         };
-        let rest = input.get(completed..).unwrap_or_default();
+        let rest = input.get(completed..).kept();
         // A piece of a longer message often ends inside a character. The
         // complete part is checked on its own, so the fast check passes on
         // it, and the few bytes after it are checked as a sequence to keep.
@@ -180,7 +181,7 @@ impl Utf8Validator {
             Ok(()) => Ok(()),
             // Only an unfinished sequence at the very end: keep it.
             Err(stop) if stop.error_len.is_none() => {
-                self.set_pending(tail.get(stop.valid_up_to..).unwrap_or_default());
+                self.set_pending(tail.get(stop.valid_up_to..).kept());
                 Ok(())
             }
             Err(stop) => {
@@ -229,9 +230,7 @@ impl Utf8Validator {
     }
 
     fn pending_bytes(&self) -> &[u8] {
-        self.pending
-            .get(..usize::from(self.pending_len))
-            .unwrap_or_default()
+        self.pending.get(..usize::from(self.pending_len)).kept()
     }
 
     /// Continues the pending sequence with the head of `input`. Returns how
@@ -250,7 +249,7 @@ impl Utf8Validator {
         {
             *slot = *byte;
         }
-        let sequence = sequence.get(..sequence_end).unwrap_or_default();
+        let sequence = sequence.get(..sequence_end).kept();
         match check(sequence) {
             Ok(()) => {
                 self.pending_len = 0;

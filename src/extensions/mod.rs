@@ -34,6 +34,7 @@ use core::fmt;
 
 use crate::frame::ProtocolError;
 use crate::http::{Headers, is_token};
+use crate::invariant::Kept;
 use crate::utf8::MessageValidator;
 
 #[cfg(feature = "deflate")]
@@ -255,11 +256,11 @@ fn split_list(value: &[u8]) -> Vec<&[u8]> {
         } else if byte == b'"' {
             in_quotes = true;
         } else if byte == b',' {
-            elements.push(value.get(start..index).unwrap_or(&[]));
+            elements.push(value.get(start..index).kept());
             start = index + 1;
         }
     }
-    elements.push(value.get(start..).unwrap_or(&[]));
+    elements.push(value.get(start..).kept());
     elements
         .into_iter()
         .map(trim_ows_bytes)

@@ -34,6 +34,7 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 use super::{Extension, ExtensionError};
 use crate::extensions::CompressionFailed;
 use crate::frame::ProtocolError;
+use crate::invariant::Kept;
 use crate::utf8::MessageValidator;
 
 /// The extension's name.
@@ -593,7 +594,7 @@ impl DeflateCodec {
             compressor.compress_vec(input, &mut self.compressed, FlushCompress::Sync)?;
             let consumed =
                 usize::try_from(compressor.total_in().saturating_sub(before)).unwrap_or(usize::MAX);
-            input = input.get(consumed..).unwrap_or(&[]);
+            input = input.get(consumed..).kept();
             // zlib stops short of the end of the output only once the input
             // is consumed and the flush is written.
             if input.is_empty() && self.compressed.len() < self.compressed.capacity() {
@@ -695,7 +696,7 @@ impl DeflateCodec {
             let out = usize::try_from(inflater.total_out().saturating_sub(out_before))
                 .unwrap_or(0)
                 .min(self.inflated.len().saturating_sub(start));
-            input = input.get(consumed..).unwrap_or(&[]);
+            input = input.get(consumed..).kept();
             produced = produced.saturating_add(out as u64);
             // What came out before any error is checked first, so that the
             // error does not depend on how the payload was split.
@@ -703,7 +704,7 @@ impl DeflateCodec {
                 return Err(ProtocolError::MessageTooLarge { limit });
             }
             if let Some(text) = text.as_deref_mut() {
-                text.feed(self.inflated.get(start..).unwrap_or(&[]))?;
+                text.feed(self.inflated.get(start..).kept())?;
             }
             // RFC 7692 §8 (via §7.2.2): data that does not inflate fails the
             // connection.

@@ -319,11 +319,13 @@ pub fn accept_headers(
         });
     }
     check_extra_headers(&accept.headers)?;
+    // An HTTP/2 request has no key (RFC 8441 §5): its answer carries no
+    // accept hash, and this one's is not sent.
     let key = request
         .request
         .headers
         .get("Sec-WebSocket-Key")
-        .unwrap_or(&[]);
+        .unwrap_or_default();
     let mut headers = Headers::new();
     headers.push("Upgrade", "websocket");
     headers.push("Connection", "Upgrade");

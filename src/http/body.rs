@@ -10,6 +10,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::{Headers, is_tchar, trim_ows};
 use crate::chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits};
+use crate::invariant::Kept;
 
 /// How the end of a message body is found (RFC 9112 §6.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,7 +115,7 @@ fn ends_with_chunked(headers: &Headers) -> Result<Option<bool>, BodyError> {
         // RFC 9110 §10.1.4: transfer-coding = token *( OWS ";" OWS
         // transfer-parameter ); only the name matters here.
         let (name, parameters) = match member.iter().position(|&b| b == b';') {
-            Some(at) => (trim_ows(member.get(..at).unwrap_or_default()), true),
+            Some(at) => (trim_ows(member.get(..at).kept()), true),
             None => (member, false),
         };
         if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {

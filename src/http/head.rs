@@ -32,6 +32,7 @@ use alloc::string::String;
 use alloc::vec;
 
 use super::headers::{Headers, is_tchar};
+use crate::invariant::Kept;
 
 /// Bounds on the size of a head, checked as bytes arrive.
 ///
@@ -512,7 +513,7 @@ impl HeadParser {
                 self.after_cr = false;
                 // The line is line_start..offset - 1 (the CR is at offset - 1).
                 let line_end = offset.saturating_sub(1);
-                let line = buf.get(self.line_start..line_end).unwrap_or_default();
+                let line = buf.get(self.line_start..line_end).kept();
                 if line.is_empty() {
                     if self.line_index == 0 {
                         // RFC 9112 §2.2: a server SHOULD ignore empty lines
@@ -631,8 +632,8 @@ impl HeadParser {
     }
 
     fn finish_request(&mut self, buf: &[u8], head_len: usize) -> Result<Request, HeadError> {
-        let head = buf.get(..head_len).unwrap_or_default();
-        let start_line = head.get(..self.start_line_len).unwrap_or_default();
+        let head = buf.get(..head_len).kept();
+        let start_line = head.get(..self.start_line_len).kept();
         let (method, target, version) = parse_request_line(start_line)?;
 
         let mut slots = vec![httparse::EMPTY_HEADER; self.header_count()];
@@ -658,8 +659,8 @@ impl HeadParser {
     }
 
     fn finish_response(&mut self, buf: &[u8], head_len: usize) -> Result<Response, HeadError> {
-        let head = buf.get(..head_len).unwrap_or_default();
-        let start_line = head.get(..self.start_line_len).unwrap_or_default();
+        let head = buf.get(..head_len).kept();
+        let start_line = head.get(..self.start_line_len).kept();
         let (version, status, reason) = parse_status_line(start_line)?;
 
         let mut slots = vec![httparse::EMPTY_HEADER; self.header_count()];

@@ -1,5 +1,6 @@
 //! An ordered header list that keeps duplicates and the original case.
 
+use crate::invariant::Kept;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -338,16 +339,8 @@ impl<'a> Iterator for Iter<'a> {
         let &(name_end, value_end) = self.headers.ends.get(self.index)?;
         // Every end was recorded after a whole name was appended, so it is a
         // character boundary.
-        let name = self
-            .headers
-            .names
-            .get(self.name_start..name_end)
-            .unwrap_or_default();
-        let value = self
-            .headers
-            .values
-            .get(self.value_start..value_end)
-            .unwrap_or_default();
+        let name = self.headers.names.get(self.name_start..name_end).kept();
+        let value = self.headers.values.get(self.value_start..value_end).kept();
         self.index += 1;
         self.name_start = name_end;
         self.value_start = value_end;

@@ -9,6 +9,7 @@
 use bytes::BufMut;
 
 use super::headers::{HeaderError, Headers, is_token};
+use crate::invariant::Kept;
 
 /// Why a head could not be written. Nothing was written.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -358,7 +359,7 @@ impl Digits {
     }
 
     fn as_bytes(&self) -> &[u8] {
-        self.buf.get(self.start..).unwrap_or_default()
+        self.buf.get(self.start..).kept()
     }
 
     fn len(&self) -> usize {

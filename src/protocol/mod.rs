@@ -42,6 +42,7 @@ use crate::event::{Close, Event, Initiator};
 use crate::extensions::MessageCodec;
 use crate::frame::{FrameDecoder, Opcode};
 use crate::handshake::HandshakeError;
+use crate::invariant::Kept;
 use crate::state::{Input, Phase, State, Step, step};
 use crate::utf8::{MessageValidator, Utf8Validator};
 
@@ -347,7 +348,7 @@ impl Engine {
             self.spare = self.recv.split_off(start);
         }
         self.lent = Lent::Room(len);
-        self.spare.get_mut(..len).unwrap_or_default()
+        self.spare.get_mut(..len).kept()
     }
 
     /// The capacity a receive buffer holding `start` bytes grows to when it
@@ -418,10 +419,7 @@ impl Engine {
             self.recv.reserve(target - start);
         }
         self.lent = Lent::Uninit(len);
-        self.recv
-            .spare_capacity_mut()
-            .get_mut(..len)
-            .unwrap_or_default()
+        self.recv.spare_capacity_mut().get_mut(..len).kept()
     }
 
     /// Takes the first `n` bytes of the room `lend_uninit` lent as received.

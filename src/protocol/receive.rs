@@ -13,6 +13,7 @@ use crate::error::{Error, ProtocolError};
 use crate::event::{Close, Event, EventRef, FrameRef, Initiator};
 use crate::extensions::MessageCodec;
 use crate::frame::{Decoded, Frame, FrameHeader, Opcode, WholeFrame};
+use crate::invariant::Kept;
 use crate::state::{Input, Phase, step};
 
 impl Engine {
@@ -105,7 +106,7 @@ impl Engine {
                 && header.payload_len <= max_payload
         };
         let whole = self.decoder.unmask_whole(&mut self.recv, simple)?;
-        let payload = self.recv.get(whole.payload()).unwrap_or_default();
+        let payload = self.recv.get(whole.payload()).kept();
         // No message is in progress, so the payload is all of the message:
         // valid text needs no validator state. The validator runs on
         // invalid text, for the error and its offset.
@@ -138,7 +139,7 @@ impl Engine {
             self.borrowed = whole.len;
             return Some(EventRef::Frame(FrameRef {
                 opcode: whole.header.opcode,
-                payload: self.recv.get(whole.payload()).unwrap_or_default(),
+                payload: self.recv.get(whole.payload()).kept(),
             }));
         }
         self.poll_event(masks).map(EventRef::Event)
@@ -231,7 +232,7 @@ impl Engine {
             return Ok(());
         }
         let partial = self.decoder.partial_payload(&self.recv);
-        let fresh = partial.get(self.incoming.processed..).unwrap_or(&[]);
+        let fresh = partial.get(self.incoming.processed..).kept();
         if self.incoming.frame_is_compressed {
             inflate_part(
                 &mut self.codec,
@@ -289,7 +290,7 @@ impl Engine {
     /// A whole data frame: validated or inflated to its end, and the
     /// message's progress updated.
     fn on_data_frame(&mut self, frame: Frame) -> Result<Frame, ProtocolError> {
-        let fresh = frame.payload.get(self.incoming.processed..).unwrap_or(&[]);
+        let fresh = frame.payload.get(self.incoming.processed..).kept();
         let compressed = self.incoming.frame_is_compressed;
         let frame = if compressed {
             inflate_part(

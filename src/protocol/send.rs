@@ -9,6 +9,7 @@ use crate::entropy::EntropyError;
 use crate::error::SendError;
 use crate::extensions::RSV1;
 use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, Opcode, encode_frame};
+use crate::invariant::Kept;
 use crate::mask;
 use crate::state::Phase;
 use crate::utf8::Utf8Validator;
@@ -70,12 +71,7 @@ impl Engine {
         {
             len = 2 + reason.len();
         }
-        self.queue_frame(
-            masks,
-            Opcode::Close,
-            true,
-            payload.get(..len).unwrap_or(&[]),
-        )
+        self.queue_frame(masks, Opcode::Close, true, payload.get(..len).kept())
     }
 
     fn require_open(&self) -> Result<(), SendError> {

@@ -7,6 +7,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::http::{BodyLimits, HeadLimits, HeaderError, Headers, WriteError};
+use crate::invariant::Kept;
 
 /// Why a proxy configuration, or a tunnel's target, was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -373,7 +374,7 @@ fn percent_decode(encoded: &str) -> Result<String, ProxyConfigError> {
         let value =
             u8::from_str_radix(digits, 16).map_err(|_| ProxyConfigError::InvalidUserInfo)?;
         bytes.push(value);
-        rest = rest.get(2..).unwrap_or_default();
+        rest = rest.get(2..).kept();
     }
     String::from_utf8(bytes).map_err(|_| ProxyConfigError::InvalidUserInfo)
 }

@@ -11,6 +11,7 @@ use crate::http::{
     BodyError, BodyLimits, HeadError, HeadFault, HeadParser, Headers, Response, WriteError,
     write_request,
 };
+use crate::invariant::Kept;
 
 /// Why a tunnel failed: the proxy's answer is malformed, over a limit, or
 /// cut short.
@@ -319,7 +320,7 @@ impl ProxyTunnel {
     pub(crate) fn read(&mut self, buf: &[u8]) -> (usize, Result<TunnelStep, ProxyError>) {
         let mut consumed = 0;
         loop {
-            let rest = buf.get(consumed..).unwrap_or_default();
+            let rest = buf.get(consumed..).kept();
             match &mut self.state {
                 State::Done => return (consumed, Ok(TunnelStep::Pending)),
                 State::AwaitingResponse(parser) => {
