@@ -72,6 +72,9 @@ pub enum ClientConfigError {
     /// client without it.
     #[error("the client does not run a SOCKS5 tunnel: run it first, then the client without it")]
     Socks5ByCaller,
+    /// The SOCKS5 configuration cannot make a request to the URL's host.
+    #[error(transparent)]
+    Socks5(#[from] crate::proxy::Socks5ConfigError),
     /// `extensions` has a permessage-deflate offer while `deflate` is set,
     /// which makes its own.
     #[cfg(feature = "deflate")]

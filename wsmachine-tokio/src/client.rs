@@ -13,6 +13,7 @@ use wsmachine::{Client, Event};
 
 use crate::conn::Conn;
 use crate::error::{Error, Timeout};
+use crate::proxy_env::EnvProxy;
 use crate::server::ended;
 use crate::socket::WebSocket;
 use crate::transport::MaybeTlsStream;
@@ -139,13 +140,30 @@ pub(crate) type TlsConfig = std::sync::Arc<rustls::ClientConfig>;
 #[cfg(not(feature = "rustls"))]
 pub(crate) type TlsConfig = std::convert::Infallible;
 
-/// Dials `config`'s host (or its proxy), and for `wss://` runs the proxy's
-/// tunnel, if any, and TLS.
+/// Picks a proxy from the environment when `config` has none and allows
+/// it, dials `config`'s host (or its proxy), runs a SOCKS5 tunnel, and for
+/// `wss://` an HTTP proxy's tunnel, if any, and TLS.
 async fn open(
-    #[cfg_attr(not(feature = "rustls"), allow(unused_variables))] config: &mut ClientConfig,
+    config: &mut ClientConfig,
     #[cfg_attr(not(feature = "rustls"), allow(unused_variables))] tls: Option<TlsConfig>,
 ) -> Result<MaybeTlsStream<TcpStream>, Error> {
+    if config.proxy.is_none() && config.socks5.is_none() && config.proxy_from_env {
+        let vars = |name: &str| std::env::var(name).ok();
+        match crate::proxy_env::proxy_from_env(vars, config.is_secure(), config.host(), config.port())
+        {
+            Ok(Some(EnvProxy::Http(proxy))) => config.proxy = Some(proxy),
+            Ok(Some(EnvProxy::Socks5(proxy))) => config.socks5 = Some(proxy),
+            Ok(None) => {}
+            Err(error) => return Err(Error::ProxyEnv(error)),
+        }
+    }
     let stream = dial(config).await?;
+    // The core's client does not run a SOCKS5 tunnel: it is done here, and
+    // the config goes on without it.
+    let stream = match config.socks5.take() {
+        Some(proxy) => crate::socks::tunnel(stream, &proxy, config.host(), config.port()).await?,
+        None => stream,
+    };
     if !config.is_secure() {
         return Ok(MaybeTlsStream::Plain(stream));
     }
@@ -161,12 +179,13 @@ async fn open(
     }
 }
 
-/// Opens the TCP connection for `config`: to its proxy when it has one,
-/// else to the URL's host and port.
+/// Opens the TCP connection for `config`: to its proxy (HTTP, else
+/// SOCKS5) when it has one, else to the URL's host and port.
 pub(crate) async fn dial(config: &ClientConfig) -> Result<TcpStream, Error> {
-    let (host, port) = match &config.proxy {
-        Some(proxy) => (proxy.host(), proxy.port()),
-        None => (config.host(), config.port()),
+    let (host, port) = match (&config.proxy, &config.socks5) {
+        (Some(proxy), _) => (proxy.host(), proxy.port()),
+        (None, Some(proxy)) => (proxy.host(), proxy.port()),
+        (None, None) => (config.host(), config.port()),
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let stream = TcpStream::connect((host, port)).await?;

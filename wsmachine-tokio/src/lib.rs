@@ -66,7 +66,9 @@ mod client;
 mod conn;
 mod error;
 mod proxy;
+pub mod proxy_env;
 mod server;
+mod socks;
 mod socket;
 #[cfg(feature = "rustls")]
 mod tls;
