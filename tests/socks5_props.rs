@@ -7,8 +7,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use bytes::Bytes;
 use proptest::prelude::*;
 use wsmachine::proxy::{
-    BoundAddress, ProxyConfigError, ReplyCode, Socks5Config, Socks5ConfigError,
-    Socks5Credentials, Socks5Error, Socks5Event, Socks5Field, Socks5Target, Socks5Tunnel,
+    BoundAddress, ProxyConfigError, ReplyCode, Socks5Config, Socks5ConfigError, Socks5Credentials,
+    Socks5Error, Socks5Event, Socks5Field, Socks5Target, Socks5Tunnel,
 };
 
 fn proxy(auth: bool) -> Socks5Config {
@@ -92,7 +92,10 @@ fn with_credentials_offers_both_methods_and_authenticates_first() {
     let outcome = feed(true, &input, &[], false);
     let auth = b"\x01\x05alice\x06s3cret";
     assert_eq!(outcome.written, [&[5, 2, 0, 2][..], auth, REQUEST].concat());
-    assert!(matches!(outcome.event, Some(Socks5Event::Established { .. })));
+    assert!(matches!(
+        outcome.event,
+        Some(Socks5Event::Established { .. })
+    ));
     // A proxy that needs no credentials is taken at its word.
     let outcome = feed(true, &[&[5, 0][..], SUCCESS_V4].concat(), &[], false);
     assert_eq!(outcome.written, [&[5, 2, 0, 2][..], REQUEST].concat());
@@ -111,7 +114,11 @@ fn the_request_waits_for_the_method_and_the_verdict() {
         Some(&b"\x01\x05alice\x06s3cret"[..])
     );
     tunnel.receive(&[1]).expect("half a verdict");
-    assert_eq!(tunnel.poll_transmit(), None, "no request before the verdict");
+    assert_eq!(
+        tunnel.poll_transmit(),
+        None,
+        "no request before the verdict"
+    );
     tunnel.receive(&[0]).expect("accepted");
     assert_eq!(tunnel.poll_transmit().as_deref(), Some(REQUEST));
 }
@@ -155,7 +162,11 @@ fn every_reply_code_is_a_typed_refusal() {
     for (code, expected) in codes {
         let input = [5, 0, 5, code, 0, 1, 0, 0, 0, 0, 0, 0];
         let outcome = feed(false, &input, &[], false);
-        assert_eq!(outcome.error, Some(Socks5Error::Refused(expected)), "{code}");
+        assert_eq!(
+            outcome.error,
+            Some(Socks5Error::Refused(expected)),
+            "{code}"
+        );
         assert_eq!(expected.code(), code);
         assert_eq!(outcome.event, None);
         assert!(outcome.finished);
@@ -170,7 +181,10 @@ fn authentication_refusals_are_typed() {
     assert_eq!(refused.written, [5, 1, 0], "nothing after the refusal");
     let wrong = feed(true, &[5, 2, 1, 1], &[], false);
     assert_eq!(wrong.error, Some(Socks5Error::AuthFailed { status: 1 }));
-    assert!(!wrong.written.ends_with(REQUEST), "no request after a failure");
+    assert!(
+        !wrong.written.ends_with(REQUEST),
+        "no request after a failure"
+    );
     // Username/password chosen though no credentials were offered.
     let unoffered = feed(false, &[5, 2], &[], false);
     assert_eq!(
@@ -186,7 +200,10 @@ fn malformed_replies_are_typed() {
         (b"HTTP/1.1 400", Socks5Error::InvalidVersion { got: b'H' }),
         (&[5, 0, 4, 0], Socks5Error::InvalidVersion { got: 4 }),
         (&[5, 0, 5, 0, 1], Socks5Error::InvalidReserved { got: 1 }),
-        (&[5, 0, 5, 0, 0, 2], Socks5Error::InvalidAddressType { got: 2 }),
+        (
+            &[5, 0, 5, 0, 0, 2],
+            Socks5Error::InvalidAddressType { got: 2 },
+        ),
         (&[5, 0, 5, 0, 0, 3, 0], Socks5Error::EmptyDomain),
         (&[5, 0, 5, 0, 0, 1, 1, 2], Socks5Error::UnexpectedEof),
     ];
@@ -231,7 +248,11 @@ fn domain_replies_and_leftover_after_the_event() {
     );
     tunnel.receive(b"later").expect("the next layer's");
     assert_eq!(tunnel.poll_event(), None);
-    assert_eq!(tunnel.receive_eof(), Ok(()), "EOF after the reply is no error");
+    assert_eq!(
+        tunnel.receive_eof(),
+        Ok(()),
+        "EOF after the reply is no error"
+    );
 }
 
 #[test]
@@ -302,9 +323,15 @@ fn hosts_are_length_prefixed_whatever_their_bytes() {
 #[test]
 fn urls_parse_as_curl_reads_them() {
     let plain = Socks5Config::from_url("socks5://127.0.0.1:9050").expect("socks5");
-    assert_eq!((plain.host(), plain.port(), plain.remote_dns), ("127.0.0.1", 9050, false));
+    assert_eq!(
+        (plain.host(), plain.port(), plain.remote_dns),
+        ("127.0.0.1", 9050, false)
+    );
     let remote = Socks5Config::from_url("SOCKS5H://[::1]/").expect("socks5h");
-    assert_eq!((remote.host(), remote.port(), remote.remote_dns), ("::1", 1080, true));
+    assert_eq!(
+        (remote.host(), remote.port(), remote.remote_dns),
+        ("::1", 1080, true)
+    );
     let auth = Socks5Config::from_url("socks5://al%40ice:p%3Ass@proxy").expect("auth");
     let credentials = auth.credentials().expect("credentials");
     assert_eq!(credentials.user(), "al@ice");
@@ -332,20 +359,22 @@ fn urls_parse_as_curl_reads_them() {
 
 /// Replies a proxy may send, some of them wrong, to split.
 fn reply_stream() -> impl Strategy<Value = (bool, Vec<u8>)> {
-    let method = prop_oneof![Just(vec![5, 0]), Just(vec![5, 2, 1, 0]), Just(vec![5, 2, 1, 1])];
+    let method = prop_oneof![
+        Just(vec![5, 0]),
+        Just(vec![5, 2, 1, 0]),
+        Just(vec![5, 2, 1, 1])
+    ];
     let reply = prop_oneof![
         Just(SUCCESS_V4.to_vec()),
         Just([&[5, 0, 0, 4][..], &[7; 16], &[0, 1]].concat()),
-        proptest::collection::vec(any::<u8>(), 1..=255).prop_map(|name| {
-            [&[5, 0, 0, 3, name.len() as u8][..], &name, &[1, 2]].concat()
-        }),
+        proptest::collection::vec(any::<u8>(), 1..=255)
+            .prop_map(|name| { [&[5, 0, 0, 3, name.len() as u8][..], &name, &[1, 2]].concat() }),
         (1u8..=255).prop_map(|code| vec![5, code, 0, 1, 0, 0, 0, 0, 0, 0]),
         proptest::collection::vec(any::<u8>(), 0..12),
     ];
     let tail = proptest::collection::vec(any::<u8>(), 0..8);
-    (any::<bool>(), method, reply, tail).prop_map(|(auth, method, reply, tail)| {
-        (auth, [method, reply, tail].concat())
-    })
+    (any::<bool>(), method, reply, tail)
+        .prop_map(|(auth, method, reply, tail)| (auth, [method, reply, tail].concat()))
 }
 
 proptest! {

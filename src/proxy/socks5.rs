@@ -474,20 +474,20 @@ fn parse_reply(buf: &[u8]) -> Result<Option<(BoundAddress, usize)>, Socks5Error>
         got => return Err(Socks5Error::InvalidAddressType { got }),
     };
     let port_at = addr_start + addr_len;
-    let (Some(addr), Some(&[hi, lo])) = (
-        buf.get(addr_start..port_at),
-        buf.get(port_at..port_at + 2),
-    ) else {
+    let (Some(addr), Some(&[hi, lo])) =
+        (buf.get(addr_start..port_at), buf.get(port_at..port_at + 2))
+    else {
         return Ok(None);
     };
     let port = u16::from_be_bytes([hi, lo]);
     let bound = match (atyp, addr) {
-        (ATYP_IPV4, &[a, b, c, d]) => BoundAddress::Ip(SocketAddr::new(
-            IpAddr::V4(Ipv4Addr::new(a, b, c, d)),
-            port,
-        )),
+        (ATYP_IPV4, &[a, b, c, d]) => {
+            BoundAddress::Ip(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(a, b, c, d)), port))
+        }
         (ATYP_IPV6, _) => match <[u8; 16]>::try_from(addr) {
-            Ok(octets) => BoundAddress::Ip(SocketAddr::new(IpAddr::V6(Ipv6Addr::from(octets)), port)),
+            Ok(octets) => {
+                BoundAddress::Ip(SocketAddr::new(IpAddr::V6(Ipv6Addr::from(octets)), port))
+            }
             // cannot fail: `addr` is the 16 bytes sliced above.
             Err(_) => return Ok(None),
         },

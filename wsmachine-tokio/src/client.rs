@@ -149,8 +149,12 @@ async fn open(
 ) -> Result<MaybeTlsStream<TcpStream>, Error> {
     if config.proxy.is_none() && config.socks5.is_none() && config.proxy_from_env {
         let vars = |name: &str| std::env::var(name).ok();
-        match crate::proxy_env::proxy_from_env(vars, config.is_secure(), config.host(), config.port())
-        {
+        match crate::proxy_env::proxy_from_env(
+            vars,
+            config.is_secure(),
+            config.host(),
+            config.port(),
+        ) {
             Ok(Some(EnvProxy::Http(proxy))) => config.proxy = Some(proxy),
             Ok(Some(EnvProxy::Socks5(proxy))) => config.socks5 = Some(proxy),
             Ok(None) => {}

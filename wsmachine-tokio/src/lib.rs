@@ -68,8 +68,8 @@ mod error;
 mod proxy;
 pub mod proxy_env;
 mod server;
-mod socks;
 mod socket;
+mod socks;
 #[cfg(feature = "rustls")]
 mod tls;
 mod trace;

@@ -90,10 +90,10 @@ pub fn proxy_from_env(
     host: &str,
     port: u16,
 ) -> Result<Option<EnvProxy>, EnvProxyError> {
-    if let Some((_, no_proxy)) = lookup(&vars, &["no_proxy", "NO_PROXY"]) {
-        if no_proxy_matches(&no_proxy, host, port) {
-            return Ok(None);
-        }
+    if let Some((_, no_proxy)) = lookup(&vars, &["no_proxy", "NO_PROXY"])
+        && no_proxy_matches(&no_proxy, host, port)
+    {
+        return Ok(None);
     }
     let scheme_vars: &[&'static str] = if secure {
         &["https_proxy", "HTTPS_PROXY"]
@@ -158,10 +158,8 @@ fn entry_matches(entry: &str, host: &str, host_ip: Option<IpAddr>, port: u16) ->
         return true;
     }
     let (name, entry_port) = split_entry_port(entry);
-    if let Some(entry_port) = entry_port {
-        if entry_port != port {
-            return false;
-        }
+    if entry_port.is_some_and(|entry_port| entry_port != port) {
+        return false;
     }
     let name = normalize_host(name);
     if let Some((network, prefix)) = name.split_once('/') {

@@ -59,15 +59,28 @@ fn the_urls_scheme_picks_the_variable_and_all_proxy_is_the_fallback() {
     assert_eq!(proxy_of(&env, false), Some(("plain".into(), 3128, "http")));
     assert_eq!(proxy_of(&env, true), Some(("secure".into(), 3129, "http")));
     let only_all = [("ALL_PROXY", "socks5://fallback:9050")];
-    assert_eq!(proxy_of(&only_all, false), Some(("fallback".into(), 9050, "socks5")));
-    assert_eq!(proxy_of(&only_all, true), Some(("fallback".into(), 9050, "socks5")));
-    assert_eq!(proxy_of(&[("http_proxy", "http://plain")], true), None, "not for wss");
+    assert_eq!(
+        proxy_of(&only_all, false),
+        Some(("fallback".into(), 9050, "socks5"))
+    );
+    assert_eq!(
+        proxy_of(&only_all, true),
+        Some(("fallback".into(), 9050, "socks5"))
+    );
+    assert_eq!(
+        proxy_of(&[("http_proxy", "http://plain")], true),
+        None,
+        "not for wss"
+    );
     assert_eq!(proxy_of(&[], false), None);
 }
 
 #[test]
 fn lower_case_wins_and_empty_counts_as_unset() {
-    let both = [("HTTPS_PROXY", "http://upper:1"), ("https_proxy", "http://lower:2")];
+    let both = [
+        ("HTTPS_PROXY", "http://upper:1"),
+        ("https_proxy", "http://lower:2"),
+    ];
     assert_eq!(proxy_of(&both, true), Some(("lower".into(), 2, "http")));
     let upper = [("HTTPS_PROXY", "http://upper:1")];
     assert_eq!(proxy_of(&upper, true), Some(("upper".into(), 1, "http")));
@@ -78,7 +91,10 @@ fn lower_case_wins_and_empty_counts_as_unset() {
         ("no_proxy", "other.org"),
         ("NO_PROXY", "example.com"),
     ];
-    assert!(proxy_of(&no_proxy, true).is_some(), "no_proxy wins over NO_PROXY");
+    assert!(
+        proxy_of(&no_proxy, true).is_some(),
+        "no_proxy wins over NO_PROXY"
+    );
 }
 
 #[test]
@@ -95,13 +111,19 @@ fn values_are_read_as_curl_reads_them() {
         443,
     )
     .expect("usable");
-    let expected = Socks5Config::from_url("socks5h://al%40ice:s%3Acret@[::1]:1081")
-        .expect("valid");
+    let expected = Socks5Config::from_url("socks5h://al%40ice:s%3Acret@[::1]:1081").expect("valid");
     assert_eq!(picked, Some(EnvProxy::Socks5(expected.clone())));
     assert_eq!(expected.credentials().map(|c| c.user()), Some("al@ice"));
-    let http = pick(&[("http_proxy", "HTTP://bob:pw@proxy:3128")], false, "h", 80)
-        .expect("usable");
-    assert!(matches!(http, Some(EnvProxy::Http(p)) if p.credentials().map(|c| c.user()) == Some("bob")));
+    let http = pick(
+        &[("http_proxy", "HTTP://bob:pw@proxy:3128")],
+        false,
+        "h",
+        80,
+    )
+    .expect("usable");
+    assert!(
+        matches!(http, Some(EnvProxy::Http(p)) if p.credentials().map(|c| c.user()) == Some("bob"))
+    );
 }
 
 #[test]
@@ -115,7 +137,13 @@ fn unusable_values_are_errors_naming_the_variable() {
         })
     );
     let socks4 = pick(&[("all_proxy", "socks4://proxy")], false, "h", 80);
-    assert!(matches!(socks4, Err(EnvProxyError { var: "all_proxy", .. })));
+    assert!(matches!(
+        socks4,
+        Err(EnvProxyError {
+            var: "all_proxy",
+            ..
+        })
+    ));
     let bad_port = pick(&[("http_proxy", "http://proxy:99999")], false, "h", 80);
     assert_eq!(
         bad_port.map_err(|e| e.reason),
@@ -125,10 +153,18 @@ fn unusable_values_are_errors_naming_the_variable() {
     let long = pick(&[("all_proxy", &long_user)], false, "h", 80);
     assert!(matches!(
         long.map_err(|e| e.reason),
-        Err(EnvProxyReason::Socks5(Socks5ConfigError::InvalidLength { len: 256, .. }))
+        Err(EnvProxyReason::Socks5(Socks5ConfigError::InvalidLength {
+            len: 256,
+            ..
+        }))
     ));
     // A NO_PROXY match never reads the proxy variable.
-    let skipped = pick(&[("all_proxy", "socks4://proxy"), ("no_proxy", "h")], false, "h", 80);
+    let skipped = pick(
+        &[("all_proxy", "socks4://proxy"), ("no_proxy", "h")],
+        false,
+        "h",
+        80,
+    );
     assert_eq!(skipped, Ok(None));
 }
 
@@ -226,17 +262,27 @@ async fn connect_reads_the_environment_end_to_end() {
         round_trip(url.as_str()).await.expect("through ALL_PROXY");
         set_env(&[("ALL_PROXY", &socks.url("socks5", "alice:wrong@"))]);
         let wrong = round_trip(url.as_str()).await.expect_err("wrong password");
-        assert!(matches!(wrong, Error::Socks5(Socks5Error::AuthFailed { .. })), "{wrong:?}");
+        assert!(
+            matches!(wrong, Error::Socks5(Socks5Error::AuthFailed { .. })),
+            "{wrong:?}"
+        );
 
         // A proxy nothing listens on fails, unless NO_PROXY, the config's
         // switch or an explicit proxy says otherwise.
         set_env(&[("all_proxy", &dead_socks)]);
         let refused = round_trip(url.as_str()).await.expect_err("dead proxy");
         assert!(matches!(refused, Error::Io(_)), "{refused:?}");
-        set_env(&[("all_proxy", &dead_socks), ("NO_PROXY", "localhost, 127.0.0.1")]);
-        round_trip(url.as_str()).await.expect("NO_PROXY goes direct");
+        set_env(&[
+            ("all_proxy", &dead_socks),
+            ("NO_PROXY", "localhost, 127.0.0.1"),
+        ]);
+        round_trip(url.as_str())
+            .await
+            .expect("NO_PROXY goes direct");
         set_env(&[("all_proxy", &dead_socks)]);
-        let off = ClientConfig::new(&url).expect("url").with_proxy_from_env(false);
+        let off = ClientConfig::new(&url)
+            .expect("url")
+            .with_proxy_from_env(false);
         round_trip(off).await.expect("environment lookup off");
         let explicit = ClientConfig::new(&url).expect("url").with_socks5_proxy(
             Socks5Config::from_url(&socks.url("socks5", "alice:s3cret@")).expect("proxy"),
@@ -255,7 +301,13 @@ async fn connect_reads_the_environment_end_to_end() {
         // An unusable value is an error, not a direct connection.
         set_env(&[("ALL_PROXY", "socks4://127.0.0.1:1080")]);
         let unusable = round_trip(url.as_str()).await.expect_err("socks4");
-        assert!(matches!(unusable, Error::ProxyEnv(EnvProxyError { var: "ALL_PROXY", .. })));
+        assert!(matches!(
+            unusable,
+            Error::ProxyEnv(EnvProxyError {
+                var: "ALL_PROXY",
+                ..
+            })
+        ));
         assert_eq!(unusable.kind_str(), "proxy_env");
 
         // wss:// reads HTTPS_PROXY, not HTTP_PROXY: TLS inside the tunnel.
@@ -264,9 +316,8 @@ async fn connect_reads_the_environment_end_to_end() {
             let (tls_port, cert) = support::start_tls_echo("127.0.0.1").await;
             let mut roots = rustls::RootCertStore::empty();
             roots.add(cert).expect("root");
-            let tls = std::sync::Arc::new(
-                wsmachine_tokio::tls_client_config(roots).expect("tls config"),
-            );
+            let tls =
+                std::sync::Arc::new(wsmachine_tokio::tls_client_config(roots).expect("tls config"));
             let wss = format!("wss://127.0.0.1:{tls_port}/");
             set_env(&[
                 ("HTTPS_PROXY", &socks.url("socks5h", "alice:s3cret@")),

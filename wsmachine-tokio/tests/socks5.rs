@@ -201,7 +201,9 @@ async fn socks5h_sends_the_name_and_socks5_an_address() {
             let result = wsmachine_tokio::connect(through("ws://localhost:4242/", &proxy)).await;
             assert!(matches!(
                 result.map(|_| ()),
-                Err(Error::Socks5(Socks5Error::Refused(ReplyCode::GeneralFailure)))
+                Err(Error::Socks5(Socks5Error::Refused(
+                    ReplyCode::GeneralFailure
+                )))
             ));
             let request = task.await.expect("stub");
             assert_eq!(&request[..3], &[5, 1, 0]);
@@ -227,7 +229,10 @@ async fn garbage_and_cut_off_answers_are_typed_errors() {
             .map(|_| ())
             .expect_err("garbage");
         assert!(
-            matches!(garbage, Error::Socks5(Socks5Error::InvalidVersion { got: b'H' })),
+            matches!(
+                garbage,
+                Error::Socks5(Socks5Error::InvalidVersion { got: b'H' })
+            ),
             "{garbage:?}"
         );
         let (port, _task) = stub(&[5, 0, 0, 1, 127], true).await;
@@ -249,8 +254,8 @@ async fn a_silent_proxy_meets_the_connect_timeout() {
     bounded(async {
         let (port, _task) = stub(&[5, 0, 0], false).await;
         let proxy = format!("socks5h://127.0.0.1:{port}");
-        let config = through("ws://example.test/", &proxy)
-            .with_connect_timeout(Duration::from_millis(300));
+        let config =
+            through("ws://example.test/", &proxy).with_connect_timeout(Duration::from_millis(300));
         let started = Instant::now();
         let silent = wsmachine_tokio::connect(config)
             .await
