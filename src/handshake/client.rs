@@ -131,7 +131,8 @@ pub struct ClientConfig {
     /// never reads the environment. Default true.
     pub proxy_from_env: bool,
     /// How long a runtime may take to have a transport ready for the
-    /// handshake: name resolution, TCP, a `wss://` proxy tunnel and TLS.
+    /// handshake: name resolution, TCP, a SOCKS5 tunnel, a `wss://` HTTP
+    /// proxy tunnel and TLS.
     /// The core does no I/O and never reads it; the handshake's own
     /// deadline is [`Config::handshake_timeout`]. Default 10 s.
     pub connect_timeout: core::time::Duration,

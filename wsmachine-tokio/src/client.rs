@@ -54,17 +54,25 @@ impl IntoClientConfig for &String {
 
 /// Connects to a `ws://` (or, with the `rustls` feature, `wss://`) URL and
 /// runs the opening handshake. Takes a URL, or a [`ClientConfig`] for
-/// subprotocols, headers, an HTTP proxy and the connection's settings.
+/// subprotocols, headers, an HTTP or SOCKS5 proxy and the connection's
+/// settings.
 ///
-/// Connecting (name resolution, TCP, a `wss://` proxy tunnel, TLS) has
-/// [`ClientConfig::connect_timeout`]; the handshake, and a `ws://` proxy
-/// tunnel, which the core runs with it, have
+/// Without a proxy in the config, and unless
+/// [`ClientConfig::proxy_from_env`] is off, the proxy comes from the
+/// environment (`http_proxy`, `https_proxy`, `all_proxy`, `no_proxy`; see
+/// [`proxy_env`](crate::proxy_env)).
+///
+/// Connecting (name resolution, TCP, a SOCKS5 tunnel, a `wss://` HTTP
+/// proxy tunnel, TLS) has [`ClientConfig::connect_timeout`]; the handshake,
+/// and a `ws://` HTTP proxy tunnel, which the core runs with it, have
 /// [`Config::handshake_timeout`].
 ///
 /// # Errors
 /// [`Error::Url`] for a bad URL; [`Error::Timeout`] when connecting takes
-/// too long; [`Error::ProxyRejected`] when the configured proxy refuses the
-/// tunnel; [`Error::Rejected`] when the server answers with another status
+/// too long; [`Error::ProxyRejected`] when the HTTP proxy refuses the
+/// tunnel; [`Error::Socks5`] when the SOCKS5 proxy refuses or fails;
+/// [`Error::ProxyEnv`] for a proxy variable that holds no usable proxy;
+/// [`Error::Rejected`] when the server answers with another status
 /// than 101 (with its headers and decoded body); [`Error::Handshake`] for a
 /// 101 that breaks RFC 6455; [`Error::Tls`](crate::Error) when TLS fails;
 /// [`Error::Io`] when the connection fails; [`Error::TlsNotEnabled`] for
