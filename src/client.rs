@@ -77,6 +77,9 @@ impl<E: Entropy> Connection<ClientRole<E>> {
     /// [`ClientConfigError`] for an extra header that cannot be sent, a
     /// subprotocol that is not a token, or an entropy failure.
     pub fn new(config: ClientConfig, mut entropy: E) -> Result<Self, ClientConfigError> {
+        if config.socks5.is_some() {
+            return Err(ClientConfigError::Socks5ByCaller);
+        }
         let mut nonce = [0u8; 16];
         entropy.fill(&mut nonce)?;
         let key = encode_key(&nonce);

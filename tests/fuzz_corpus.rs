@@ -55,6 +55,7 @@ corpus_tests!(
     client_stream => "../fuzz/src/client_stream.rs",
     pair_ops => "../fuzz/src/pair_ops.rs",
     proxy_response => "../fuzz/src/proxy_response.rs",
+    socks5_reply => "../fuzz/src/socks5_reply.rs",
 );
 
 #[cfg(feature = "deflate")]

@@ -9,5 +9,6 @@ pub mod proxy_response;
 pub mod request_head;
 pub mod response_head;
 pub mod server_stream;
+pub mod socks5_reply;
 pub mod split;
 pub mod utf8;

@@ -67,6 +67,14 @@ pub enum ClientConfigError {
     /// then TLS over it, then a client without a proxy.
     #[error("a wss:// client cannot run its proxy tunnel: TLS goes between the two")]
     ProxyUnderTls,
+    /// A config with a SOCKS5 proxy: the client does not run that tunnel.
+    /// Run a [`Socks5Tunnel`](crate::proxy::Socks5Tunnel) first, then a
+    /// client without it.
+    #[error("the client does not run a SOCKS5 tunnel: run it first, then the client without it")]
+    Socks5ByCaller,
+    /// The SOCKS5 configuration cannot make a request to the URL's host.
+    #[error(transparent)]
+    Socks5(#[from] crate::proxy::Socks5ConfigError),
     /// `extensions` has a permessage-deflate offer while `deflate` is set,
     /// which makes its own.
     #[cfg(feature = "deflate")]
@@ -113,8 +121,18 @@ pub struct ClientConfig {
     /// An HTTP proxy to tunnel through with CONNECT before the handshake
     /// (`ws://` only). Default none.
     pub proxy: Option<crate::proxy::ProxyConfig>,
+    /// A SOCKS5 proxy, for a runtime to tunnel through before TLS and the
+    /// handshake. The core's [`Client`](crate::Client) does not run it and
+    /// refuses a config that has one. Default none.
+    pub socks5: Option<crate::proxy::Socks5Config>,
+    /// Whether a runtime may pick a proxy from the environment
+    /// (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`) when neither
+    /// [`proxy`](Self::proxy) nor [`socks5`](Self::socks5) is set. The core
+    /// never reads the environment. Default true.
+    pub proxy_from_env: bool,
     /// How long a runtime may take to have a transport ready for the
-    /// handshake: name resolution, TCP, a `wss://` proxy tunnel and TLS.
+    /// handshake: name resolution, TCP, a SOCKS5 tunnel, a `wss://` HTTP
+    /// proxy tunnel and TLS.
     /// The core does no I/O and never reads it; the handshake's own
     /// deadline is [`Config::handshake_timeout`]. Default 10 s.
     pub connect_timeout: core::time::Duration,
@@ -189,6 +207,8 @@ impl ClientConfig {
             body_limits: BodyLimits::default(),
             config,
             proxy: None,
+            socks5: None,
+            proxy_from_env: true,
             connect_timeout: core::time::Duration::from_secs(10),
         }
     }
@@ -210,6 +230,24 @@ impl ClientConfig {
     /// ```
     pub fn with_proxy(mut self, proxy: crate::proxy::ProxyConfig) -> Self {
         self.proxy = Some(proxy);
+        self.socks5 = None;
+        self
+    }
+
+    /// Connects through a SOCKS5 proxy, replacing an HTTP one. A runtime
+    /// runs the [`Socks5Tunnel`](crate::proxy::Socks5Tunnel) before TLS and
+    /// the handshake; the core's client does not.
+    pub fn with_socks5_proxy(mut self, proxy: crate::proxy::Socks5Config) -> Self {
+        self.socks5 = Some(proxy);
+        self.proxy = None;
+        self
+    }
+
+    /// Sets [`proxy_from_env`](Self::proxy_from_env): `false` keeps a
+    /// runtime from reading proxies from the environment.
+    #[must_use]
+    pub fn with_proxy_from_env(mut self, enabled: bool) -> Self {
+        self.proxy_from_env = enabled;
         self
     }
 

@@ -287,7 +287,7 @@ pub(crate) fn target_authority(host: &str, port: u16) -> Result<String, ProxyCon
     })
 }
 
-fn unbracket(host: &str) -> &str {
+pub(super) fn unbracket(host: &str) -> &str {
     host.strip_prefix('[')
         .and_then(|inner| inner.strip_suffix(']'))
         .unwrap_or(host)
@@ -296,7 +296,7 @@ fn unbracket(host: &str) -> &str {
 /// A host is a registered name (letters, digits, `-._~` and
 /// percent-escapes) or an IPv6 literal (hex digits, `:` and `.`, bracketed
 /// or not): nothing that could end the request line or a field.
-fn check_host(host: &str) -> Result<(), ProxyConfigError> {
+pub(super) fn check_host(host: &str) -> Result<(), ProxyConfigError> {
     let invalid = || ProxyConfigError::InvalidHost {
         host: String::from(host),
     };
@@ -322,7 +322,7 @@ fn check_host(host: &str) -> Result<(), ProxyConfigError> {
     if valid { Ok(()) } else { Err(invalid()) }
 }
 
-fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), ProxyConfigError> {
+pub(super) fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), ProxyConfigError> {
     if authority.is_empty() {
         return Err(ProxyConfigError::MissingHost);
     }
@@ -346,7 +346,7 @@ fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), ProxyConfigE
     })
 }
 
-fn parse_port(digits: &str) -> Result<u16, ProxyConfigError> {
+pub(super) fn parse_port(digits: &str) -> Result<u16, ProxyConfigError> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ProxyConfigError::InvalidPort);
     }
@@ -357,7 +357,7 @@ fn parse_port(digits: &str) -> Result<u16, ProxyConfigError> {
 }
 
 /// RFC 3986 §2.1: `%HH` becomes the byte 0xHH; the result must be UTF-8.
-fn percent_decode(encoded: &str) -> Result<String, ProxyConfigError> {
+pub(super) fn percent_decode(encoded: &str) -> Result<String, ProxyConfigError> {
     let mut bytes = Vec::with_capacity(encoded.len());
     let mut rest = encoded.as_bytes();
     while let Some((&byte, after)) = rest.split_first() {

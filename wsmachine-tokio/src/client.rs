@@ -13,6 +13,7 @@ use wsmachine::{Client, Event};
 
 use crate::conn::Conn;
 use crate::error::{Error, Timeout};
+use crate::proxy_env::EnvProxy;
 use crate::server::ended;
 use crate::socket::WebSocket;
 use crate::transport::MaybeTlsStream;
@@ -53,17 +54,25 @@ impl IntoClientConfig for &String {
 
 /// Connects to a `ws://` (or, with the `rustls` feature, `wss://`) URL and
 /// runs the opening handshake. Takes a URL, or a [`ClientConfig`] for
-/// subprotocols, headers, an HTTP proxy and the connection's settings.
+/// subprotocols, headers, an HTTP or SOCKS5 proxy and the connection's
+/// settings.
 ///
-/// Connecting (name resolution, TCP, a `wss://` proxy tunnel, TLS) has
-/// [`ClientConfig::connect_timeout`]; the handshake, and a `ws://` proxy
-/// tunnel, which the core runs with it, have
+/// Without a proxy in the config, and unless
+/// [`ClientConfig::proxy_from_env`] is off, the proxy comes from the
+/// environment (`http_proxy`, `https_proxy`, `all_proxy`, `no_proxy`; see
+/// [`proxy_env`](crate::proxy_env)).
+///
+/// Connecting (name resolution, TCP, a SOCKS5 tunnel, a `wss://` HTTP
+/// proxy tunnel, TLS) has [`ClientConfig::connect_timeout`]; the handshake,
+/// and a `ws://` HTTP proxy tunnel, which the core runs with it, have
 /// [`Config::handshake_timeout`].
 ///
 /// # Errors
 /// [`Error::Url`] for a bad URL; [`Error::Timeout`] when connecting takes
-/// too long; [`Error::ProxyRejected`] when the configured proxy refuses the
-/// tunnel; [`Error::Rejected`] when the server answers with another status
+/// too long; [`Error::ProxyRejected`] when the HTTP proxy refuses the
+/// tunnel; [`Error::Socks5`] when the SOCKS5 proxy refuses or fails;
+/// [`Error::ProxyEnv`] for a proxy variable that holds no usable proxy;
+/// [`Error::Rejected`] when the server answers with another status
 /// than 101 (with its headers and decoded body); [`Error::Handshake`] for a
 /// 101 that breaks RFC 6455; [`Error::Tls`](crate::Error) when TLS fails;
 /// [`Error::Io`] when the connection fails; [`Error::TlsNotEnabled`] for
@@ -158,13 +167,34 @@ pub(crate) type TlsConfig = std::sync::Arc<rustls::ClientConfig>;
 #[cfg(not(feature = "rustls"))]
 pub(crate) type TlsConfig = std::convert::Infallible;
 
-/// Dials `config`'s host (or its proxy), and for `wss://` runs the proxy's
-/// tunnel, if any, and TLS.
+/// Picks a proxy from the environment when `config` has none and allows
+/// it, dials `config`'s host (or its proxy), runs a SOCKS5 tunnel, and for
+/// `wss://` an HTTP proxy's tunnel, if any, and TLS.
 async fn open(
-    #[cfg_attr(not(feature = "rustls"), allow(unused_variables))] config: &mut ClientConfig,
+    config: &mut ClientConfig,
     #[cfg_attr(not(feature = "rustls"), allow(unused_variables))] tls: Option<TlsConfig>,
 ) -> Result<MaybeTlsStream<TcpStream>, Error> {
+    if config.proxy.is_none() && config.socks5.is_none() && config.proxy_from_env {
+        let vars = |name: &str| std::env::var(name).ok();
+        match crate::proxy_env::proxy_from_env(
+            vars,
+            config.is_secure(),
+            config.host(),
+            config.port(),
+        ) {
+            Ok(Some(EnvProxy::Http(proxy))) => config.proxy = Some(proxy),
+            Ok(Some(EnvProxy::Socks5(proxy))) => config.socks5 = Some(proxy),
+            Ok(None) => {}
+            Err(error) => return Err(Error::ProxyEnv(error)),
+        }
+    }
     let stream = dial(config).await?;
+    // The core's client does not run a SOCKS5 tunnel: it is done here, and
+    // the config goes on without it.
+    let stream = match config.socks5.take() {
+        Some(proxy) => crate::socks::tunnel(stream, &proxy, config.host(), config.port()).await?,
+        None => stream,
+    };
     if !config.is_secure() {
         return Ok(MaybeTlsStream::Plain(stream));
     }
@@ -180,12 +210,13 @@ async fn open(
     }
 }
 
-/// Opens the TCP connection for `config`: to its proxy when it has one,
-/// else to the URL's host and port.
+/// Opens the TCP connection for `config`: to its proxy (HTTP, else
+/// SOCKS5) when it has one, else to the URL's host and port.
 pub(crate) async fn dial(config: &ClientConfig) -> Result<TcpStream, Error> {
-    let (host, port) = match &config.proxy {
-        Some(proxy) => (proxy.host(), proxy.port()),
-        None => (config.host(), config.port()),
+    let (host, port) = match (&config.proxy, &config.socks5) {
+        (Some(proxy), _) => (proxy.host(), proxy.port()),
+        (None, Some(proxy)) => (proxy.host(), proxy.port()),
+        (None, None) => (config.host(), config.port()),
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let stream = TcpStream::connect((host, port)).await?;

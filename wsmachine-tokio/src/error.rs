@@ -47,6 +47,16 @@ pub enum Error {
         /// Why the body is incomplete, if it is.
         body_error: Option<BodyError>,
     },
+    /// Client: the SOCKS5 proxy refused the tunnel (a reply code, the
+    /// credentials, every offered method) or answered with something that
+    /// is not SOCKS5, or went away before it answered.
+    #[error("SOCKS5 proxy: {0}")]
+    Socks5(wsmachine::proxy::Socks5Error),
+    /// Client: a proxy variable of the environment (`HTTPS_PROXY`,
+    /// `ALL_PROXY`, ...) holds a value that is not a usable proxy URL.
+    /// Nothing was sent, direct or otherwise.
+    #[error(transparent)]
+    ProxyEnv(crate::proxy_env::EnvProxyError),
     /// Server: the app's callback answered the request with a response of
     /// its own (a health check's 200, a 403, a redirect), which was sent.
     #[error("the request was answered with status {status} instead of an upgrade")]
@@ -118,8 +128,8 @@ pub enum Error {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Timeout {
-    /// Connecting: name resolution, TCP, the proxy's tunnel for `wss://`,
-    /// and TLS, within `ClientConfig::connect_timeout`.
+    /// Connecting: name resolution, TCP, a SOCKS5 tunnel, an HTTP proxy's
+    /// tunnel for `wss://`, and TLS, within `ClientConfig::connect_timeout`.
     Connect,
     /// The peer's Close, or the server's end of the transport, within
     /// `Config::close_timeout`.
@@ -164,6 +174,8 @@ impl Error {
         match self {
             Error::Rejected { .. } => "rejected",
             Error::ProxyRejected { .. } => "proxy_rejected",
+            Error::Socks5(_) => "socks5",
+            Error::ProxyEnv(_) => "proxy_env",
             Error::Responded { .. } => "responded",
             Error::Decision(_) => "decision",
             Error::Protocol(_) => "protocol",

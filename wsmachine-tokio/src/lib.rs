@@ -66,8 +66,10 @@ mod client;
 mod conn;
 mod error;
 mod proxy;
+pub mod proxy_env;
 mod server;
 mod socket;
+mod socks;
 #[cfg(feature = "rustls")]
 mod tls;
 mod trace;

@@ -116,6 +116,17 @@ pub fn upgrade_request(target: &str) -> String {
 /// address); returns its port and certificate.
 #[cfg(feature = "rustls")]
 pub async fn start_tls_echo(name: &str) -> (u16, rustls::pki_types::CertificateDer<'static>) {
+    let (listener, addr) = loopback().await;
+    (addr.port(), start_tls_echo_on(name, listener))
+}
+
+/// [`start_tls_echo`] on a listener of the caller's; returns the
+/// certificate.
+#[cfg(feature = "rustls")]
+pub fn start_tls_echo_on(
+    name: &str,
+    listener: TcpListener,
+) -> rustls::pki_types::CertificateDer<'static> {
     use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
     use std::sync::Arc;
     use tokio_rustls::TlsAcceptor;
@@ -133,7 +144,6 @@ pub async fn start_tls_echo(name: &str) -> (u16, rustls::pki_types::CertificateD
         .with_single_cert(vec![cert.clone()], key)
         .expect("server config");
     let acceptor = TlsAcceptor::from(Arc::new(config));
-    let (listener, addr) = loopback().await;
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
@@ -147,5 +157,5 @@ pub async fn start_tls_echo(name: &str) -> (u16, rustls::pki_types::CertificateD
             });
         }
     });
-    (addr.port(), cert)
+    cert
 }
