@@ -241,6 +241,8 @@ impl Utf8Validator {
         let have = pending.len();
         let wanted = sequence_len(pending.first().copied().unwrap_or(0)).saturating_sub(have);
         let taken = wanted.min(input.len());
+        #[cfg(all(test, feature = "std"))]
+        checked_bytes::add(taken);
         let mut sequence = [0u8; 4];
         let sequence_end = have + taken; // at most 4: `have + wanted` is a sequence length
         for (slot, byte) in sequence
@@ -349,9 +351,31 @@ fn check(bytes: &[u8]) -> Result<(), Utf8Stop> {
 /// which steps through them a byte at a time unless they are aligned).
 const SHORT_INPUT: usize = 64;
 
+/// How many bytes this thread has checked as UTF-8, for the unit tests
+/// that show a text is checked once on its way through the crate.
+#[cfg(all(test, feature = "std"))]
+pub(crate) mod checked_bytes {
+    use core::cell::Cell;
+
+    std::thread_local! {
+        static COUNT: Cell<usize> = const { Cell::new(0) };
+    }
+
+    pub(crate) fn add(len: usize) {
+        COUNT.with(|count| count.set(count.get() + len));
+    }
+
+    /// The bytes checked since the last call.
+    pub(crate) fn take() -> usize {
+        COUNT.with(|count| count.replace(0))
+    }
+}
+
 /// Whether `bytes` is UTF-8.
 #[inline]
 pub(crate) fn is_valid(bytes: &[u8]) -> bool {
+    #[cfg(all(test, feature = "std"))]
+    checked_bytes::add(bytes.len());
     if bytes.len() < SHORT_INPUT {
         return is_valid_short(bytes);
     }

@@ -277,3 +277,87 @@ fn utf8_bytes_is_a_str() {
     assert_eq!(String::from(text), "dynamic");
     assert_eq!(Utf8Bytes::from_static("static"), "static");
 }
+
+/// A client's frames on the wire: `Frame::encode` with a mask.
+#[cfg(feature = "std")]
+fn client_wire(frames: &[Frame]) -> bytes::BytesMut {
+    let mut wire = bytes::BytesMut::new();
+    for frame in frames {
+        frame.encode(Some([1, 2, 3, 4]), &mut wire);
+    }
+    wire
+}
+
+#[cfg(feature = "std")]
+#[test]
+#[allow(unsafe_code)]
+fn a_text_from_a_connection_is_checked_once_on_its_way_through() {
+    use crate::config::Config;
+    use crate::utf8::checked_bytes;
+    use crate::{Event, Server};
+    use core::time::Duration;
+
+    // One text in a frame, and one in three fragments cut inside characters.
+    let whole = "héllo wörld €".repeat(40);
+    let split = "ünïcode ✓ ".repeat(60);
+    let (a, rest) = split.as_bytes().split_at(1);
+    let (b, c) = rest.split_at(294);
+    let mut first = Frame::new(Opcode::Text, Bytes::copy_from_slice(a));
+    first.fin = false;
+    let mut middle = Frame::new(Opcode::Continuation, Bytes::copy_from_slice(b));
+    middle.fin = false;
+    let last = Frame::new(Opcode::Continuation, Bytes::copy_from_slice(c));
+    let wire = client_wire(&[
+        Frame::new(Opcode::Text, Bytes::copy_from_slice(whole.as_bytes())),
+        first,
+        middle,
+        last,
+    ]);
+    let text_bytes = whole.len() + split.len();
+
+    let mut counts = Vec::new();
+    for trusting in [true, false] {
+        let mut server = Server::new_open(Config::default(), Duration::ZERO);
+        checked_bytes::take();
+        server.receive(Duration::ZERO, &wire).unwrap();
+        let mut assembler = if trusting {
+            // SAFETY: every frame pushed is this connection's own, unmodified.
+            unsafe { MessageAssembler::for_connection(usize::MAX) }
+        } else {
+            MessageAssembler::new(usize::MAX)
+        };
+        let mut texts = Vec::new();
+        while let Some(event) = server.poll_event() {
+            if let Event::Frame(frame) = event
+                && let Some(message) = assembler.push(frame).unwrap()
+            {
+                texts.push(message);
+            }
+        }
+        // What an app does with them: read them as `str`, print them, and
+        // send them back.
+        let read: Vec<String> = texts
+            .iter()
+            .map(alloc::string::ToString::to_string)
+            .collect();
+        assert_eq!(read, [whole.clone(), split.clone()]);
+        for message in texts {
+            let Message::Text(text) = message else {
+                panic!("a text message")
+            };
+            assert!(text.chars().count() > 0);
+            server.send_text_owned(text).unwrap();
+        }
+        counts.push(checked_bytes::take());
+    }
+    // Each byte once; the bytes of a character that a fragment boundary
+    // cuts (at most 3 at each of the 2 cuts) are looked at again when the
+    // character completes.
+    let (once, again) = (counts[0], counts[1]);
+    assert!(
+        (text_bytes..=text_bytes + 6).contains(&once),
+        "{once} bytes checked for {text_bytes}"
+    );
+    // An assembler that checks for itself scans every byte a second time.
+    assert!(again >= once + text_bytes, "{again} against {once}");
+}

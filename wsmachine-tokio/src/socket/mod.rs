@@ -160,14 +160,18 @@ impl<S> std::fmt::Debug for WebSocket<S> {
 impl<S> WebSocket<S> {
     pub(crate) fn new(conn: Conn, io: S, config: Config, epoch: Instant) -> Self {
         let wakers = Arc::new(Wakers::default());
+        // The core enforces the message limit and checks text as UTF-8
+        // itself; the assembler only joins what the core let through.
+        #[allow(unsafe_code)]
+        // SAFETY: `poll_message` pushes exactly the frames `conn.poll_event`
+        // returns, unmodified and in order, and nothing else.
+        let assembler = unsafe { MessageAssembler::for_connection(usize::MAX) };
         WebSocket {
             conn,
             io,
             config,
             epoch,
-            // The core enforces the message limit itself; the assembler
-            // only joins what the core let through.
-            assembler: MessageAssembler::new(usize::MAX),
+            assembler,
             out: VecDeque::new(),
             out_len: 0,
             needs_flush: false,
