@@ -74,6 +74,7 @@ pub enum ProtocolError {
     /// A compressed message's payload is not valid deflate data
     /// (permessage-deflate, RFC 7692 §8).
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     #[error("compressed message does not inflate")]
     InvalidCompressedData,
 }
@@ -207,6 +208,7 @@ pub enum SendError {
     /// The compressor failed (permessage-deflate). It was reset; a
     /// fragmented message stays in progress.
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     #[error("compression failed")]
     CompressionFailed,
     /// The entropy source failed to give a mask.

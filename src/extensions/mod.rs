@@ -37,6 +37,7 @@ use crate::http::{Headers, is_token};
 use crate::utf8::MessageValidator;
 
 #[cfg(feature = "deflate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
 pub mod permessage_deflate;
 
 /// One element of `Sec-WebSocket-Extensions`: an extension's name and its

@@ -70,6 +70,7 @@ pub enum ClientConfigError {
     /// `extensions` has a permessage-deflate offer while `deflate` is set,
     /// which makes its own.
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     #[error("permessage-deflate is offered in extensions and by the deflate config")]
     DeflateOfferedTwice,
 }
@@ -115,6 +116,7 @@ pub struct ClientConfig {
     pub proxy: Option<crate::proxy::ProxyConfig>,
     /// permessage-deflate to offer, after `extensions`. Default off.
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     pub deflate: Option<crate::extensions::permessage_deflate::DeflateConfig>,
 }
 
@@ -236,6 +238,7 @@ impl ClientConfig {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     pub fn with_deflate(
         mut self,
         deflate: crate::extensions::permessage_deflate::DeflateConfig,

@@ -38,6 +38,7 @@ pub struct ServerConfig {
     /// permessage-deflate to accept when a client offers it and the app's
     /// [`Accept`] has no extensions of its own. Default off.
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     pub deflate: Option<crate::extensions::permessage_deflate::DeflateConfig>,
 }
 
@@ -112,6 +113,7 @@ pub enum DecisionError {
     /// The app's permessage-deflate answer is malformed, repeated or has
     /// invalid parameters.
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     #[error("invalid permessage-deflate answer: {0}")]
     InvalidDeflateResponse(crate::extensions::permessage_deflate::DeflateResponseError),
 }

@@ -57,10 +57,12 @@
 //! Features: `rustls` (wss://), `http` (the core's `http` conversions, for
 //! hyper upgrades), `axum` (an upgrade extractor), `tracing` (one DEBUG
 //! event per failure).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 mod client;
 mod config;
@@ -82,6 +84,7 @@ pub use message::{CloseFrame, Message};
 pub use server::{Decision, accept, accept_with, accept_with_config};
 pub use socket::{Role, WebSocket};
 #[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub use tls::{client_config as tls_client_config, connect_tls};
 pub use transport::MaybeTlsStream;
 
@@ -91,11 +94,11 @@ pub use wsmachine::message::Utf8Bytes;
 
 /// The tokio guide's examples (`docs/tokio.md`), compiled as doctests.
 #[cfg(doctest)]
-#[doc = include_str!("../../docs/tokio.md")]
+#[doc = include_str!("../docs/tokio.md")]
 struct TokioGuideDoctests;
 
 /// The README's examples, compiled as doctests here, where both the core and
 /// the driver are in scope.
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
