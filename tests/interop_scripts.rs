@@ -45,6 +45,30 @@ fn run_script(script: &str, summaries: &[&str]) -> String {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("CARGO", env!("CARGO"))
         .env("CARGO_TARGET_DIR", system::target_dir());
+    // What cargo sets for this test process (CARGO_PKG_NAME, ...) must not
+    // reach the scripts' cargo: build scripts that read them (ring's) are run
+    // again when they change, which would rebuild what `cargo test` built,
+    // here and again in the next `cargo test`.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let set_by_cargo = ["CARGO_PKG_", "CARGO_CFG_", "CARGO_BIN_EXE_"]
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+            || [
+                "CARGO_MANIFEST_DIR",
+                "CARGO_MANIFEST_PATH",
+                "CARGO_MANIFEST_LINKS",
+                "CARGO_CRATE_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "CARGO_RUSTC_CURRENT_DIR",
+                "OUT_DIR",
+            ]
+            .contains(&name.as_ref());
+        if set_by_cargo {
+            command.env_remove(name.as_ref());
+        }
+    }
     let output = bounded::run_bounded(command, SCRIPT_LIMIT);
     let text = format!(
         "{}{}",
