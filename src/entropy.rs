@@ -85,6 +85,7 @@ impl Entropy for FixedEntropy {
 /// §5.3 asks. Output is buffered 512 bytes at a time, and each byte is wiped
 /// from the buffer once handed out. A clone starts a stream of its own.
 #[cfg(feature = "os-entropy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "os-entropy")))]
 pub struct OsEntropy {
     buffer: [u8; OS_BUFFER_LEN],
     position: usize,

@@ -93,6 +93,7 @@
 //! assert_eq!((client.state(), server.state()), (State::Closed, State::Closed));
 //! ```
 #![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -133,6 +134,7 @@ pub use frame::{Frame, Opcode};
 pub use message::{Message, Utf8Bytes};
 pub use protocol::{DataKind, Fragment};
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use receive_into::ReadError;
 pub use server::{Server, ServerRole};
 pub use state::State;

@@ -138,6 +138,7 @@ impl<R: Role> Connection<R> {
 
 /// What [`Connection::read_from`] could not do.
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     /// The reader failed, with nothing read: a timeout (`WouldBlock`,
@@ -153,6 +154,7 @@ pub enum ReadError {
 }
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl<R: Role> Connection<R> {
     /// How much room [`read_from`](Self::read_from) lends for one read.
     pub const READ_SIZE: usize = 64 * 1024;

@@ -4,9 +4,9 @@
 //! for what tinyproxy never sends: a chunked 407 with trailers written one
 //! byte at a time, and an answer cut off mid-head.
 //!
-//! tinyproxy must be installed (`apt-get install -y tinyproxy`; `.ci/run`
-//! installs it when missing). Without it these tests fail, they do not
-//! skip.
+//! The first test that needs tinyproxy installs it when it is missing
+//! (`tinyproxy/system`: apt-get, as root or with passwordless sudo); when it
+//! cannot, the tests fail saying what to run. They never skip.
 
 mod programs;
 mod support;

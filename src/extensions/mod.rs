@@ -38,6 +38,7 @@ use crate::invariant::Kept;
 use crate::utf8::MessageValidator;
 
 #[cfg(feature = "deflate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
 pub mod permessage_deflate;
 
 /// One element of `Sec-WebSocket-Extensions`: an extension's name and its

@@ -78,6 +78,7 @@ pub enum ClientConfigError {
     /// `extensions` has a permessage-deflate offer while `deflate` is set,
     /// which makes its own.
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     #[error("permessage-deflate is offered in extensions and by the deflate config")]
     DeflateOfferedTwice,
 }
@@ -290,6 +291,7 @@ impl ClientConfig {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     pub fn with_deflate(
         mut self,
         deflate: crate::extensions::permessage_deflate::DeflateConfig,

@@ -6,6 +6,7 @@
 
 pub mod client;
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod h2;
 mod negotiated;
 pub mod server;
@@ -104,6 +105,7 @@ pub enum HandshakeError {
     /// Client: the server's permessage-deflate response does not fit the
     /// offer (RFC 7692 §7).
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     #[error("invalid permessage-deflate response: {0}")]
     InvalidDeflateResponse(crate::extensions::permessage_deflate::DeflateResponseError),
     /// Client: the body of a rejection is malformed, truncated or over its
@@ -122,6 +124,7 @@ pub enum HandshakeError {
     /// Either side: an HTTP/2 or HTTP/3 extended CONNECT (RFC 8441,
     /// RFC 9220) that is not a WebSocket handshake, or a refusal of one.
     #[cfg(feature = "http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
     #[error(transparent)]
     ExtendedConnect(h2::ExtendedConnectError),
     /// Client: the proxy's answer to the CONNECT is malformed, over a

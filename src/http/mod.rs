@@ -21,4 +21,5 @@ pub use write::{WriteError, canonical_reason, write_request, write_response};
 #[cfg(feature = "http")]
 mod convert;
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use convert::{ConvertError, status_from_http, status_to_http};

@@ -9,12 +9,16 @@
 #   tests/interop/deflate.sh
 #
 # Uses target/interop/venv (python websockets) and target/interop/node (ws),
-# creating them if missing. Prints "deflate interop: N passed, M failed".
+# creating them if missing ($CARGO_TARGET_DIR instead of target when set).
+# Prints "deflate interop: N passed, M failed". `cargo test --all-features`
+# runs it (tests/interop_scripts.rs).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
-INTEROP="$ROOT/target/interop"
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+[[ $TARGET == /* ]] || TARGET="$ROOT/$TARGET"
+INTEROP="$TARGET/interop"
 PY="$INTEROP/venv/bin/python"
 export NODE_PATH="$INTEROP/node/node_modules"
 
@@ -26,8 +30,9 @@ if [[ ! -d "$NODE_PATH/ws" ]]; then
     npm install --silent --prefix "$INTEROP/node" ws >/dev/null
 fi
 
-cargo build --quiet --features deflate --example deflate_echo
-ECHO="$ROOT/target/debug/examples/deflate_echo"
+# All features, as the other interop scripts and `cargo test --all-features`.
+"${CARGO:-cargo}" build --quiet --workspace --all-features --examples
+ECHO="$TARGET/debug/examples/deflate_echo"
 
 WORK=$(mktemp -d)
 PIDS=()

@@ -7,16 +7,19 @@
 #     server still serves WebSocket clients.
 # Installs the peers on first use: python-websockets into
 # target/interop/venv, node's ws into target/interop/node. Needs cargo,
-# python3 (with venv) and node/npm.
+# python3 (with venv) and node/npm. `cargo test --all-features` runs it
+# (tests/interop_scripts.rs, which installs what is missing first).
+# The target directory is $CARGO_TARGET_DIR when set, else target.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 HERE=tests/interop
-WORK=target/interop
+TARGET=${CARGO_TARGET_DIR:-target}
+WORK=$TARGET/interop
 LOGS=$WORK/logs
 VENV=$WORK/venv
 NODE_PREFIX=$WORK/node
-EXAMPLES=target/debug/examples
+EXAMPLES=$TARGET/debug/examples
 # Each peer program gets this long; a hang fails its check.
 STEP_TIMEOUT=60
 START=$SECONDS
@@ -161,13 +164,15 @@ install_node_ws() {
   npm install --silent --no-audit --no-fund --prefix "$NODE_PREFIX" ws
 }
 
-for tool in cargo python3 node npm timeout; do
+for tool in "${CARGO:-cargo}" python3 node npm timeout; do
   command -v "$tool" >/dev/null || { say "missing $tool"; exit 1; }
 done
 mkdir -p "$LOGS"
 
 say "building the examples"
-cargo build --examples --quiet
+# Every example of both crates, with all features: what the README's
+# `cargo test --all-features` builds, so under it this is already fresh.
+"${CARGO:-cargo}" build --workspace --all-features --examples --quiet
 install_python_websockets
 install_node_ws
 export NODE_PATH=$NODE_PREFIX/node_modules

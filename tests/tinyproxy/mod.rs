@@ -1,7 +1,11 @@
 //! A real tinyproxy for the proxy tests of both crates (included by path):
 //! Debian's tinyproxy, started on a free 127.0.0.1 port with its own config
-//! file, in the foreground, killed when dropped.
+//! file, in the foreground, killed when dropped. Installed by the first
+//! test that needs it when it is missing.
 #![allow(dead_code)]
+
+#[path = "../system/mod.rs"]
+pub mod system;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -24,18 +28,11 @@ impl Drop for TinyProxy {
     }
 }
 
-fn tinyproxy_binary() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
-        .map(|dir| dir.join("tinyproxy"))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "tinyproxy is not installed: these tests need it. Install it with \
-                 `apt-get update && apt-get install -y tinyproxy` (.ci/run does this)"
-            )
-        })
+/// tinyproxy's path, installed with apt-get when it is missing (see
+/// `system`). Call it before a test's time bound starts: an install takes
+/// a while.
+pub fn binary() -> PathBuf {
+    system::require(&system::TINYPROXY)
 }
 
 pub fn free_port() -> u16 {
@@ -48,7 +45,7 @@ impl TinyProxy {
     /// only, with Basic authentication when `auth` is given.
     pub fn start(target_port: u16, auth: Option<(&str, &str)>) -> TinyProxy {
         static INSTANCE: AtomicUsize = AtomicUsize::new(0);
-        let binary = tinyproxy_binary();
+        let binary = binary();
         // The free port may be taken between the probe and tinyproxy's bind:
         // then tinyproxy exits, and another port is tried.
         let mut last_log = String::new();

@@ -57,10 +57,12 @@
 //! Features: `rustls` (wss://), `http` (the core's `http` conversions, for
 //! hyper upgrades), `axum` (an upgrade extractor), `tracing` (one DEBUG
 //! event per failure).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 mod client;
 mod conn;
@@ -76,12 +78,14 @@ mod trace;
 mod transport;
 
 #[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub use client::connect_tls;
 pub use client::{IntoClientConfig, client, connect, connect_with_config};
 pub use error::{Error, Timeout};
 pub use server::{Decision, accept, accept_with, accept_with_config};
 pub use socket::{ReuniteError, SplitSink, SplitStream, WebSocket};
 #[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub use tls::client_config as tls_client_config;
 pub use transport::MaybeTlsStream;
 
@@ -94,7 +98,7 @@ pub use wsmachine::{CloseCode, CloseFrame, Message, Utf8Bytes};
 
 /// The tokio guide's examples (`docs/tokio.md`), compiled as doctests.
 #[cfg(doctest)]
-#[doc = include_str!("../../docs/tokio.md")]
+#[doc = include_str!("../docs/tokio.md")]
 struct TokioGuideDoctests;
 
 /// The migration guide's examples (`docs/migrating.md`), beside
@@ -106,7 +110,7 @@ struct MigratingDoctests;
 /// The README's examples, compiled as doctests here, where both the core and
 /// the driver are in scope.
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
 /// A socket and its halves move between tasks and threads and are `Unpin`,

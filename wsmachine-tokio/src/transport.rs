@@ -14,6 +14,7 @@ pub enum MaybeTlsStream<S> {
     Plain(S),
     /// `wss://`, on tokio-rustls.
     #[cfg(feature = "rustls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
     Rustls(Box<tokio_rustls::client::TlsStream<S>>),
 }
 

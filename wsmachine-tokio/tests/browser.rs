@@ -8,9 +8,11 @@
 //! hyper upgraded, where deflate once could not be negotiated), and leaves
 //! screenshots in `target/browser/` (`page.png` is axum_echo's).
 //!
-//! It needs Chromium (`apt-get install chromium`, or `CHROMIUM=/path`), and
-//! fails, saying so, when it is missing. Unix only: Chromium runs in a
-//! process group of its own, so that it can be killed with its helpers.
+//! It needs Chromium (`CHROMIUM=/path`, or on the `PATH`), and installs it
+//! with apt-get when it is missing (`tests/system` at the root: as root or
+//! with passwordless sudo); when it cannot, it fails saying what to run. It
+//! never skips. Unix only: Chromium runs in a process group of its own, so
+//! that it can be killed with its helpers.
 
 #![cfg(all(feature = "axum", unix))]
 #![allow(clippy::duplicate_mod)]
@@ -18,6 +20,8 @@
 #[path = "browser/chromium.rs"]
 mod chromium;
 mod support;
+#[path = "../../tests/system/mod.rs"]
+mod system;
 
 #[allow(dead_code)]
 #[path = "../examples/axum_echo.rs"]
@@ -79,8 +83,7 @@ impl ServerLog {
     }
 }
 
-/// `target/browser`: the screenshots, Chromium's logs, its profiles while
-/// it runs.
+/// `target/browser`: the screenshots and Chromium's logs.
 fn output_dir() -> PathBuf {
     let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     tmp.parent()
@@ -111,6 +114,7 @@ async fn start_hyper_upgrade() -> (SocketAddr, ServerLog) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_on_axum_echo_echoes_with_deflate_and_closes_cleanly() {
+    chromium::executable();
     bounded(async {
         let (addr, log) = start_axum_echo().await;
         check_in_chromium("axum_echo", addr, &log, "page.png").await;
@@ -120,6 +124,7 @@ async fn chromium_on_axum_echo_echoes_with_deflate_and_closes_cleanly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_on_hyper_upgrade_echoes_with_deflate_and_closes_cleanly() {
+    chromium::executable();
     bounded(async {
         let (addr, log) = start_hyper_upgrade().await;
         check_in_chromium("hyper_upgrade", addr, &log, "hyper_upgrade.png").await;

@@ -8,15 +8,17 @@
 #     client's expected output.
 # Reuses tests/interop/run.sh's venv (target/interop/venv), installing
 # python-websockets there on first use. Needs cargo and python3 (venv).
+# The target directory is $CARGO_TARGET_DIR when set, else target.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 CORE=tests/interop
 HERE=wsmachine-tokio/tests
-WORK=target/interop
+TARGET=${CARGO_TARGET_DIR:-target}
+WORK=$TARGET/interop
 LOGS=$WORK/logs/tokio
 VENV=$WORK/venv
-EXAMPLES=target/debug/examples
+EXAMPLES=$TARGET/debug/examples
 STEP_TIMEOUT=60
 
 # shellcheck source=../../tests/lib.sh
@@ -96,13 +98,14 @@ install_python_websockets() {
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade websockets
 }
 
-for tool in cargo python3 timeout; do
+for tool in "${CARGO:-cargo}" python3 timeout; do
   command -v "$tool" >/dev/null || { say "missing $tool"; exit 1; }
 done
 mkdir -p "$LOGS"
 
 say "building the driver's examples"
-cargo build -p wsmachine-tokio --features axum --examples --quiet
+# All features, as tests/interop/run.sh and `cargo test --all-features`.
+"${CARGO:-cargo}" build --workspace --all-features --examples --quiet
 install_python_websockets
 say "python websockets $("$VENV/bin/python" -c 'import websockets; print(websockets.__version__)')"
 

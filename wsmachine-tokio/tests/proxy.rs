@@ -4,8 +4,10 @@
 //! tunnels first and runs TLS inside the tunnel. A refusal is
 //! `Error::ProxyRejected`, never the server's `Error::Rejected`.
 //!
-//! tinyproxy must be installed (`.ci/run` installs it when missing); without
-//! it these tests fail, they do not skip.
+//! tinyproxy is installed when missing (`tests/system` at the root: apt-get,
+//! as root or with passwordless sudo), before each test's time bound
+//! starts; when it cannot be, the tests fail saying what to run. They never
+//! skip.
 
 mod support;
 #[path = "../../tests/tinyproxy/mod.rs"]
@@ -43,6 +45,7 @@ async fn echo_once(
 
 #[tokio::test]
 async fn ws_goes_through_tinyproxy_with_and_without_credentials() {
+    tinyproxy::binary();
     bounded(async {
         let port = start_echo().await;
         let open = TinyProxy::start(port, None);
@@ -64,6 +67,7 @@ async fn ws_goes_through_tinyproxy_with_and_without_credentials() {
 
 #[tokio::test]
 async fn a_refusal_is_the_proxys_with_its_status_and_body() {
+    tinyproxy::binary();
     bounded(async {
         let port = start_echo().await;
         let guarded = TinyProxy::start(port, Some(("alice", "s3cret")));
@@ -98,6 +102,7 @@ async fn a_refusal_is_the_proxys_with_its_status_and_body() {
 #[tokio::test]
 async fn wss_runs_tls_inside_the_tunnel() {
     use std::sync::Arc;
+    tinyproxy::binary();
     bounded(async {
         let (port, cert) = support::start_tls_echo("127.0.0.1").await;
         let proxy = TinyProxy::start(port, None);

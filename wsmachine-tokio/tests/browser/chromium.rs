@@ -6,11 +6,17 @@
 //! kills the browser and every helper process it started (the one that
 //! leaves the group, the crash handler, is found by its arguments), and
 //! removes its profile.
+//!
+//! The profile is a short directory under the system's temporary directory,
+//! not under `target/`: Chromium's singleton socket lives in it, and a unix
+//! socket's path must fit in 107 bytes, which a clone at a long path
+//! overflows.
 
 use std::collections::VecDeque;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -23,9 +29,10 @@ use wsmachine_tokio::{MaybeTlsStream, Message, WebSocket};
 /// answer, an event.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// How to get Chromium, for the message when it is missing.
+/// How to get Chromium, for the message when it cannot start.
 const INSTALL_HINT: &str = "install it with `apt-get update && apt-get install -y chromium` \
-     (Debian; .ci/run does this), or set CHROMIUM to its path";
+     (Debian; the test does this itself as root or with passwordless sudo), or set CHROMIUM \
+     to its path";
 
 /// Flags for a headless browser on a machine without network: no sandbox
 /// (containers run as root), no GPU, and none of the background fetches
@@ -60,8 +67,9 @@ pub struct Chromium {
 }
 
 /// The browser: `$CHROMIUM`, else `chromium` or `chromium-browser` on the
-/// `PATH`.
-fn executable() -> PathBuf {
+/// `PATH`, installed with apt-get when neither is there (`system`). Call it
+/// before a test's time bound starts: an install takes a while.
+pub fn executable() -> PathBuf {
     if let Some(path) = std::env::var_os("CHROMIUM") {
         let path = PathBuf::from(path);
         assert!(
@@ -71,22 +79,20 @@ fn executable() -> PathBuf {
         );
         return path;
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .flat_map(|dir| [dir.join("chromium"), dir.join("chromium-browser")])
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| panic!("Chromium was not found on the PATH: {INSTALL_HINT}"))
+    crate::system::require(&crate::system::CHROMIUM)
 }
 
 impl Chromium {
-    /// Starts Chromium with a new profile under `dir`, and waits until its
-    /// DevTools endpoint is listening. Its output goes to
-    /// `dir/chromium-NAME.log`; `name` also keeps the profiles of tests that
-    /// run at the same time apart.
+    /// Starts Chromium with a new profile, and waits until its DevTools
+    /// endpoint is listening. Its output goes to `dir/chromium-NAME.log`.
+    /// The profile is `wsm-PID-N` in the temporary directory (see the
+    /// module's comment), N apart for browsers of one process.
     pub async fn launch(dir: &Path, name: &str) -> Chromium {
+        static INSTANCE: AtomicUsize = AtomicUsize::new(0);
         let executable = executable();
         fs::create_dir_all(dir).expect("create the browser's directory");
-        let profile = dir.join(format!("profile-{name}-{}", std::process::id()));
+        let instance = INSTANCE.fetch_add(1, Ordering::Relaxed);
+        let profile = std::env::temp_dir().join(format!("wsm-{}-{instance}", std::process::id()));
         let _ = fs::remove_dir_all(&profile);
         fs::create_dir_all(&profile).expect("create the profile directory");
         let log = dir.join(format!("chromium-{name}.log"));
@@ -200,7 +206,7 @@ impl Drop for Chromium {
 /// The processes with an argument that is `dir` or a path inside it.
 fn processes_mentioning(dir: &Path) -> Vec<u32> {
     let dir = dir.as_os_str().as_encoded_bytes();
-    // Whole components only: profile-x-12 must not match profile-x-123.
+    // Whole components only: wsm-7-1 must not match wsm-7-12.
     let needles = [[dir, b"/"].concat(), [dir, b"\0"].concat()];
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();

@@ -1,8 +1,10 @@
 //! A real SOCKS5 proxy for the driver's tests: Debian's microsocks, started
 //! on a free 127.0.0.1 port, with username/password when asked, killed when
-//! dropped. microsocks must be installed (`apt-get install -y microsocks`;
-//! `.ci/run` installs it when missing): without it the tests fail.
+//! dropped. Installed by the first test that needs it when it is missing.
 #![allow(dead_code)]
+
+#[path = "../../../tests/system/mod.rs"]
+mod system;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -23,17 +25,7 @@ impl Drop for MicroSocks {
 }
 
 fn binary() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
-        .map(|dir| dir.join("microsocks"))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "microsocks is not installed: these tests need it. Install it with \
-                 `apt-get update && apt-get install -y microsocks` (.ci/run does this)"
-            )
-        })
+    system::require(&system::MICROSOCKS)
 }
 
 impl MicroSocks {
