@@ -70,7 +70,12 @@ fi
 say "$("$(rp_binary nginx)" -v 2>&1), $("$(rp_binary haproxy)" -v | head -n 1 | cut -d' ' -f1-3)"
 step_done
 
-step "build: the examples (as tests/autobahn/run.sh builds them) and the tests"
+step "build: wstest, the examples (as tests/autobahn/run.sh builds them) and the tests"
+# wstest once here: the six Autobahn runs below start at once, and would
+# otherwise each install it into the same prefix on a fresh checkout.
+# shellcheck source=../autobahn/install.sh
+source tests/autobahn/install.sh
+ab_install
 # The same flags as tests/autobahn/run.sh, so that its builds are no-ops.
 cargo build --quiet --all-features --example tokio_echo --example axum_echo --example echo_server \
   --config 'profile.dev.package.wsmachine.opt-level=3' \

@@ -6,7 +6,9 @@
 //! permessage-deflate in `ws.extensions`, a clean close with the code. It
 //! runs against `axum_echo` (the extractor) and `hyper_upgrade` (a stream
 //! hyper upgraded, where deflate once could not be negotiated), and leaves
-//! screenshots in `target/browser/` (`page.png` is axum_echo's).
+//! screenshots in `target/browser/` (`page.png` is axum_echo's). A third,
+//! ignored, runs it through nginx; tests/reverse_proxy/run.sh starts the
+//! proxy and runs it.
 //!
 //! It needs Chromium (`apt-get install chromium`, or `CHROMIUM=/path`), and
 //! fails, saying so, when it is missing. Unix only: Chromium runs in a
