@@ -190,7 +190,9 @@ ECHO_LOG=$LOGS/$SERVER_EXAMPLE.stderr
 "$EXAMPLES/$SERVER_EXAMPLE" 127.0.0.1:0 --quiet 2>"$ECHO_LOG" &
 echo_pid=$!
 background_pids+=("$echo_pid")
-if ! wait_until 100 grep -qE 'listening on ws://|serving http://' "$ECHO_LOG"; then
+# The whole line, port included: stderr is unbuffered, and the line may
+# arrive in several writes (seen with six runs at once).
+if ! wait_until 100 grep -qzP '(listening on ws|serving http)://127\.0\.0\.1:\d+[/\n]' "$ECHO_LOG"; then
   say "$SERVER_EXAMPLE did not start:"
   cat "$ECHO_LOG"
   exit 1

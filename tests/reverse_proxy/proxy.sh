@@ -38,6 +38,10 @@ start_proxy() {
   chmod 755 "$dir"
   local i=0
   for backend in "$@"; do
+    [[ "$backend" =~ ^[0-9]+$ ]] || {
+      echo "proxy: a backend port must be a number, not '$backend'" >&2
+      return 2
+    }
     i=$((i + 1))
     case "$kind" in
       nginx) servers+="        server 127.0.0.1:$backend;"$'\n' ;;

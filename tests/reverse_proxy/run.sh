@@ -170,7 +170,8 @@ spread() {
     target/debug/examples/tokio_echo 127.0.0.1:0 2>"$log" &
     background_pids+=("$!")
     local tries=100
-    until grep -q 'listening on ws://' "$log"; do
+    # The whole line with its port (it may arrive in several writes).
+    until grep -qzP 'listening on ws://127\.0\.0\.1:\d+\n' "$log"; do
       tries=$((tries - 1))
       [ "$tries" -gt 0 ] || {
         echo "tokio_echo $i did not start"
