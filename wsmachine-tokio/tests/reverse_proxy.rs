@@ -122,8 +122,9 @@ async fn read_to_the_end(ws: &mut WebSocket<TcpStream>) -> ServerEnd {
     ServerEnd { messages, error }
 }
 
-/// The `WHOLE` text messages, then the first two fragments of a 256 KiB
-/// binary message (no FIN), as frames from a client (`masked`) or a server.
+/// The `WHOLE` text messages, then two 64 KiB fragments of a binary
+/// message that never finishes (no FIN), as frames from a client
+/// (`masked`) or a server.
 fn start_of_a_cut_message(masked: bool) -> Vec<u8> {
     let frame = |opcode: u8, fin: bool, payload: &[u8]| {
         if masked {
