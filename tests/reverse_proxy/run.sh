@@ -15,7 +15,8 @@
 #      proxy that cuts a connection mid-message ends it with a typed
 #      transport error on both sides after every whole message (the
 #      ignored tests of wsmachine-tokio/tests/reverse_proxy.rs, with the
-#      proxy's idle timeout at 2 s so that it cuts fast);
+#      proxy's idle timeout at 2 s so that it cuts fast, then the proxy
+#      stopped with SIGTERM);
 #   3. three tokio_echo behind one HAProxy (balance roundrobin): 30
 #      connections land 10 on each (counted in the servers' logs);
 #   4. headless Chromium loads axum_echo's page through nginx: echoes up to
@@ -133,6 +134,7 @@ check_pass_through() {
     WSMACHINE_REVERSE_PROXY_ADDR=127.0.0.1:$PROXY_PORT \
     WSMACHINE_REVERSE_PROXY_BACKEND=127.0.0.1:$backend \
     WSMACHINE_REVERSE_PROXY_IDLE=2 \
+    WSMACHINE_REVERSE_PROXY_PID=$PROXY_PID \
     timeout --kill-after=5 120 cargo test --quiet -p wsmachine-tokio --all-features \
     --test reverse_proxy -- --ignored --exact close_codes_rejections_and_drops_pass_through \
     --nocapture

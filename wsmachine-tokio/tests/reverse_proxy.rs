@@ -11,6 +11,8 @@
 //!   `close_codes_rejections_and_drops_pass_through` binds and serves;
 //! - `WSMACHINE_REVERSE_PROXY_IDLE`: the proxy's idle timeout for an
 //!   upgraded connection in seconds (short, so that the drop happens fast);
+//! - `WSMACHINE_REVERSE_PROXY_PID`: the proxy's process, which the test
+//!   stops last, mid-message;
 //! - `WSMACHINE_REVERSE_PROXY_CONNECTIONS`: for
 //!   `connections_through_the_balancer`, how many to open.
 
@@ -403,6 +405,57 @@ async fn close_codes_rejections_and_drops_pass_through() {
         let mut rest = Vec::new();
         let ended = tokio::time::timeout(bound, stream.read_to_end(&mut rest)).await;
         assert!(ended.is_ok(), "{name}: the proxy closed the client's side");
+
+        // Last, the proxy itself stops (SIGTERM: nginx's fast shutdown,
+        // HAProxy's hard stop) while the server is in the middle of a
+        // message: the same typed ends, well before the idle timeout.
+        let pid = env("WSMACHINE_REVERSE_PROXY_PID");
+        let url = format!("ws://{proxy}/cut-to-client");
+        let (mut ws, _) = wsmachine_tokio::connect(url.as_str())
+            .await
+            .expect("upgrade through the proxy");
+        let mut got = Vec::new();
+        while got.len() < WHOLE.len() {
+            match tokio::time::timeout(bound, ws.recv()).await {
+                Ok(Some(Ok(message))) => got.push(message),
+                other => panic!("{name}: expected the whole messages, got {other:?}"),
+            }
+        }
+        let stopped = std::time::Instant::now();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "{name}: kill -TERM {pid}: {status}");
+        let end = tokio::time::timeout(bound, ws.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{name}: the client saw no end within {bound:?}"));
+        let elapsed = stopped.elapsed();
+        let texts: Vec<_> = got.iter().filter_map(Message::as_text).collect();
+        assert_eq!(texts, WHOLE, "{name}: the whole messages first");
+        match end {
+            Some(Err(error)) if is_transport_end(&error) => {
+                println!(
+                    "{name}: proxy stopped mid-message, the client got {texts:?}, then {error:?}"
+                )
+            }
+            other => panic!("{name}: the client's end after the proxy stopped: {other:?}"),
+        }
+        assert!(
+            elapsed < Duration::from_secs(idle),
+            "{name}: the end came from the stop, not the idle timeout: {elapsed:?}"
+        );
+        let (target, server_end) = tokio::time::timeout(bound, ends.recv())
+            .await
+            .expect("the server's end in time")
+            .expect("the server reports");
+        assert_eq!(target, "/cut-to-client");
+        let error = server_end.error.as_ref().expect("the server saw an error");
+        assert!(
+            is_transport_end(error),
+            "{name}: the server's end: {server_end:?}"
+        );
+        println!("{name}: ... and the server got {error:?}");
     })
     .await;
 }
