@@ -17,6 +17,11 @@ cleanup() {
   done
 }
 trap cleanup EXIT
+# A script stopped by a signal (its caller's cleanup, a timeout, Ctrl-C)
+# stops its background programs too: bash runs the EXIT trap only when it
+# exits, not when a signal kills it.
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 # check NAME COMMAND...: runs COMMAND, counts it, and shows its output when
 # it fails.

@@ -34,6 +34,14 @@
 # cold release build takes 4 minutes here, and the cases run as fast),
 # AUTOBAHN_TIMEOUT (seconds for each role's run; default 420, 5400 with
 # all-deflate).
+#
+# Behind a reverse proxy: AUTOBAHN_FRONT=nginx|haproxy starts that proxy
+# (tests/reverse_proxy/proxy.sh, the configurations of docs/deployment.md)
+# in front of the server example, and the suite connects to the proxy. The
+# server role only, graded strict, under its own agent name
+# (wsmachine-tokio-via-nginx, ...) and not compared with docs/conformance.md.
+# AUTOBAHN_DRIVER=axum (the axum extractor's axum_echo, its /ws endpoint) is
+# a server role too. tests/reverse_proxy/run.sh runs these.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 START=$SECONDS
@@ -60,8 +68,28 @@ case "${AUTOBAHN_DRIVER:-blocking}" in
     SERVER_EXAMPLE=plain_echo CLIENT_EXAMPLE=
     AGENT=wsmachine-plain SECTION=ci-plain
     ;;
+  axum)
+    # The server role only, at the app's WebSocket route.
+    SERVER_EXAMPLE=axum_echo CLIENT_EXAMPLE=
+    AGENT=wsmachine-axum SECTION=
+    ;;
   *)
-    echo "AUTOBAHN_DRIVER must be blocking, tokio or plain" >&2
+    echo "AUTOBAHN_DRIVER must be blocking, tokio, plain or axum" >&2
+    exit 2
+    ;;
+esac
+WS_PATH=/
+[ "$SERVER_EXAMPLE" != axum_echo ] || WS_PATH=/ws
+FRONT=${AUTOBAHN_FRONT:-}
+case "$FRONT" in
+  '') ;;
+  nginx | haproxy)
+    # The proxy is what is under test with the server: its own agent name,
+    # no client role, no docs section.
+    CLIENT_EXAMPLE= AGENT=$AGENT-via-$FRONT SECTION=
+    ;;
+  *)
+    echo "AUTOBAHN_FRONT must be nginx or haproxy" >&2
     exit 2
     ;;
 esac
@@ -162,15 +190,25 @@ ECHO_LOG=$LOGS/$SERVER_EXAMPLE.stderr
 "$EXAMPLES/$SERVER_EXAMPLE" 127.0.0.1:0 --quiet 2>"$ECHO_LOG" &
 echo_pid=$!
 background_pids+=("$echo_pid")
-if ! wait_until 100 grep -q 'listening on ws://' "$ECHO_LOG"; then
+# The whole line, port included: stderr is unbuffered, and the line may
+# arrive in several writes (seen with six runs at once).
+if ! wait_until 100 grep -qzP '(listening on ws|serving http)://127\.0\.0\.1:\d+[/\n]' "$ECHO_LOG"; then
   say "$SERVER_EXAMPLE did not start:"
   cat "$ECHO_LOG"
   exit 1
 fi
-echo_port=$(sed -n 's|.*listening on ws://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$ECHO_LOG" | head -n 1)
-cat >"$WORK/fuzzingclient.json" <<EOF
+echo_port=$(sed -n 's#.*\(listening on ws\|serving http\)://127\.0\.0\.1:\([0-9]*\).*#\2#p' "$ECHO_LOG" | head -n 1)
+suite_target=$echo_port
+if [ -n "$FRONT" ]; then
+  # shellcheck source=../reverse_proxy/proxy.sh
+  source tests/reverse_proxy/proxy.sh
+  start_proxy "$FRONT" "$LOGS/$FRONT" 1h "$echo_port"
+  suite_target=$PROXY_PORT
+fi
+# One spec file per agent: runs of several agents may share $WORK at once.
+cat >"$LOGS/fuzzingclient.json" <<EOF
 {"options": {"failByDrop": false}, "outdir": "$REPORTS/server",
- "servers": [{"agent": "$AGENT", "url": "ws://127.0.0.1:$echo_port"}],
+ "servers": [{"agent": "$AGENT", "url": "ws://127.0.0.1:$suite_target$WS_PATH"}],
  "cases": $(cases_json), "exclude-cases": [], "exclude-agent-cases": {}}
 EOF
 
@@ -198,10 +236,10 @@ EOF
 fi
 
 say "${#CASES[@]} case patterns, roles: ${ROLES[*]}, each bounded by ${ROLE_TIMEOUT} s"
-say "server role: fuzzingclient -> $SERVER_EXAMPLE on port $echo_port"
+say "server role: fuzzingclient -> ${FRONT:+$FRONT on port $suite_target -> }$SERVER_EXAMPLE on port $echo_port"
 ROLES_START=$SECONDS
 timeout --kill-after=10 "$ROLE_TIMEOUT" "${WSTEST[@]}" -m fuzzingclient \
-  -s "$WORK/fuzzingclient.json" >"$LOGS/fuzzingclient.log" 2>&1 &
+  -s "$LOGS/fuzzingclient.json" >"$LOGS/fuzzingclient.log" 2>&1 &
 suite_client_pid=$!
 background_pids+=("$suite_client_pid")
 
@@ -244,14 +282,14 @@ grade_args=(--agent "$AGENT")
 for role in "${ROLES[@]}"; do
   grade_args+=(--role "$role=$REPORTS/$role")
 done
-if [ "$CASE_SET" = ci ]; then
+if [ "$CASE_SET" = ci ] && [ -n "$SECTION" ]; then
   grade_args+=(--docs docs/conformance.md --section "$SECTION")
   if [ "${AUTOBAHN_UPDATE_DOCS:-0}" = 1 ]; then
     grade_args+=(--update)
   else
     grade_args+=(--check)
   fi
-elif [ "$CASE_SET" = all-deflate ] && [ "${AUTOBAHN_UPDATE_DOCS:-0}" = 1 ]; then
+elif [ "$CASE_SET" = all-deflate ] && [ -z "$FRONT" ] && [ "${AUTOBAHN_UPDATE_DOCS:-0}" = 1 ]; then
   grade_args+=(--docs docs/conformance.md --section all-deflate --update)
 fi
 graded=0

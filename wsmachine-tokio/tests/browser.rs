@@ -7,6 +7,7 @@
 //! runs against `axum_echo` (the extractor) and `hyper_upgrade` (a stream
 //! hyper upgraded, where deflate once could not be negotiated), and leaves
 //! screenshots in `target/browser/` (`page.png` is axum_echo's).
+//! `browser_via_proxy.rs` runs the same check through nginx.
 //!
 //! It needs Chromium (`CHROMIUM=/path`, or on the `PATH`), and installs it
 //! with apt-get when it is missing (`tests/system` at the root: as root or
@@ -19,13 +20,14 @@
 
 #[path = "browser/chromium.rs"]
 mod chromium;
+#[path = "support/mod.rs"]
 mod support;
 #[path = "../../tests/system/mod.rs"]
 mod system;
 
 #[allow(dead_code)]
 #[path = "../examples/axum_echo.rs"]
-mod axum_echo;
+pub(crate) mod axum_echo;
 
 #[allow(dead_code)]
 #[path = "../examples/hyper_upgrade.rs"]
@@ -40,7 +42,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use chromium::{Chromium, Devtools, STEP_TIMEOUT};
 use serde_json::{Value, json};
-use support::{bounded, loopback};
+pub(crate) use support::{bounded, loopback};
 
 /// The in-page check, called as `(CHECK)(SIZES)`.
 const CHECK: &str = include_str!("browser/echo_check.js");
@@ -58,10 +60,10 @@ const SIZES: [usize; 8] = [0, 1, 125, 126, 65_535, 65_536, 100_000, 1 << 20];
 
 /// What a server example logged.
 #[derive(Clone, Default)]
-struct ServerLog(Arc<Mutex<Vec<String>>>);
+pub(crate) struct ServerLog(Arc<Mutex<Vec<String>>>);
 
 impl ServerLog {
-    fn sink(&self) -> axum_echo::LogSink {
+    pub(crate) fn sink(&self) -> axum_echo::LogSink {
         let lines = Arc::clone(&self.0);
         Arc::new(move |line: &str| lines.lock().expect("lock").push(line.to_owned()))
     }
@@ -135,7 +137,12 @@ async fn chromium_on_hyper_upgrade_echoes_with_deflate_and_closes_cleanly() {
 /// Starts Chromium, runs the page's check against the server at `addr`,
 /// saves a screenshot as `screenshot`, and asserts on what the page and
 /// the server saw.
-async fn check_in_chromium(name: &str, addr: SocketAddr, server_log: &ServerLog, screenshot: &str) {
+pub(crate) async fn check_in_chromium(
+    name: &str,
+    addr: SocketAddr,
+    server_log: &ServerLog,
+    screenshot: &str,
+) {
     let started = Instant::now();
     let dir = output_dir();
     let mut chromium = Chromium::launch(&dir, name).await;

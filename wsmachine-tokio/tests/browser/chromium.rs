@@ -79,7 +79,7 @@ pub fn executable() -> PathBuf {
         );
         return path;
     }
-    crate::system::require(&crate::system::CHROMIUM)
+    super::system::require(&super::system::CHROMIUM)
 }
 
 impl Chromium {
