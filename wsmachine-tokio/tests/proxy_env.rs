@@ -4,6 +4,9 @@
 //! real environment against microsocks and tinyproxy (started by the test)
 //! and a proxy port nothing listens on.
 
+// tinyproxy and microsocks each include the shared installer.
+#![allow(clippy::duplicate_mod)]
+
 mod microsocks;
 mod support;
 #[path = "../../tests/tinyproxy/mod.rs"]
