@@ -187,6 +187,10 @@ mkdir -p "$REPORTS/server" "$REPORTS/client"
 
 # The server role: the suite as client, the echo server under test.
 ECHO_LOG=$LOGS/$SERVER_EXAMPLE.stderr
+# Emptied here, not only by the redirect below, which happens in the child
+# some time after this shell goes on: the wait must not read the line a
+# previous run left.
+: >"$ECHO_LOG"
 "$EXAMPLES/$SERVER_EXAMPLE" 127.0.0.1:0 --quiet 2>"$ECHO_LOG" &
 echo_pid=$!
 background_pids+=("$echo_pid")

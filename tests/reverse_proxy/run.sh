@@ -169,6 +169,7 @@ spread() {
   local ports=() i port log
   for i in 1 2 3; do
     log=$WORK/tokio_echo-$i.log
+    : >"$log" # not a line a previous run left
     target/debug/examples/tokio_echo 127.0.0.1:0 2>"$log" &
     background_pids+=("$!")
     local tries=100
