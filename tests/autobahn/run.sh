@@ -222,14 +222,14 @@ ROLES=(server)
 [ -z "$CLIENT_EXAMPLE" ] || ROLES+=(client)
 if [ -n "$CLIENT_EXAMPLE" ]; then
   suite_port=$(free_port)
-  cat >"$WORK/fuzzingserver.json" <<EOF
+  cat >"$LOGS/fuzzingserver.json" <<EOF
 {"url": "ws://127.0.0.1:$suite_port", "outdir": "$REPORTS/client",
  "options": {"failByDrop": false},
  "cases": $(cases_json), "exclude-cases": [], "exclude-agent-cases": {}}
 EOF
   # --webport 0: no report web server, which would take port 8080.
   timeout --kill-after=10 "$ROLE_TIMEOUT" "${WSTEST[@]}" -m fuzzingserver --webport 0 \
-    -s "$WORK/fuzzingserver.json" >"$LOGS/fuzzingserver.log" 2>&1 &
+    -s "$LOGS/fuzzingserver.json" >"$LOGS/fuzzingserver.log" 2>&1 &
   suite_server_pid=$!
   background_pids+=("$suite_server_pid")
   if ! wait_until 300 port_open "$suite_port"; then
