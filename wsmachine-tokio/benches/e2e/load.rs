@@ -376,6 +376,9 @@ pub struct Throughput {
 }
 
 /// Runs `case` against the server at `addr` (process `pid`).
+/// How long a measuring window may be stretched for its first echo.
+const FIRST_ECHO_PATIENCE: Duration = Duration::from_secs(20);
+
 pub async fn throughput(
     addr: SocketAddr,
     pid: u32,
@@ -406,6 +409,13 @@ pub async fn throughput(
     let (start_count, start) = (echoes.load(Ordering::Relaxed), Instant::now());
     let (server_start, client_start) = (cpu_seconds(pid), cpu_seconds(std::process::id()));
     tokio::time::sleep(measure).await;
+    // A window shorter than one echo (the short run's 300 ms, 1 MiB messages
+    // in a debug build on a busy machine) is stretched until the first echo
+    // in it, up to a bound, rather than report a working server silent.
+    let patience = start + FIRST_ECHO_PATIENCE;
+    while echoes.load(Ordering::Relaxed) == start_count && Instant::now() < patience {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let (end_count, elapsed) = (echoes.load(Ordering::Relaxed), start.elapsed());
     let (server_end, client_end) = (cpu_seconds(pid), cpu_seconds(std::process::id()));
     tasks.shutdown().await;
