@@ -1,10 +1,12 @@
-//! The HTTP CONNECT tunnel on tokio, for `wss://` through a proxy, where TLS
-//! goes between the tunnel and the handshake. (`ws://` needs none of this:
-//! the core's client runs the tunnel itself.)
+//! The tunnels the driver opens before TLS and the handshake, on tokio:
+//! SOCKS5 (`crate::socks`) for any URL, and HTTP CONNECT for `wss://`
+//! through an HTTP proxy, where TLS goes between the tunnel and the
+//! handshake. (`ws://` through an HTTP proxy needs neither: the core's
+//! client runs that tunnel itself.) Both are the core's sans-I/O tunnels,
+//! driven by one loop, [`open`].
 
-#[cfg(feature = "rustls")]
+use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-#[cfg(feature = "rustls")]
 use tokio::net::TcpStream;
 #[cfg(feature = "rustls")]
 use wsmachine::handshake::client::ClientConfig;
@@ -13,6 +15,51 @@ use wsmachine::proxy::ProxyRejection;
 use wsmachine::proxy::{ProxyConfig, ProxyTunnel, TunnelEvent};
 
 use crate::error::Error;
+
+/// What the loop needs of a sans-I/O tunnel.
+pub(crate) trait Tunnel {
+    /// The next bytes to write to the proxy.
+    fn transmit(&mut self) -> Option<Bytes>;
+    /// The outcome, once there is one: the bytes that came after the
+    /// proxy's answer, or why the tunnel failed.
+    fn outcome(&mut self) -> Option<Result<Bytes, Error>>;
+    /// Bytes read from the proxy; a failure is reported by `outcome`.
+    fn feed(&mut self, data: &[u8]);
+    /// The proxy's end of the stream; reported by `outcome`.
+    fn feed_eof(&mut self);
+}
+
+/// Runs `tunnel` over `stream`, which goes to the proxy, until it is open.
+/// The caller bounds it with its deadline.
+pub(crate) async fn open(stream: &mut TcpStream, tunnel: &mut impl Tunnel) -> Result<(), Error> {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        while let Some(bytes) = tunnel.transmit() {
+            stream.write_all(&bytes).await?;
+        }
+        if let Some(outcome) = tunnel.outcome() {
+            // Neither a WebSocket server nor a TLS server speaks before
+            // the client: nothing can come through the tunnel yet.
+            if !outcome?.is_empty() {
+                return Err(Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "data from the target before the client spoke",
+                )));
+            }
+            return Ok(());
+        }
+        let read = match stream.read(&mut buf).await {
+            Ok(n) => n,
+            // A reset is the proxy going away: the end of its answer.
+            Err(error) if crate::socket::is_reset(&error) => 0,
+            Err(error) => return Err(Error::Io(error)),
+        };
+        match buf.get(..read) {
+            Some([]) | None => tunnel.feed_eof(),
+            Some(bytes) => tunnel.feed(bytes),
+        }
+    }
+}
 
 /// The error for a proxy's refusal.
 pub(crate) fn rejected(rejection: ProxyRejection) -> Error {
@@ -41,45 +88,7 @@ pub(crate) async fn tunnel(
         ))
     })?;
     let deadline = tokio::time::Instant::now() + config.config.handshake_timeout;
-    let io = async {
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            while let Some(bytes) = tunnel.poll_transmit() {
-                stream.write_all(&bytes).await?;
-            }
-            match tunnel.poll_event() {
-                Some(TunnelEvent::Established { leftover, .. }) => {
-                    // A TLS server speaks only after the client's hello:
-                    // nothing can come through the tunnel before it.
-                    if !leftover.is_empty() {
-                        return Err(Error::Io(std::io::Error::new(
-                            std::io::ErrorKind::InvalidData,
-                            "data from the target before the TLS handshake",
-                        )));
-                    }
-                    return Ok(());
-                }
-                Some(TunnelEvent::Rejected(rejection)) => return Err(rejected(rejection)),
-                None => {}
-            }
-            if let Some(error) = tunnel.error() {
-                return Err(Error::Handshake(
-                    wsmachine::handshake::HandshakeError::Proxy(error.clone()),
-                ));
-            }
-            let read = match stream.read(&mut buf).await {
-                Ok(n) => n,
-                Err(error) if is_gone(&error) => 0,
-                Err(error) => return Err(Error::Io(error)),
-            };
-            // A malformed or cut-off answer is reported just above.
-            let _ = match buf.get(..read) {
-                Some([]) | None => tunnel.receive_eof(),
-                Some(bytes) => tunnel.receive(bytes),
-            };
-        }
-    };
-    match tokio::time::timeout_at(deadline, io).await {
+    match tokio::time::timeout_at(deadline, open(&mut stream, &mut tunnel)).await {
         Ok(result) => result.map(|()| stream),
         Err(_) => Err(Error::Handshake(
             wsmachine::handshake::HandshakeError::Timeout,
@@ -87,14 +96,29 @@ pub(crate) async fn tunnel(
     }
 }
 
-/// A reset or broken pipe: the proxy is gone, which is the end of its
-/// answer.
 #[cfg(feature = "rustls")]
-fn is_gone(error: &std::io::Error) -> bool {
-    matches!(
-        error.kind(),
-        std::io::ErrorKind::ConnectionReset
-            | std::io::ErrorKind::ConnectionAborted
-            | std::io::ErrorKind::BrokenPipe
-    )
+impl Tunnel for ProxyTunnel {
+    fn transmit(&mut self) -> Option<Bytes> {
+        self.poll_transmit()
+    }
+
+    fn outcome(&mut self) -> Option<Result<Bytes, Error>> {
+        match self.poll_event() {
+            Some(TunnelEvent::Established { leftover, .. }) => Some(Ok(leftover)),
+            Some(TunnelEvent::Rejected(rejection)) => Some(Err(rejected(rejection))),
+            None => self.error().map(|error| {
+                Err(Error::Handshake(
+                    wsmachine::handshake::HandshakeError::Proxy(error.clone()),
+                ))
+            }),
+        }
+    }
+
+    fn feed(&mut self, data: &[u8]) {
+        let _ = self.receive(data);
+    }
+
+    fn feed_eof(&mut self) {
+        let _ = self.receive_eof();
+    }
 }

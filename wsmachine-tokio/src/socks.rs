@@ -3,7 +3,6 @@
 
 use std::net::IpAddr;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wsmachine::handshake::client::ClientConfigError;
 use wsmachine::proxy::{Socks5Config, Socks5Event, Socks5Target, Socks5Tunnel};
@@ -38,45 +37,27 @@ pub(crate) async fn tunnel(
     };
     let mut tunnel = Socks5Tunnel::new(proxy, target, port)
         .map_err(|error| Error::Config(ClientConfigError::Socks5(error)))?;
-    // The reply is at most 262 bytes; the tunnel keeps what follows it.
-    let mut buf = [0u8; 512];
-    loop {
-        while let Some(bytes) = tunnel.poll_transmit() {
-            stream.write_all(&bytes).await?;
+    crate::proxy::open(&mut stream, &mut tunnel).await?;
+    Ok(stream)
+}
+
+impl crate::proxy::Tunnel for Socks5Tunnel {
+    fn transmit(&mut self) -> Option<bytes::Bytes> {
+        self.poll_transmit()
+    }
+
+    fn outcome(&mut self) -> Option<Result<bytes::Bytes, Error>> {
+        if let Some(Socks5Event::Established { leftover, .. }) = self.poll_event() {
+            return Some(Ok(leftover));
         }
-        if let Some(Socks5Event::Established { leftover, .. }) = tunnel.poll_event() {
-            // Neither a WebSocket server nor a TLS server speaks before the
-            // client: nothing can come through the tunnel yet.
-            if !leftover.is_empty() {
-                return Err(Error::Io(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    "data from the target before the client spoke",
-                )));
-            }
-            return Ok(stream);
-        }
-        if let Some(error) = tunnel.error() {
-            return Err(Error::Socks5(error.clone()));
-        }
-        let read = match stream.read(&mut buf).await {
-            Ok(n) => n,
-            // A reset is the proxy going away: the end of its answer.
-            Err(error)
-                if matches!(
-                    error.kind(),
-                    std::io::ErrorKind::ConnectionReset
-                        | std::io::ErrorKind::ConnectionAborted
-                        | std::io::ErrorKind::BrokenPipe
-                ) =>
-            {
-                0
-            }
-            Err(error) => return Err(Error::Io(error)),
-        };
-        // A failure is the tunnel's error, reported just above.
-        let _ = match buf.get(..read) {
-            Some([]) | None => tunnel.receive_eof(),
-            Some(bytes) => tunnel.receive(bytes),
-        };
+        self.error().map(|error| Err(Error::Socks5(error.clone())))
+    }
+
+    fn feed(&mut self, data: &[u8]) {
+        let _ = self.receive(data);
+    }
+
+    fn feed_eof(&mut self) {
+        let _ = self.receive_eof();
     }
 }

@@ -256,7 +256,7 @@ impl<S> WebSocket<S> {
 
 /// A transport end that is an end, not a failure: after a Close it is the
 /// normal way for a peer to go, and before one the core reports it as 1006.
-fn is_reset(error: &io::Error) -> bool {
+pub(crate) fn is_reset(error: &io::Error) -> bool {
     matches!(
         error.kind(),
         io::ErrorKind::ConnectionReset
