@@ -164,7 +164,7 @@ impl<E: Entropy> ClientRole<E> {
             .map(Error::Handshake);
         engine.push_event(Event::HandshakeRejected(Rejection::from(read)));
         // Whatever follows the rejection is not WebSocket data.
-        engine.drop_received();
+        engine.recv.clear();
         self.handshake = ClientHandshake::Done;
         engine.fail_handshake(now, error.clone());
         error.map_or(Ok(()), Err)
@@ -187,7 +187,7 @@ impl<E: Entropy> ClientRole<E> {
             })
             .map(Error::Handshake);
         engine.push_event(Event::ProxyRejected(rejection));
-        engine.drop_received();
+        engine.recv.clear();
         self.handshake = ClientHandshake::Done;
         engine.fail_handshake(now, error.clone());
         error.map_or(Ok(()), Err)
@@ -210,8 +210,9 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
             match &mut self.handshake {
                 ClientHandshake::Done => return Ok(()),
                 ClientHandshake::Tunnelling(tunnel) => {
-                    let (consumed, step) = tunnel.0.read(&engine.recv);
-                    engine.recv.advance(consumed.min(engine.recv.len()));
+                    let (consumed, step) = tunnel.0.read(engine.recv.bytes());
+                    let recv = engine.recv.bytes();
+                    recv.advance(consumed.min(recv.len()));
                     match step {
                         Ok(TunnelStep::Pending) => return Ok(()),
                         Ok(TunnelStep::Established(_)) => {
@@ -229,7 +230,7 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
                     }
                 }
                 ClientHandshake::AwaitingResponse(parser) => {
-                    let (response, head_len) = match parser.parse_response(&engine.recv) {
+                    let (response, head_len) = match parser.parse_response(engine.recv.bytes()) {
                         Ok(Some(parsed)) => parsed,
                         Ok(None) => return Ok(()),
                         Err(error) => {
@@ -240,7 +241,7 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
                             );
                         }
                     };
-                    engine.recv.advance(head_len);
+                    engine.recv.bytes().advance(head_len);
                     match response.status {
                         101 => {
                             let accepted = match self.config.check_response(&self.key, response) {
@@ -268,8 +269,9 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
                     }
                 }
                 ClientHandshake::ReadingRejection(reader) => {
-                    let consumed = reader.read(&engine.recv);
-                    engine.recv.advance(consumed.min(engine.recv.len()));
+                    let consumed = reader.read(engine.recv.bytes());
+                    let recv = engine.recv.bytes();
+                    recv.advance(consumed.min(recv.len()));
                     return self.finish_rejection(engine, now, None);
                 }
             }

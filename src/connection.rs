@@ -1,6 +1,6 @@
 //! [`Connection`]: one engine, two roles.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use core::time::Duration;
 
 use crate::close::CloseCode;
@@ -85,29 +85,11 @@ impl<R: Role> Connection<R> {
         if let Some(error) = self.engine.error() {
             return Err(error.clone());
         }
-        if matches!(self.engine.phase(), Phase::AwaitingEof | Phase::Closed) {
-            // RFC 6455 §5.5.1: nothing after the closing handshake counts.
+        if self.engine.phase().ignores_input() {
             return Ok(());
         }
         self.engine.note_time(now);
         self.engine.append_received(data);
-        self.receive_handshake(now)
-    }
-
-    /// Feeds a buffer read from the transport without copying it when the
-    /// connection holds no unconsumed bytes.
-    ///
-    /// # Errors
-    /// As [`receive`](Self::receive).
-    pub fn receive_buf(&mut self, now: Duration, data: BytesMut) -> Result<(), Error> {
-        if let Some(error) = self.engine.error() {
-            return Err(error.clone());
-        }
-        if matches!(self.engine.phase(), Phase::AwaitingEof | Phase::Closed) {
-            return Ok(());
-        }
-        self.engine.note_time(now);
-        self.engine.take_received(data);
         self.receive_handshake(now)
     }
 
@@ -130,8 +112,6 @@ impl<R: Role> Connection<R> {
     /// The handshake's error when the transport ended during the opening
     /// handshake, or the error the connection failed with earlier.
     pub fn receive_eof(&mut self, now: Duration) -> Result<(), Error> {
-        // Room lent for a read that found the end is given back.
-        self.engine.settle_lent();
         if let Some(error) = self.engine.error() {
             return Err(error.clone());
         }

@@ -136,6 +136,7 @@ pub use protocol::{DataKind, Fragment};
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use receive_into::ReadError;
+pub use receive_into::ReceiveRoom;
 pub use server::{Server, ServerRole};
 pub use state::State;
 

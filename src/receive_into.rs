@@ -2,18 +2,40 @@
 //! rustls' `read_tls`: the transport's copy is the only one, and received
 //! payload is unmasked in place.
 
+use core::marker::PhantomData;
 use core::mem::MaybeUninit;
+use core::ops::{Deref, DerefMut};
 use core::time::Duration;
 
 use crate::connection::{Connection, Role};
 use crate::error::Error;
-use crate::state::Phase;
+
+/// Room at the end of a connection's receive buffer, lent for one read:
+/// the transport writes into it, then [`commit`](ReceiveRoom::commit) takes
+/// what it wrote as received. Dropping it gives the room back.
+///
+/// `T` is `u8` for room whose bytes are initialised
+/// ([`Connection::receive_room`]): it derefs to `[u8]`, so any transport can
+/// read into it, and `commit` is safe. `T` is `MaybeUninit<u8>` for room
+/// that is not ([`Connection::receive_room_uninit`]), for a transport that
+/// fills such memory soundly: it is written through
+/// [`as_uninit_mut`](ReceiveRoom::as_uninit_mut), and its `commit` is
+/// `unsafe`.
+///
+/// The room borrows the connection, so nothing else can touch the buffer
+/// while it is lent.
+#[derive(Debug)]
+#[must_use = "the room is given back unless it is committed"]
+pub struct ReceiveRoom<'c, R: Role, T = u8> {
+    conn: &'c mut Connection<R>,
+    element: PhantomData<T>,
+}
 
 impl<R: Role> Connection<R> {
     /// Lends `len` bytes of room at the end of the connection's receive
-    /// buffer, for the transport to read into; then call
-    /// [`commit_received`](Self::commit_received) with the number of bytes
-    /// it wrote at the start of the room.
+    /// buffer, for the transport to read into; then
+    /// [`commit`](ReceiveRoom::commit) the number of bytes it wrote at the
+    /// start of the room.
     ///
     /// The bytes go through no buffer of the caller's: a large message then
     /// costs the transport's copy and one pass to unmask in place, where
@@ -23,7 +45,6 @@ impl<R: Role> Connection<R> {
     /// committed), so steady reads zero nothing. It grows by what the caller
     /// asks for, never by a length a peer declared, and an empty buffer is
     /// let go as with `receive`, so an idle connection still holds little.
-    /// Room never committed is given back by the next call.
     ///
     /// ```
     /// use core::time::Duration;
@@ -31,47 +52,39 @@ impl<R: Role> Connection<R> {
     ///
     /// let mut server = Server::new_open(Config::default(), Duration::ZERO);
     /// let frame = [0x81, 0x82, 0, 0, 0, 0, b'h', b'i']; // a masked "hi"
-    /// let room = server.receive_buffer(4096);
+    /// let mut room = server.receive_room(4096);
     /// room[..frame.len()].copy_from_slice(&frame); // what a read would do
-    /// server.commit_received(Duration::ZERO, frame.len())?;
+    /// room.commit(Duration::ZERO, frame.len())?;
     /// let Some(Event::Frame(frame)) = server.poll_event() else { panic!() };
     /// assert_eq!(&frame.payload[..], b"hi");
     /// # Ok::<(), wsmachine::Error>(())
     /// ```
-    pub fn receive_buffer(&mut self, len: usize) -> &mut [u8] {
-        self.engine.lend_room(len)
+    pub fn receive_room(&mut self, len: usize) -> ReceiveRoom<'_, R> {
+        self.engine.lend_room(len);
+        ReceiveRoom {
+            conn: self,
+            element: PhantomData,
+        }
     }
 
-    /// Takes as received the first `n` bytes of the room
-    /// [`receive_buffer`](Self::receive_buffer) lent (at most its length),
-    /// exactly as [`receive`](Self::receive) takes bytes; `n == 0` just gives
-    /// the room back (it does not mean EOF: call
-    /// [`receive_eof`](Self::receive_eof) for that). Room lent by
-    /// [`receive_buffer_uninit`](Self::receive_buffer_uninit) is only given
-    /// back: commit it with
-    /// [`commit_received_uninit`](Self::commit_received_uninit).
-    ///
-    /// # Errors
-    /// As [`receive`](Self::receive).
-    pub fn commit_received(&mut self, now: Duration, n: usize) -> Result<(), Error> {
-        self.commit_with(now, |engine| engine.commit_room(n))
-    }
-
-    /// Lends `len` bytes of room at the end of the receive buffer as
+    /// As [`receive_room`](Self::receive_room), but the room is lent as
     /// uninitialised memory, for a transport that can fill such memory
-    /// soundly (tokio's `ReadBuf::uninit`); then call
-    /// [`commit_received_uninit`](Self::commit_received_uninit).
+    /// soundly (tokio's `ReadBuf::uninit`).
     ///
-    /// [`receive_buffer`](Self::receive_buffer) must lend initialised bytes,
-    /// so room it makes is zeroed first: a pass over memory for every byte a
-    /// large message brings. This room is not. It grows as that room does,
-    /// by what the caller asks for and never by a declared length.
-    pub fn receive_buffer_uninit(&mut self, len: usize) -> &mut [MaybeUninit<u8>] {
-        self.engine.lend_uninit(len)
+    /// `receive_room` must lend initialised bytes, so room it makes is
+    /// zeroed first: a pass over memory for every byte a large message
+    /// brings. This room is not. It grows as that room does, by what the
+    /// caller asks for and never by a declared length.
+    pub fn receive_room_uninit(&mut self, len: usize) -> ReceiveRoom<'_, R, MaybeUninit<u8>> {
+        self.engine.lend_uninit(len);
+        ReceiveRoom {
+            conn: self,
+            element: PhantomData,
+        }
     }
 
-    /// How much room to ask [`receive_buffer`](Self::receive_buffer) or
-    /// [`receive_buffer_uninit`](Self::receive_buffer_uninit) for, for the
+    /// How much room to ask [`receive_room`](Self::receive_room) or
+    /// [`receive_room_uninit`](Self::receive_room_uninit) for, for the
     /// next read, given `preferred`, the size the caller would read
     /// otherwise. It is never more than `preferred` or the room the buffer
     /// already has, so following it costs no memory:
@@ -96,43 +109,85 @@ impl<R: Role> Connection<R> {
     pub fn receive_size_hint(&self, preferred: usize) -> usize {
         self.engine.receive_size_hint(preferred)
     }
+}
 
-    /// Takes as received the first `n` bytes of the room
-    /// [`receive_buffer_uninit`](Self::receive_buffer_uninit) lent (at most
-    /// its length), as [`commit_received`](Self::commit_received) does.
+impl<R: Role, T> ReceiveRoom<'_, R, T> {
+    /// Commits the lent room with `commit`, unless the connection has
+    /// failed or is past its closing handshake, when the room is only given
+    /// back.
+    fn commit_with(
+        self,
+        now: Duration,
+        commit: impl FnOnce(&mut crate::protocol::Engine),
+    ) -> Result<(), Error> {
+        let conn = &mut *self.conn;
+        if let Some(error) = conn.engine.error().cloned() {
+            return Err(error);
+        }
+        if conn.engine.phase().ignores_input() {
+            return Ok(());
+        }
+        conn.engine.note_time(now);
+        commit(&mut conn.engine);
+        conn.receive_handshake(now)
+    }
+}
+
+impl<R: Role> ReceiveRoom<'_, R> {
+    /// Takes as received the first `n` bytes of the room (at most its
+    /// length), exactly as [`receive`](Connection::receive) takes bytes;
+    /// `n == 0` just gives the room back (it does not mean EOF: call
+    /// [`receive_eof`](Connection::receive_eof) for that).
+    ///
+    /// # Errors
+    /// As [`receive`](Connection::receive).
+    pub fn commit(self, now: Duration, n: usize) -> Result<(), Error> {
+        self.commit_with(now, |engine| engine.recv.commit_room(n))
+    }
+}
+
+impl<R: Role> ReceiveRoom<'_, R, MaybeUninit<u8>> {
+    /// Takes as received the first `n` bytes of the room (at most its
+    /// length), as [`ReceiveRoom::commit`] does for initialised room.
     ///
     /// # Safety
-    /// The first `n` bytes of that room must have been initialised: written
+    /// The first `n` bytes of the room must have been initialised: written
     /// by the transport. With tokio, the length of a `ReadBuf::uninit`'s
     /// `filled()` part after a read is such an `n`.
     ///
     /// # Errors
-    /// As [`receive`](Self::receive).
+    /// As [`receive`](Connection::receive).
     #[allow(unsafe_code)]
-    pub unsafe fn commit_received_uninit(&mut self, now: Duration, n: usize) -> Result<(), Error> {
+    pub unsafe fn commit(self, now: Duration, n: usize) -> Result<(), Error> {
         // SAFETY: the caller's promise, passed on.
-        self.commit_with(now, |engine| unsafe { engine.commit_uninit(n) })
+        self.commit_with(now, |engine| unsafe { engine.recv.commit_uninit(n) })
     }
 
-    /// Commits lent room with `commit`, unless the connection has failed or
-    /// is past its closing handshake, when the room is only given back.
-    fn commit_with(
-        &mut self,
-        now: Duration,
-        commit: impl FnOnce(&mut crate::protocol::Engine),
-    ) -> Result<(), Error> {
-        if let Some(error) = self.engine.error().cloned() {
-            self.engine.settle_lent();
-            return Err(error);
-        }
-        if matches!(self.engine.phase(), Phase::AwaitingEof | Phase::Closed) {
-            // RFC 6455 §5.5.1: nothing after the closing handshake counts.
-            self.engine.settle_lent();
-            return Ok(());
-        }
-        self.engine.note_time(now);
-        commit(&mut self.engine);
-        self.receive_handshake(now)
+    /// The room, for the transport to write into. (It has no shared view:
+    /// uninitialised memory is only written.)
+    pub fn as_uninit_mut(&mut self) -> &mut [MaybeUninit<u8>] {
+        self.conn.engine.recv.lent_uninit()
+    }
+}
+
+impl<R: Role> Deref for ReceiveRoom<'_, R> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.conn.engine.recv.lent_room()
+    }
+}
+
+impl<R: Role> DerefMut for ReceiveRoom<'_, R> {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        self.conn.engine.recv.lent_room_mut()
+    }
+}
+
+impl<R: Role, T> Drop for ReceiveRoom<'_, R, T> {
+    fn drop(&mut self) {
+        // Room committed is no longer lent; room never committed goes back.
+        self.conn.engine.recv.give_back();
     }
 }
 
@@ -160,7 +215,7 @@ impl<R: Role> Connection<R> {
     pub const READ_SIZE: usize = 64 * 1024;
 
     /// Reads once from `reader` straight into the receive buffer (see
-    /// [`receive_buffer`](Self::receive_buffer)) and takes what it read.
+    /// [`receive_room`](Self::receive_room)) and takes what it read.
     ///
     /// `Ok(n)` with `n > 0`: `n` bytes were taken, as by
     /// [`receive`](Self::receive). `Ok(0)`: the transport has ended, by EOF
@@ -193,14 +248,15 @@ impl<R: Role> Connection<R> {
         reader: &mut (impl std::io::Read + ?Sized),
     ) -> Result<usize, ReadError> {
         use std::io::ErrorKind;
-        let room = self.receive_buffer(self.receive_size_hint(Self::READ_SIZE));
-        match reader.read(room) {
+        let mut room = self.receive_room(self.receive_size_hint(Self::READ_SIZE));
+        match reader.read(&mut room) {
             Ok(0) => {
+                drop(room);
                 self.receive_eof(now)?;
                 Ok(0)
             }
             Ok(n) => {
-                self.commit_received(now, n)?;
+                room.commit(now, n)?;
                 Ok(n)
             }
             Err(error)
@@ -211,13 +267,11 @@ impl<R: Role> Connection<R> {
                         | ErrorKind::BrokenPipe
                 ) =>
             {
+                drop(room);
                 self.receive_eof(now)?;
                 Ok(0)
             }
-            Err(error) => {
-                self.engine.settle_lent();
-                Err(ReadError::Io(error))
-            }
+            Err(error) => Err(ReadError::Io(error)),
         }
     }
 }

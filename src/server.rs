@@ -179,14 +179,14 @@ impl RoleImpl for ServerRole {
     fn receive_handshake(&mut self, engine: &mut Engine, now: Duration) -> Result<(), Error> {
         match &mut self.handshake {
             ServerHandshake::AwaitingRequest(parser) => {
-                let (request, head_len) = match parser.parse_request(&engine.recv) {
+                let (request, head_len) = match parser.parse_request(engine.recv.bytes()) {
                     Ok(Some(parsed)) => parsed,
                     Ok(None) => return Ok(()),
                     Err(error) => {
                         return self.fail(engine, now, HandshakeError::InvalidRequestHead(error));
                     }
                 };
-                engine.recv.advance(head_len);
+                engine.recv.bytes().advance(head_len);
                 match check_request(request, &self.config) {
                     Ok(request) => {
                         // The request is whole; the app's decision is not

@@ -40,6 +40,8 @@
 //! names every pair of phase and input, so a new phase or input cannot compile
 //! until its transitions are decided.
 
+use crate::event::Initiator;
+
 /// The public state of a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum State {
@@ -67,6 +69,35 @@ pub(crate) enum Phase {
 }
 
 impl Phase {
+    /// Whether frames are read: from the handshake's end until the peer's
+    /// Close (ours may have been sent).
+    pub(crate) fn reads_frames(self) -> bool {
+        matches!(self, Phase::Open | Phase::CloseSent)
+    }
+
+    /// Whether the app may send data and control frames, and pings are
+    /// answered: only until a Close is sent (RFC 6455 §5.5.1).
+    pub(crate) fn sends_frames(self) -> bool {
+        self == Phase::Open
+    }
+
+    /// Whether received bytes are ignored: after the closing handshake
+    /// nothing counts (RFC 6455 §5.5.1).
+    pub(crate) fn ignores_input(self) -> bool {
+        matches!(self, Phase::AwaitingEof | Phase::Closed)
+    }
+
+    /// Who started the closing handshake, for the peer's Close or the end
+    /// of the transport met in this phase: this side once its Close is out,
+    /// else the peer.
+    pub(crate) fn close_initiator(self) -> Initiator {
+        if self == Phase::CloseSent {
+            Initiator::Local
+        } else {
+            Initiator::Remote
+        }
+    }
+
     pub(crate) fn state(self) -> State {
         match self {
             Phase::Handshake => State::Connecting,

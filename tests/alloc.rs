@@ -152,8 +152,7 @@ fn exchange<R: Role>(conn: &mut Connection<R>, peer_masks: bool) {
     assert_eq!(feed(conn, &small), 1000);
     let large = frames(Opcode::Binary, &vec![0x5a; 1 << 20], 1, peer_masks);
     assert_eq!(feed(conn, &large), 1);
-    conn.receive_buf(NOW, BytesMut::from(&large[..]))
-        .expect("valid frame");
+    conn.receive(NOW, &large).expect("valid frame");
     assert_eq!(drain(conn), 1);
     // The same through the room the connection lends, in 64 KiB reads
     // (`read_from` needs the `std` feature).
@@ -274,20 +273,6 @@ fn small_messages_one_per_read_cost_at_most_one_allocation_each() {
         let frame_len = wire.len() / 1000;
         for frame in wire.chunks(frame_len) {
             server.receive(NOW, frame).expect("valid frame");
-            assert_eq!(drain(server), 1);
-        }
-    });
-}
-
-#[test]
-fn small_messages_one_per_owned_buffer_cost_at_most_one_allocation_each() {
-    assert_one_allocation_per_message("one per owned buffer", |server, wire| {
-        let frame_len = wire.len() / 1000;
-        let mut reads = BytesMut::from(wire);
-        for _ in 0..1000 {
-            server
-                .receive_buf(NOW, reads.split_to(frame_len))
-                .expect("valid frame");
             assert_eq!(drain(server), 1);
         }
     });
@@ -417,11 +402,9 @@ fn lent_room_grows_by_what_the_caller_asks_never_by_a_declared_length() {
     );
     wire.extend_from_slice(&[0; 100]);
     let before = live_bytes();
-    let room = server.receive_buffer(wire.len());
+    let mut room = server.receive_room(wire.len());
     room.copy_from_slice(&wire);
-    server
-        .commit_received(NOW, wire.len())
-        .expect("valid so far");
+    room.commit(NOW, wire.len()).expect("valid so far");
     assert_eq!(drain(&mut server), 0, "the frame is not whole");
     // The hint for the next read is no larger for the declared length.
     assert!(server.receive_size_hint(READ) <= READ);
@@ -444,15 +427,14 @@ fn room_given_back_unused_holds_no_memory() {
         1
     );
     let before = live_bytes();
-    server.receive_buffer(READ);
-    server.commit_received(NOW, 0).expect("open");
+    server.receive_room(READ).commit(NOW, 0).expect("open");
     assert!(
         live_bytes() - before <= 0,
         "{} B kept",
         live_bytes() - before
     );
-    // The same when the room is simply never committed.
-    server.receive_buffer(READ);
+    // The same when the room is simply dropped.
+    drop(server.receive_room(READ));
     assert_eq!(server.poll_event(), None);
     assert!(
         live_bytes() - before <= 0,
@@ -460,16 +442,16 @@ fn room_given_back_unused_holds_no_memory() {
         live_bytes() - before
     );
     // And for uninitialised room.
-    server.receive_buffer_uninit(READ);
+    let room = server.receive_room_uninit(READ);
     // SAFETY: nothing is committed, so nothing needs to be initialised.
-    unsafe { server.commit_received_uninit(NOW, 0) }.expect("open");
+    unsafe { room.commit(NOW, 0) }.expect("open");
     assert!(
         live_bytes() - before <= 0,
         "{} B kept",
         live_bytes() - before
     );
     // And when the read found the end of the transport.
-    server.receive_buffer(READ);
+    drop(server.receive_room(READ));
     server.receive_eof(NOW).expect("open");
     assert!(
         live_bytes() - before <= 0,
@@ -485,12 +467,12 @@ fn a_large_message_through_uninitialised_room_grows_the_buffer_at_once() {
     let feed_uninit = |server: &mut Server| {
         let mut frames = 0;
         for read in message.chunks(READ) {
-            let room = server.receive_buffer_uninit(read.len());
-            for (slot, byte) in room.iter_mut().zip(read) {
+            let mut room = server.receive_room_uninit(read.len());
+            for (slot, byte) in room.as_uninit_mut().iter_mut().zip(read) {
                 slot.write(*byte);
             }
             // SAFETY: the loop wrote the whole room.
-            unsafe { server.commit_received_uninit(NOW, read.len()) }.expect("valid");
+            unsafe { room.commit(NOW, read.len()) }.expect("valid");
             frames += drain(server);
         }
         frames
@@ -509,10 +491,9 @@ fn a_large_message_through_uninitialised_room_grows_the_buffer_at_once() {
 fn feed_lent(server: &mut Server, wire: &[u8]) -> usize {
     let mut frames = 0;
     for read in wire.chunks(READ) {
-        server.receive_buffer(read.len()).copy_from_slice(read);
-        server
-            .commit_received(NOW, read.len())
-            .expect("valid frames");
+        let mut room = server.receive_room(read.len());
+        room.copy_from_slice(read);
+        room.commit(NOW, read.len()).expect("valid frames");
         frames += drain(server);
     }
     frames

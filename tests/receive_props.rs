@@ -1,6 +1,6 @@
 //! Receiving is split-invariant through every input path: one piece, any
-//! chunking through `receive`, `receive_buf`, the lent room of
-//! `receive_buffer` and `commit_received`, or `read_from` a reader, and any
+//! chunking through `receive`, the lent room of `receive_room` (initialised
+//! or not) and its `commit`, or `read_from` a reader, and any
 //! mix of them, give the same events, output, error and state, and the
 //! events are the frames that were sent, whether taken with `poll_event` or
 //! borrowed with `poll_event_ref`. Small frames that arrive whole, frames
@@ -150,8 +150,7 @@ struct Outcome {
 #[derive(Clone, Copy, Debug)]
 enum Path {
     Slice,
-    Owned,
-    /// Written into the room `receive_buffer` lends, a little more room
+    /// Written into the room `receive_room` lends, a little more room
     /// than the piece needs, with junk after the piece that must never
     /// count as received (the room a read leaves is lent again as it is).
     Lent,
@@ -159,9 +158,9 @@ enum Path {
     /// needs the `std` feature).
     #[cfg(feature = "std")]
     Reader,
-    /// Written into the uninitialised room `receive_buffer_uninit` lends,
-    /// a little more than the piece needs, and committed with
-    /// `commit_received_uninit`.
+    /// Written into the uninitialised room `receive_room_uninit` lends,
+    /// a little more than the piece needs, and committed with its `unsafe`
+    /// `commit`.
     Uninit,
 }
 
@@ -200,22 +199,21 @@ fn feed_drained(wire: &[u8], cuts: &[usize], paths: &[Path], drain: Drain) -> Ou
         start = end;
         let result = match paths.get(i % paths.len().max(1)).unwrap_or(&Path::Slice) {
             Path::Slice => server.receive(NOW, piece),
-            Path::Owned => server.receive_buf(NOW, BytesMut::from(piece)),
             Path::Lent => {
-                let room = server.receive_buffer(piece.len() + 7);
+                let mut room = server.receive_room(piece.len() + 7);
                 room.fill(0x81);
                 room[..piece.len()].copy_from_slice(piece);
-                server.commit_received(NOW, piece.len())
+                room.commit(NOW, piece.len())
             }
             #[cfg(feature = "std")]
             Path::Reader => read_all(&mut server, piece),
             Path::Uninit => {
-                let room = server.receive_buffer_uninit(piece.len() + 7);
-                for (slot, byte) in room.iter_mut().zip(piece) {
+                let mut room = server.receive_room_uninit(piece.len() + 7);
+                for (slot, byte) in room.as_uninit_mut().iter_mut().zip(piece) {
                     slot.write(*byte);
                 }
                 // SAFETY: the loop above wrote the first `piece.len()` bytes.
-                unsafe { server.commit_received_uninit(NOW, piece.len()) }
+                unsafe { room.commit(NOW, piece.len()) }
             }
         };
         if let Err(error) = result {
@@ -263,7 +261,6 @@ fn read_all(server: &mut Server, mut piece: &[u8]) -> Result<(), Error> {
 fn path() -> impl Strategy<Value = Path> {
     prop::sample::select(vec![
         Path::Slice,
-        Path::Owned,
         Path::Lent,
         #[cfg(feature = "std")]
         Path::Reader,
@@ -283,7 +280,6 @@ proptest! {
         let wire = traffic.wire();
         let whole = feed(&wire, &[], &[Path::Slice]);
         prop_assert_eq!(&feed(&wire, &cuts, &[Path::Slice]), &whole);
-        prop_assert_eq!(&feed(&wire, &cuts, &[Path::Owned]), &whole);
         prop_assert_eq!(&feed(&wire, &cuts, &[Path::Lent]), &whole);
         #[cfg(feature = "std")]
         prop_assert_eq!(&feed(&wire, &cuts, &[Path::Reader]), &whole);
@@ -318,11 +314,12 @@ proptest! {
 #[test]
 fn room_never_committed_is_given_back() {
     let mut server = server();
-    server.receive_buffer(100).fill(0x81);
-    // Not committed: the next call sees only bytes that were received.
+    server.receive_room(100).fill(0x81);
+    // Dropped, not committed: the next call sees only bytes that were
+    // received.
     assert_eq!(server.poll_event(), None);
     let frame = [0x82, 0x81, 0, 0, 0, 0, 9];
-    server.receive_buffer(3);
+    drop(server.receive_room(3));
     server.receive(NOW, &frame).unwrap();
     let events: Vec<Event> = std::iter::from_fn(|| server.poll_event()).collect();
     assert_eq!(events, [Event::Frame(Frame::new(Opcode::Binary, &[9][..]))]);
@@ -331,18 +328,18 @@ fn room_never_committed_is_given_back() {
 #[test]
 fn room_a_read_left_unfilled_is_lent_again_as_it_is() {
     let mut server = server();
-    let room = server.receive_buffer(64);
+    let mut room = server.receive_room(64);
     room.fill(0xee);
     // The start of a masked 5-byte binary frame: two bytes received.
     room[..2].copy_from_slice(&[0x82, 0x85]);
-    server.commit_received(NOW, 2).unwrap();
+    room.commit(NOW, 2).unwrap();
     assert_eq!(server.poll_event(), None);
     // The rest of the room comes back as the read left it, not zeroed again.
-    let room = server.receive_buffer(62);
+    let mut room = server.receive_room(62);
     assert!(room.iter().all(|&byte| byte == 0xee));
     // Only what is committed counts.
     room[..9].copy_from_slice(&[0, 0, 0, 0, 1, 2, 3, 4, 5]);
-    server.commit_received(NOW, 9).unwrap();
+    room.commit(NOW, 9).unwrap();
     let events: Vec<Event> = std::iter::from_fn(|| server.poll_event()).collect();
     assert_eq!(
         events,
@@ -358,25 +355,25 @@ fn room_a_read_left_unfilled_is_lent_again_as_it_is() {
 fn uninitialised_room_is_taken_only_through_its_own_commit() {
     let mut server = server();
     let frame = [0x82, 0x81, 0, 0, 0, 0, 9];
-    let room = server.receive_buffer_uninit(64);
-    for (slot, byte) in room.iter_mut().zip(&frame) {
+    let mut room = server.receive_room_uninit(64);
+    for (slot, byte) in room.as_uninit_mut().iter_mut().zip(&frame) {
         slot.write(*byte);
     }
-    // The safe commit cannot know what was written: it takes nothing.
-    server.commit_received(NOW, frame.len()).unwrap();
+    // Dropped, not committed: nothing is taken.
+    drop(room);
     assert_eq!(server.poll_event(), None);
     // The frame, then a second one (51 zero bytes, masked with a zero key)
     // that fills the 64 bytes of room exactly.
     let mut bytes = frame.to_vec();
     bytes.extend_from_slice(&[0x82, 0x80 | 51, 0, 0, 0, 0]);
     bytes.resize(64, 0);
-    let room = server.receive_buffer_uninit(64);
-    for (slot, byte) in room.iter_mut().zip(&bytes) {
+    let mut room = server.receive_room_uninit(64);
+    for (slot, byte) in room.as_uninit_mut().iter_mut().zip(&bytes) {
         slot.write(*byte);
     }
     // SAFETY: the loop wrote all 64 bytes of the room; the commit takes at
     // most the room lent, whatever it is told.
-    unsafe { server.commit_received_uninit(NOW, 1000) }.unwrap();
+    unsafe { room.commit(NOW, 1000) }.unwrap();
     let events: Vec<Event> = std::iter::from_fn(|| server.poll_event()).collect();
     assert_eq!(
         events,
@@ -391,8 +388,9 @@ fn uninitialised_room_is_taken_only_through_its_own_commit() {
 fn a_commit_takes_at_most_the_room_lent() {
     let mut server = server();
     let frame = [0x82, 0x81, 0, 0, 0, 0, 9];
-    server.receive_buffer(frame.len()).copy_from_slice(&frame);
-    server.commit_received(NOW, 1000).unwrap();
+    let mut room = server.receive_room(frame.len());
+    room.copy_from_slice(&frame);
+    room.commit(NOW, 1000).unwrap();
     let events: Vec<Event> = std::iter::from_fn(|| server.poll_event()).collect();
     assert_eq!(events, [Event::Frame(Frame::new(Opcode::Binary, &[9][..]))]);
     assert_eq!(server.state(), State::Open);
@@ -439,10 +437,10 @@ fn borrowed_frames_are_lent_from_the_receive_buffer() {
     fragment.encode(Some([9, 9, 9, 9]), &mut wire);
     Frame::new(Opcode::Continuation, &b"ment"[..]).encode(Some([7, 7, 7, 7]), &mut wire);
     Frame::new(Opcode::Binary, &b"last"[..]).encode(Some([3, 3, 3, 3]), &mut wire);
-    let room = server.receive_buffer(wire.len());
+    let mut room = server.receive_room(wire.len());
     room.copy_from_slice(&wire);
     let lent = room.as_ptr_range();
-    server.commit_received(NOW, wire.len()).expect("valid");
+    room.commit(NOW, wire.len()).expect("valid");
 
     // A whole message in one frame: its payload is the room's bytes,
     // unmasked where they lie.

@@ -12,10 +12,10 @@
 //! The functions:
 //! - `wsmachine`: each read's bytes handed over with `receive` (borrowed).
 //! - `wsmachine_into`: `read_from` on the transport, which reads straight
-//!   into the connection's receive buffer (`receive_buffer` and
-//!   `commit_received`): the transport's copy is the only one.
+//!   into the connection's receive buffer (`receive_room` and
+//!   its `commit`): the transport's copy is the only one.
 //! - `wsmachine_into_uninit`: the same reads into uninitialised room
-//!   (`receive_buffer_uninit` and `commit_received_uninit`), as the tokio
+//!   (`receive_room_uninit` and its `unsafe` `commit`), as the tokio
 //!   driver reads: no zeroing before the transport's copy.
 //! - `wsmachine_ref`: reads handed over with `receive`, as `wsmachine`, and
 //!   events taken with `poll_event_ref`, which lends each whole frame from
@@ -211,19 +211,18 @@ fn wsmachine_functions<'a>(
             receive_frames(server, count, |server| {
                 // What a transport's read does: one copy into the room.
                 let data = wire.next_read(READ);
-                let room = server.receive_buffer_uninit(data.len());
+                let mut room = server.receive_room_uninit(data.len());
                 // SAFETY: `room` holds `data.len()` elements and does not
                 // overlap `data`; `MaybeUninit<u8>` has `u8`'s layout.
                 unsafe {
                     std::ptr::copy_nonoverlapping(
                         data.as_ptr(),
-                        room.as_mut_ptr().cast::<u8>(),
+                        room.as_uninit_mut().as_mut_ptr().cast::<u8>(),
                         data.len(),
                     );
                 }
                 // SAFETY: the copy above initialised those bytes.
-                unsafe { server.commit_received_uninit(Duration::ZERO, data.len()) }
-                    .expect("an open connection");
+                unsafe { room.commit(Duration::ZERO, data.len()) }.expect("an open connection");
             })
         })
     });

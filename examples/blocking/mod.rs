@@ -300,9 +300,10 @@ fn drive<R: Role>(
             .map(|until| until.saturating_sub(now()).max(Duration::from_millis(1)));
         stream.set_read_timeout(wait)?;
         // The socket reads straight into the connection's receive buffer.
-        let room = conn.receive_buffer(conn.receive_size_hint(options.read_buffer.max(1)));
-        match stream.read(room) {
+        let mut room = conn.receive_room(conn.receive_size_hint(options.read_buffer.max(1)));
+        match stream.read(&mut room) {
             Ok(0) => {
+                drop(room);
                 progress.input_ended = true;
                 progress.note(conn.receive_eof(now()));
             }
@@ -310,9 +311,10 @@ fn drive<R: Role>(
                 report.bytes_read += n;
                 // A failed handshake is returned here; a failure in the
                 // frames comes as a Close event. Either is sticky.
-                progress.note(conn.commit_received(now(), n));
+                progress.note(room.commit(now(), n));
             }
             Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                drop(room);
                 if let Some(deadline) = conn.poll_timeout()
                     && deadline <= now()
                 {
@@ -324,6 +326,7 @@ fn drive<R: Role>(
             // A reset or an abort: the peer is gone, which is the end of
             // the transport and no error of its own.
             Err(error) if is_transport_end(&error) || progress.clean.is_some() => {
+                drop(room);
                 progress.input_ended = true;
                 progress.peer_gone = true;
                 progress.note(conn.receive_eof(now()));

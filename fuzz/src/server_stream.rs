@@ -2,7 +2,7 @@
 //!
 //! The input is fed whole, in pieces whose sizes are derived from the input
 //! (once through `receive` alone, once with every other piece written into
-//! the room `receive_buffer` lends, junk after it, and events taken with
+//! the room `receive_room` lends, junk after it, and events taken with
 //! `poll_event_ref`),
 //! and (for short inputs) byte by byte; every valid request is accepted as
 //! soon as it is reported, so that frame processing is reached too, and the
@@ -48,7 +48,7 @@ struct Outcome {
 /// Feeds `stream` cut at `cuts` (increasing positions), then EOF, accepting
 /// any request at once, and checks the per-call properties on the way.
 /// With `lent`, every other piece is written into the room
-/// `receive_buffer` lends, a little larger than the piece and filled with
+/// `receive_room` lends, a little larger than the piece and filled with
 /// junk first, which must never count as received, and events are taken
 /// borrowed (`poll_event_ref`).
 fn drive(stream: &[u8], cuts: &[usize], lent: bool) -> Outcome {
@@ -70,12 +70,12 @@ fn drive(stream: &[u8], cuts: &[usize], lent: bool) -> Outcome {
         start = end;
         let closed = server.state() == State::Closed;
         let result = if lent && i % 2 == 1 {
-            let room = server.receive_buffer(piece.len() + piece.len() % 7 + 1);
+            let mut room = server.receive_room(piece.len() + piece.len() % 7 + 1);
             room.fill(0x81);
             if let Some(head) = room.get_mut(..piece.len()) {
                 head.copy_from_slice(piece);
             }
-            server.commit_received(NOW, piece.len())
+            room.commit(NOW, piece.len())
         } else {
             server.receive(NOW, piece)
         };

@@ -5,10 +5,10 @@
 use alloc::string::String;
 use core::time::Duration;
 
-use super::{Engine, MaskSource, TIMERS, Timer};
+use super::{Engine, MaskSource, Timer};
 use crate::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::error::{Error, SendError};
-use crate::event::{Close, Event, Initiator};
+use crate::event::Initiator;
 use crate::frame::Opcode;
 use crate::state::{Input, Phase, step};
 
@@ -20,7 +20,7 @@ impl Engine {
         if !self.clock_started && self.phase == Phase::Handshake {
             return Some(Duration::ZERO);
         }
-        self.timers.iter().flatten().min().copied()
+        self.timers.next_deadline()
     }
 
     /// Notes the caller's clock at an input. The first reading starts the
@@ -31,7 +31,7 @@ impl Engine {
             self.clock_started = true;
             if self.phase == Phase::Handshake {
                 let deadline = now.checked_add(self.config.handshake_timeout);
-                self.set_timer(Timer::Handshake, deadline);
+                self.timers.set(Timer::Handshake, deadline);
             }
         }
     }
@@ -39,41 +39,23 @@ impl Engine {
     /// Stops the handshake deadline: a server has the whole request, and
     /// the app's decision is the app's to time.
     pub(crate) fn stop_handshake_timer(&mut self) {
-        self.set_timer(Timer::Handshake, None);
+        self.timers.set(Timer::Handshake, None);
     }
 
     /// Whether the handshake deadline has passed at `now` while the
     /// handshake is still under way. It is cleared, so this is true once;
     /// the role then fails the handshake.
     pub(crate) fn handshake_deadline_passed(&mut self, now: Duration) -> bool {
-        if self
-            .timer(Timer::Handshake)
-            .is_none_or(|deadline| deadline > now)
-        {
-            return false;
-        }
-        self.set_timer(Timer::Handshake, None);
-        self.phase == Phase::Handshake
-    }
-
-    pub(super) fn set_timer(&mut self, timer: Timer, deadline: Option<Duration>) {
-        if let Some(slot) = self.timers.get_mut(timer as usize) {
-            *slot = deadline;
-        }
-    }
-
-    pub(super) fn timer(&self, timer: Timer) -> Option<Duration> {
-        self.timers.get(timer as usize).copied().flatten()
+        self.timers.take_expired(Timer::Handshake, now) && self.phase == Phase::Handshake
     }
 
     /// Fires the connection's timers due at `now`.
     pub(crate) fn handle_timeout(&mut self, masks: &mut impl MaskSource, now: Duration) {
         self.note_time(now);
-        for timer in TIMERS {
-            if self.timer(timer).is_none_or(|deadline| deadline > now) {
+        for timer in Timer::ALL {
+            if !self.timers.take_expired(timer, now) {
                 continue;
             }
-            self.set_timer(timer, None);
             match timer {
                 // Fired by the role, through `handshake_deadline_passed`.
                 Timer::Handshake => {}
@@ -90,15 +72,14 @@ impl Engine {
         let Some(next) = step(self.is_client, self.phase, Input::CloseTimeout) else {
             return;
         };
-        if next.emit_close {
-            self.events.push_back(Event::Close(Close {
-                code: CloseCode::ABNORMAL,
-                reason: String::new(),
-                initiator: Initiator::Local,
-                error: Some(Error::CloseTimeout),
-            }));
-            self.error = Some(Error::CloseTimeout);
-        }
+        let error = next.emit_close.then_some(Error::CloseTimeout);
+        self.report_close(
+            &next,
+            CloseCode::ABNORMAL,
+            String::new(),
+            Initiator::Local,
+            error,
+        );
         self.enter(next, now);
     }
 
@@ -106,7 +87,7 @@ impl Engine {
         let Some(keepalive) = self.config.keepalive else {
             return;
         };
-        if self.phase != Phase::Open {
+        if !self.phase.sends_frames() {
             return;
         }
         if self.awaited_pong.is_some() {
@@ -125,7 +106,8 @@ impl Engine {
             return;
         }
         self.awaited_pong = Some(payload);
-        self.set_timer(Timer::PongDeadline, now.checked_add(keepalive.timeout));
+        self.timers
+            .set(Timer::PongDeadline, now.checked_add(keepalive.timeout));
     }
 
     /// Starts the closing handshake: queues the app's Close and arms the
@@ -154,8 +136,8 @@ impl Engine {
     /// Ends keepalive: once a Close is sent, no ping is due and no pong
     /// awaited.
     pub(super) fn stop_keepalive(&mut self) {
-        self.set_timer(Timer::KeepalivePing, None);
-        self.set_timer(Timer::PongDeadline, None);
+        self.timers.set(Timer::KeepalivePing, None);
+        self.timers.set(Timer::PongDeadline, None);
         self.awaited_pong = None;
     }
 }

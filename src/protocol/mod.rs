@@ -26,12 +26,14 @@
 //! `queue_data` lets it compress what the app sends.
 
 mod closing;
+mod output;
 mod receive;
+mod recv_buffer;
 mod send;
+mod timer;
 
-use alloc::collections::VecDeque;
 use alloc::string::String;
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 use core::time::Duration;
 
 use crate::close::CloseCode;
@@ -42,9 +44,12 @@ use crate::event::{Close, Event, Initiator};
 use crate::extensions::MessageCodec;
 use crate::frame::{FrameDecoder, Opcode};
 use crate::handshake::HandshakeError;
-use crate::invariant::Kept;
 use crate::state::{Input, Phase, State, Step, step};
 use crate::utf8::{MessageValidator, Utf8Validator};
+use output::Output;
+use recv_buffer::LARGE_FRAME_START;
+pub(crate) use recv_buffer::RecvBuffer;
+use timer::{Timer, TimerTable};
 
 /// Where masking keys for outgoing frames come from: nowhere for a server,
 /// the caller's entropy for a client.
@@ -84,35 +89,11 @@ pub enum Fragment {
     Last,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Timer {
-    /// The opening handshake's deadline.
-    Handshake,
-    Close,
-    PongDeadline,
-    KeepalivePing,
-}
-
-const TIMERS: [Timer; 4] = [
-    Timer::Handshake,
-    Timer::Close,
-    Timer::PongDeadline,
-    Timer::KeepalivePing,
-];
-
 /// How many bytes may pass through the receive or the output buffer before
 /// it is let go of when empty. A buffer grows to at most about twice what
 /// passed through it, so an idle connection keeps under 1 KiB in the two,
 /// while small messages reuse a buffer for several reads or writes.
-const KEPT_BUFFER_BYTES: usize = 192;
-/// Received bytes of a frame in progress from which a growing receive
-/// buffer takes the size it needed before at once.
-const LARGE_FRAME_START: usize = 32 * 1024;
-
-/// Queued output buffers whose room is kept once the queue is drained: a
-/// header and a payload, twice over.
-const OUT_QUEUED_KEPT: usize = 4;
-
+pub(super) const KEPT_BUFFER_BYTES: usize = 192;
 /// Below this size an owned payload is copied into the output buffer like a
 /// borrowed one: one transmit instead of three costs less than the copy.
 const OWNED_PAYLOAD_MIN: usize = 1024;
@@ -146,42 +127,14 @@ struct Outgoing {
     utf8: Utf8Validator,
 }
 
-/// Room lent to the caller's transport for a read, by length.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum Lent {
-    #[default]
-    Nothing,
-    /// The start of `spare`: initialised bytes.
-    Room(usize),
-    /// The start of `recv`'s spare capacity, uninitialised.
-    Uninit(usize),
-}
-
 /// The shared engine. See the module docs.
 #[derive(Debug)]
 pub struct Engine {
     config: Config,
     is_client: bool,
     phase: Phase,
-    /// Received bytes not yet consumed.
-    pub(crate) recv: BytesMut,
-    /// Bytes at the front of `recv` that the last borrowed event lent
-    /// (`poll_event_ref`): dropped by the next call that touches `recv`.
-    borrowed: usize,
-    /// Bytes put into `recv` since it last started empty: a bound on the
-    /// memory it holds (see `release_idle_buffers`).
-    recv_appended: usize,
-    /// Room that follows `recv`'s bytes in the same allocation, for the
-    /// caller's transport to read into (see `lend_room`). Its bytes are
-    /// initialised (zeroed when the room was first made, or left by earlier
-    /// reads), so lending it again costs no zeroing.
-    spare: BytesMut,
-    /// Room lent to the caller's transport and not yet received.
-    lent: Lent,
-    /// The most room `recv` has needed at once: the bytes it held plus the
-    /// room lent after them. What a large message took before, so that the
-    /// next one grows the buffer once (see `lend_room`).
-    recv_peak: usize,
+    /// Received bytes not yet consumed, and room for the next read.
+    pub(crate) recv: RecvBuffer,
     /// The transport has ended; this takes effect once the bytes received
     /// before it are consumed.
     eof: bool,
@@ -194,20 +147,13 @@ pub struct Engine {
     decoder: FrameDecoder,
     incoming: Incoming,
     outgoing: Outgoing,
-    out: BytesMut,
-    /// Bytes handed out of `out` since it last started empty.
-    out_handed: usize,
-    /// Output that goes before `out`: what `out` held when an owned payload
-    /// was queued, then that payload, as separate buffers so the payload is
-    /// never copied.
-    out_queued: VecDeque<Bytes>,
-    /// The bytes in `out_queued`.
-    out_queued_len: usize,
+    /// Bytes for the transport.
+    out: Output,
     /// Events not yet taken: at most the handshake's and a failure's, since
     /// frames are decoded only when the app asks for the next event.
     events: crate::event::EventQueue,
     error: Option<Error>,
-    timers: [Option<Duration>; TIMERS.len()],
+    timers: TimerTable,
     /// The payload of the keepalive ping awaiting its pong.
     awaited_pong: Option<[u8; 8]>,
     pings_sent: u64,
@@ -221,25 +167,17 @@ impl Engine {
             config,
             is_client,
             phase: Phase::Handshake,
-            recv: BytesMut::new(),
-            borrowed: 0,
-            recv_appended: 0,
-            spare: BytesMut::new(),
-            lent: Lent::Nothing,
-            recv_peak: 0,
+            recv: RecvBuffer::default(),
             eof: false,
             latest_now: Duration::ZERO,
             clock_started: false,
             decoder: FrameDecoder::new(),
             incoming: Incoming::default(),
             outgoing: Outgoing::default(),
-            out: BytesMut::new(),
-            out_handed: 0,
-            out_queued: VecDeque::new(),
-            out_queued_len: 0,
+            out: Output::default(),
             events: crate::event::EventQueue::new(),
             error: None,
-            timers: [None; TIMERS.len()],
+            timers: TimerTable::default(),
             awaited_pong: None,
             pings_sent: 0,
             codec: MessageCodec::none(),
@@ -263,135 +201,45 @@ impl Engine {
     }
 
     /// The output buffer, for a handshake request or response.
-    pub(crate) fn output_buffer(&mut self) -> &mut BytesMut {
-        &mut self.out
+    pub(crate) fn output_buffer(&mut self) -> &mut bytes::BytesMut {
+        self.out.buf()
     }
 
     /// Output not yet handed out by `poll_transmit`, in bytes.
     pub(crate) fn pending_output(&self) -> usize {
-        self.out.len().saturating_add(self.out_queued_len)
-    }
-
-    /// Queues a buffer to go out after everything before it.
-    pub(super) fn queue_output(&mut self, bytes: Bytes) {
-        self.out_queued_len = self.out_queued_len.saturating_add(bytes.len());
-        self.out_queued.push_back(bytes);
+        self.out.len()
     }
 
     pub(crate) fn poll_transmit(&mut self) -> Option<Bytes> {
-        if let Some(queued) = self.out_queued.pop_front() {
-            self.out_queued_len = self.out_queued_len.saturating_sub(queued.len());
-            if self.out_queued.is_empty() && self.out_queued.capacity() > OUT_QUEUED_KEPT {
-                self.out_queued = VecDeque::new();
-            }
-            return Some(queued);
-        }
-        if self.out.is_empty() {
-            return None;
-        }
-        Some(self.take_output())
-    }
-
-    /// Hands out everything in `out`.
-    pub(super) fn take_output(&mut self) -> Bytes {
-        self.out_handed = self.out_handed.saturating_add(self.out.len());
-        if self.out_handed <= KEPT_BUFFER_BYTES {
-            // The rest of the buffer is reused for the next frames, once the
-            // app has dropped what it was given.
-            return self.out.split().freeze();
-        }
-        // The buffer may have grown large: the app gets all of it, so none
-        // of its memory stays with an idle connection.
-        self.out_handed = 0;
-        core::mem::take(&mut self.out).freeze()
+        self.out.poll_transmit()
     }
 
     /// Appends bytes read from the transport, unmasking the part that
     /// continues the frame in progress while copying it.
     pub(crate) fn append_received(&mut self, data: &[u8]) {
-        self.settle_lent();
-        // The room shares `recv`'s allocation; without it, `recv` can grow
-        // into that allocation in place.
-        self.spare = BytesMut::new();
-        self.recv_appended = self.recv_appended.saturating_add(data.len());
-        self.decoder.extend(&mut self.recv, data);
+        let decoder = &mut self.decoder;
+        self.recv
+            .append(data, |buf, data| decoder.extend(buf, data));
     }
 
-    /// Lends `len` bytes of room at the end of the receive buffer for the
-    /// caller's transport to read into. Safe code may only lend initialised
-    /// bytes: room is zeroed once, when it is made, and what a read did not
-    /// fill stays as room for the next, so steady reads zero nothing. It
-    /// grows by what the caller asks for, never by a length a peer declared.
+    /// Lends `len` bytes of initialised room for the caller's transport to
+    /// read into (see `RecvBuffer::lend_room`).
     pub(crate) fn lend_room(&mut self, len: usize) -> &mut [u8] {
-        self.settle_lent();
-        self.recv_peak = self.recv_peak.max(self.recv.len().saturating_add(len));
-        if self.spare.len() < len || !self.spare_follows(&self.spare) {
-            let start = self.recv.len();
-            let spare = core::mem::take(&mut self.spare);
-            if self.spare_follows(&spare) {
-                // The same allocation: joined without a copy.
-                self.recv.unsplit(spare);
-            }
-            let end = start.saturating_add(len);
-            // The allocation itself has room once the app has let go of the
-            // payloads taken from it: its received bytes move to its front.
-            let reclaimed = self.recv.capacity() >= end || {
-                self.recv.truncate(start);
-                self.recv.try_reclaim(len)
-            };
-            if reclaimed {
-                // Zeroes only the bytes that were never room before.
-                self.recv.resize(end.max(self.recv.len()), 0);
-            } else {
-                self.recv = self.grown(start, end);
-            }
-            self.spare = self.recv.split_off(start);
-        }
-        self.lent = Lent::Room(len);
-        self.spare.get_mut(..len).kept()
+        let large_frame = self.large_frame_left().is_some();
+        self.recv.lend_room(len, large_frame)
     }
 
-    /// The capacity a receive buffer holding `start` bytes grows to when it
-    /// needs room up to `end`: at least double; once it holds the start of a
-    /// large frame, at once the most room it needed before, so a large
-    /// message is copied once and not at every doubling. Both sizes come
-    /// from bytes that arrived, never from a declared length: a large frame
-    /// in progress only makes the growth come sooner, while the buffer holds
-    /// little to copy.
-    fn growth_target(&self, start: usize, end: usize) -> usize {
-        let capacity = end.max(start.saturating_mul(2));
-        if start >= LARGE_FRAME_START || self.large_frame_left().is_some() {
-            capacity.max(self.recv_peak)
-        } else {
-            capacity
-        }
-    }
-
-    /// A larger receive buffer (see `growth_target`), zeroed whole by the
-    /// allocator (which often has zeroed pages at hand) so that all of it
-    /// can be lent, with the `start` bytes received so far copied in.
-    fn grown(&self, start: usize, end: usize) -> BytesMut {
-        let mut grown = BytesMut::zeroed(self.growth_target(start, end));
-        if let (Some(to), Some(from)) = (grown.get_mut(..start), self.recv.get(..start)) {
-            to.copy_from_slice(from);
-        }
-        grown
+    /// Lends `len` bytes of uninitialised room (see
+    /// `RecvBuffer::lend_uninit`).
+    pub(crate) fn lend_uninit(&mut self, len: usize) -> &mut [core::mem::MaybeUninit<u8>] {
+        let large_frame = self.large_frame_left().is_some();
+        self.recv.lend_uninit(len, large_frame)
     }
 
     /// How much room to lend for the next read, given the size the caller
     /// would read otherwise (see `Connection::receive_size_hint`).
     pub(crate) fn receive_size_hint(&self, preferred: usize) -> usize {
-        let in_place = if self.spare_follows(&self.spare) {
-            self.spare.len()
-        } else {
-            0
-        }
-        .max(self.recv.capacity() - self.recv.len());
-        let size = preferred.max(in_place).max(1);
-        match self.large_frame_left() {
-            Some(left) if left > 0 => size.min(left),
-            _ => size,
-        }
+        self.recv.size_hint(preferred, self.large_frame_left())
     }
 
     /// The payload bytes a large frame in progress still lacks, once every
@@ -402,146 +250,29 @@ impl Engine {
             .then(|| usize::try_from(missing).unwrap_or(usize::MAX))
     }
 
-    /// Lends `len` bytes of `recv`'s spare capacity, uninitialised, for a
-    /// transport that fills such memory soundly: no zeroing. The buffer grows
-    /// as in `lend_room` (see `growth_target`).
-    pub(crate) fn lend_uninit(&mut self, len: usize) -> &mut [core::mem::MaybeUninit<u8>] {
-        self.settle_lent();
-        // Initialised room is not lent here: once lent as uninitialised
-        // memory it could not be trusted again.
-        self.spare = BytesMut::new();
-        let start = self.recv.len();
-        self.recv_peak = self.recv_peak.max(start.saturating_add(len));
-        let end = start.saturating_add(len);
-        if self.recv.capacity() < end {
-            // Reclaims the allocation itself when it can, as `lend_room`.
-            let target = self.growth_target(start, end);
-            self.recv.reserve(target - start);
-        }
-        self.lent = Lent::Uninit(len);
-        self.recv.spare_capacity_mut().get_mut(..len).kept()
-    }
-
-    /// Takes the first `n` bytes of the room `lend_uninit` lent as received.
-    ///
-    /// # Safety
-    /// Those `n` bytes must have been initialised.
-    #[allow(unsafe_code)]
-    pub(crate) unsafe fn commit_uninit(&mut self, n: usize) {
-        let lent = match core::mem::take(&mut self.lent) {
-            Lent::Uninit(len) => len,
-            Lent::Nothing | Lent::Room(_) => 0,
-        };
-        let n = n.min(lent).min(self.recv.capacity() - self.recv.len());
-        if n > 0 {
-            // SAFETY: the `n` bytes after `len` lie within the capacity
-            // (checked above) and the caller initialised them.
-            unsafe { self.recv.set_len(self.recv.len() + n) };
-            self.recv_appended = self.recv_appended.saturating_add(n);
-        }
-        if self.recv.is_empty() {
-            self.drop_received();
-        }
-    }
-
-    /// Whether `spare` starts where `recv`'s bytes end (or `recv` is empty,
-    /// so that `spare` may simply take its place).
-    fn spare_follows(&self, spare: &BytesMut) -> bool {
-        self.recv.is_empty() || self.recv.as_ptr().wrapping_add(self.recv.len()) == spare.as_ptr()
-    }
-
-    /// Takes the first `n` bytes of the lent room as received, as they are:
-    /// masked payload is unmasked in place when it is decoded, so a large
-    /// payload costs the transport's copy and one pass.
-    pub(crate) fn commit_room(&mut self, n: usize) {
-        // Room lent uninitialised is only given back: nothing in it can be
-        // trusted without `commit_uninit`'s promise.
-        let lent = match core::mem::take(&mut self.lent) {
-            Lent::Room(len) => len,
-            Lent::Nothing | Lent::Uninit(_) => 0,
-        };
-        let n = n.min(lent).min(self.spare.len());
-        if n > 0 {
-            // Contiguous with `recv`: joined without a copy.
-            let received = self.spare.split_to(n);
-            self.recv.unsplit(received);
-            self.recv_appended = self.recv_appended.saturating_add(n);
-        }
-        if self.recv.is_empty() {
-            // Room given back whole (a read that found nothing yet): an idle
-            // connection waiting on its transport holds no read buffer.
-            self.drop_received();
-        }
-    }
-
-    /// Lets go of the receive buffer and its room.
-    pub(crate) fn drop_received(&mut self) {
-        self.recv = BytesMut::new();
-        self.borrowed = 0;
-        self.spare = BytesMut::new();
-        self.recv_appended = 0;
-    }
-
-    /// Gives back room lent and never committed, so that the buffer holds
-    /// only bytes that were received.
-    /// Also drops the frame a borrowed event lent.
-    #[inline]
-    pub(crate) fn settle_lent(&mut self) {
-        if self.borrowed > 0 {
-            self.recv.advance(core::mem::take(&mut self.borrowed));
-        }
-        if self.lent != Lent::Nothing {
-            self.commit_room(0);
-        }
-    }
-
-    /// Takes a buffer read from the transport: without copying when nothing
-    /// is buffered, else appended.
-    pub(crate) fn take_received(&mut self, data: BytesMut) {
-        self.settle_lent();
-        if self.recv.is_empty() {
-            // The buffer is the caller's: it is let go as soon as it is
-            // consumed.
-            self.spare = BytesMut::new();
-            self.recv_appended = usize::MAX;
-            self.recv = data;
-        } else {
-            self.append_received(&data);
-        }
-    }
-
-    /// Lets go of a receive buffer that is empty and may be large, so that
-    /// an idle connection holds little memory. A small one is kept: a
-    /// connection that gets one small message per read then reuses it
-    /// instead of allocating for each.
-    pub(crate) fn release_idle_buffers(&mut self) {
-        if self.recv.is_empty() && self.recv_appended > KEPT_BUFFER_BYTES {
-            self.drop_received();
-        }
-    }
-
     /// Applies a transition's phase change and timer.
     pub(super) fn enter(&mut self, step: Step, now: Duration) {
         self.phase = step.next;
         if step.arm_close_timer {
-            self.set_timer(Timer::Close, now.checked_add(self.config.close_timeout));
+            self.timers
+                .set(Timer::Close, now.checked_add(self.config.close_timeout));
         }
         match self.phase {
             Phase::Handshake => {}
-            Phase::Open => self.set_timer(Timer::Handshake, None),
+            Phase::Open => self.timers.set(Timer::Handshake, None),
             Phase::CloseSent => self.stop_keepalive(),
             Phase::AwaitingEof => {
                 self.stop_keepalive();
                 // RFC 6455 §5.5.1: nothing after the closing handshake is
                 // processed.
-                self.drop_received();
+                self.recv.clear();
             }
             Phase::Closed => {
-                self.timers = [None; TIMERS.len()];
+                self.timers.clear();
                 self.awaited_pong = None;
                 // Nothing more is read or sent: release the buffers and
                 // any compression state.
-                self.drop_received();
+                self.recv.clear();
                 self.decoder = FrameDecoder::new();
                 self.codec = MessageCodec::none();
             }
@@ -556,7 +287,8 @@ impl Engine {
             self.enter(next, now);
             self.codec = codec;
             if let Some(keepalive) = self.config.keepalive {
-                self.set_timer(Timer::KeepalivePing, now.checked_add(keepalive.interval));
+                self.timers
+                    .set(Timer::KeepalivePing, now.checked_add(keepalive.interval));
             }
         }
     }
@@ -599,17 +331,41 @@ impl Engine {
                 // the transport is closed without it.
                 let _ = self.queue_close(masks, Some((code, "")));
             }
-            if next.emit_close {
-                self.events.push_back(Event::Close(Close {
-                    code: error.close_code().unwrap_or(CloseCode::ABNORMAL),
-                    reason: String::new(),
-                    initiator: Initiator::Local,
-                    error: Some(error.clone()),
-                }));
-            }
+            let code = error.close_code().unwrap_or(CloseCode::ABNORMAL);
+            self.report_close(
+                &next,
+                code,
+                String::new(),
+                Initiator::Local,
+                Some(error.clone()),
+            );
             self.enter(next, now);
         }
         self.error = Some(error.clone());
         error
+    }
+
+    /// Reports how the connection closed, before `step` is entered: the
+    /// Close event, queued when the step emits one, and `error`, which
+    /// becomes sticky. The one place both are set for a close.
+    pub(super) fn report_close(
+        &mut self,
+        step: &Step,
+        code: CloseCode,
+        reason: String,
+        initiator: Initiator,
+        error: Option<Error>,
+    ) {
+        if let Some(error) = &error {
+            self.error = Some(error.clone());
+        }
+        if step.emit_close {
+            self.events.push_back(Event::Close(Close {
+                code,
+                reason,
+                initiator,
+                error,
+            }));
+        }
     }
 }

@@ -10,7 +10,7 @@ use bytes::Buf;
 use super::{DataKind, Engine, Incoming, MaskSource, Timer};
 use crate::close::{CloseCode, CloseFrame};
 use crate::error::{Error, ProtocolError};
-use crate::event::{Close, Event, EventRef, FrameRef, Initiator};
+use crate::event::{Event, EventRef, FrameRef};
 use crate::extensions::MessageCodec;
 use crate::frame::{Decoded, Frame, FrameHeader, Opcode, WholeFrame};
 use crate::invariant::Kept;
@@ -22,11 +22,10 @@ impl Engine {
     /// byte before it is consumed.
     #[inline]
     pub(crate) fn poll_event(&mut self, masks: &mut impl MaskSource) -> Option<Event> {
-        self.settle_lent();
         if let Some(event) = self.events.pop_front() {
             return Some(event);
         }
-        if matches!(self.phase, Phase::Open | Phase::CloseSent)
+        if self.phase.reads_frames()
             && let Some(event) = self.next_frame_event(masks)
         {
             return Some(event);
@@ -39,7 +38,7 @@ impl Engine {
                 return Some(event);
             }
         }
-        self.release_idle_buffers();
+        self.recv.release_if_idle();
         None
     }
 
@@ -48,13 +47,13 @@ impl Engine {
     fn next_frame_event(&mut self, masks: &mut impl MaskSource) -> Option<Event> {
         let now = self.latest_now;
         loop {
-            if !matches!(self.phase, Phase::Open | Phase::CloseSent) {
+            if !self.phase.reads_frames() {
                 return None;
             }
             let result = match self.take_whole_frame() {
                 Some(Ok(frame)) => return Some(Event::Frame(frame)),
                 Some(Err(error)) => Err(error.into()),
-                None => match self.decoder.decode(&mut self.recv) {
+                None => match self.decoder.decode(self.recv.bytes()) {
                     Err(error) => Err(error.into()),
                     Ok(None) => match self.process_partial() {
                         Ok(()) => return None,
@@ -80,7 +79,7 @@ impl Engine {
     #[inline]
     fn take_whole_frame(&mut self) -> Option<Result<Frame, ProtocolError>> {
         let (whole, checked) = self.unmask_whole_frame()?;
-        let frame = whole.split_off(&mut self.recv);
+        let frame = whole.split_off(self.recv.bytes());
         Some(checked.map(|()| frame))
     }
 
@@ -105,8 +104,9 @@ impl Engine {
                 && header.mask.is_some() == masked
                 && header.payload_len <= max_payload
         };
-        let whole = self.decoder.unmask_whole(&mut self.recv, simple)?;
-        let payload = self.recv.get(whole.payload()).kept();
+        let recv = self.recv.bytes();
+        let whole = self.decoder.unmask_whole(recv, simple)?;
+        let payload = recv.get(whole.payload()).kept();
         // No message is in progress, so the payload is all of the message:
         // valid text needs no validator state. The validator runs on
         // invalid text, for the error and its offset.
@@ -127,19 +127,17 @@ impl Engine {
     /// dropped from it on the next call that touches the buffer.
     #[inline]
     pub(crate) fn poll_event_ref(&mut self, masks: &mut impl MaskSource) -> Option<EventRef<'_>> {
-        self.settle_lent();
         if self.events.is_empty()
-            && matches!(self.phase, Phase::Open | Phase::CloseSent)
+            && self.phase.reads_frames()
             && let Some((whole, checked)) = self.unmask_whole_frame()
         {
             if let Err(error) = checked {
-                self.recv.advance(whole.len);
+                self.recv.bytes().advance(whole.len);
                 return self.failed(masks, error.into()).map(EventRef::Event);
             }
-            self.borrowed = whole.len;
             return Some(EventRef::Frame(FrameRef {
                 opcode: whole.header.opcode,
-                payload: self.recv.get(whole.payload()).kept(),
+                payload: self.recv.lend_front(whole.len, whole.payload()),
             }));
         }
         self.poll_event(masks).map(EventRef::Event)
@@ -231,7 +229,7 @@ impl Engine {
         if !self.incoming.frame_is_text && !self.incoming.frame_is_compressed {
             return Ok(());
         }
-        let partial = self.decoder.partial_payload(&self.recv);
+        let partial = self.decoder.partial_payload(self.recv.bytes());
         let fresh = partial.get(self.incoming.processed..).kept();
         if self.incoming.frame_is_compressed {
             inflate_part(
@@ -262,7 +260,7 @@ impl Engine {
             Opcode::Ping => {
                 // RFC 6455 §5.5.2: a ping is answered with a pong carrying the
                 // same payload, unless a Close was already sent.
-                if self.config.auto_pong && self.phase == Phase::Open {
+                if self.config.auto_pong && self.phase.sends_frames() {
                     self.queue_frame(masks, Opcode::Pong, true, &frame.payload)?;
                 }
                 Ok(Some(Event::Frame(frame)))
@@ -273,13 +271,13 @@ impl Engine {
                     .is_some_and(|awaited| frame.payload[..] == awaited[..])
                 {
                     self.awaited_pong = None;
-                    self.set_timer(Timer::PongDeadline, None);
+                    self.timers.set(Timer::PongDeadline, None);
                     // The next ping is due an interval after this answer.
                     let next_ping = self
                         .config
                         .keepalive
                         .and_then(|keepalive| now.checked_add(keepalive.interval));
-                    self.set_timer(Timer::KeepalivePing, next_ping);
+                    self.timers.set(Timer::KeepalivePing, next_ping);
                 }
                 Ok(Some(Event::Frame(frame)))
             }
@@ -355,23 +353,16 @@ impl Engine {
             let echo = received.as_ref().map(|close| (close.code, ""));
             let _ = self.queue_close(masks, echo);
         }
-        let event = next.emit_close.then(|| {
-            let initiator = if self.phase == Phase::Open {
-                Initiator::Remote
-            } else {
-                Initiator::Local
-            };
-            let (code, reason) = match received {
-                Some(close) => (close.code, close.reason),
-                None => (CloseCode::NO_STATUS, String::new()),
-            };
-            Event::Close(Close {
-                code,
-                reason,
-                initiator,
-                error: None,
-            })
-        });
+        let (code, reason) = match received {
+            Some(close) => (close.code, close.reason),
+            None => (CloseCode::NO_STATUS, String::new()),
+        };
+        let initiator = self.phase.close_initiator();
+        // Frames are decoded only once the queue is empty, so the event
+        // queued here is its only one, and goes out now as the frame's own.
+        debug_assert!(self.events.is_empty());
+        self.report_close(&next, code, reason, initiator, None);
+        let event = self.events.pop_front();
         self.enter(next, now);
         Ok(event)
     }
@@ -381,7 +372,7 @@ impl Engine {
     /// (`poll_event`); otherwise at once.
     pub(crate) fn receive_eof(&mut self, now: Duration) -> Result<(), Error> {
         self.note_time(now);
-        if matches!(self.phase, Phase::Open | Phase::CloseSent) {
+        if self.phase.reads_frames() {
             self.eof = true;
             return Ok(());
         }
@@ -390,26 +381,15 @@ impl Engine {
 
     /// The end of the transport, after every byte before it.
     fn end_of_transport(&mut self) -> Result<(), Error> {
-        let initiator = if self.phase == Phase::CloseSent {
-            Initiator::Local
-        } else {
-            Initiator::Remote
-        };
         let Some(next) = step(self.is_client, self.phase, Input::Eof) else {
             return Ok(());
         };
         let abnormal = next.emit_close || self.phase == Phase::Handshake;
-        if next.emit_close {
-            self.events.push_back(Event::Close(Close {
-                code: CloseCode::ABNORMAL,
-                reason: String::new(),
-                initiator,
-                error: Some(Error::UnexpectedEof),
-            }));
-        }
+        let initiator = self.phase.close_initiator();
+        let error = abnormal.then_some(Error::UnexpectedEof);
+        self.report_close(&next, CloseCode::ABNORMAL, String::new(), initiator, error);
         self.enter(next, self.latest_now);
         if abnormal {
-            self.error = Some(Error::UnexpectedEof);
             return Err(Error::UnexpectedEof);
         }
         Ok(())

@@ -11,7 +11,6 @@ use crate::extensions::RSV1;
 use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, Opcode, encode_frame};
 use crate::invariant::Kept;
 use crate::mask;
-use crate::state::Phase;
 use crate::utf8::Utf8Validator;
 
 impl Engine {
@@ -25,7 +24,7 @@ impl Engine {
     ) -> Result<(), EntropyError> {
         let mask = masks.next_mask()?;
         let header = FrameHeader::new(opcode, fin, mask, payload.len() as u64);
-        encode_frame(&header, payload, &mut self.out);
+        encode_frame(&header, payload, self.out.buf());
         Ok(())
     }
 
@@ -52,7 +51,7 @@ impl Engine {
         if first {
             header.rsv = RSV1;
         }
-        encode_frame(&header, body, &mut self.out);
+        encode_frame(&header, body, self.out.buf());
         Ok(())
     }
 
@@ -75,7 +74,7 @@ impl Engine {
     }
 
     fn require_open(&self) -> Result<(), SendError> {
-        if self.phase == Phase::Open {
+        if self.phase.sends_frames() {
             Ok(())
         } else {
             Err(SendError::NotOpen {
@@ -125,10 +124,8 @@ impl Engine {
             }
             None => payload,
         };
-        self.out.extend_from_slice(header.encode().as_bytes());
-        let before = self.take_output();
-        self.queue_output(before);
-        self.queue_output(payload);
+        self.out.buf().extend_from_slice(header.encode().as_bytes());
+        self.out.push_owned(payload);
         Ok(())
     }
 

@@ -30,21 +30,31 @@ impl Conn {
         both!(self, c => c.receive_size_hint(preferred))
     }
 
-    pub(crate) fn receive_buffer_uninit(&mut self, len: usize) -> &mut [MaybeUninit<u8>] {
-        both!(self, c => c.receive_buffer_uninit(len))
-    }
-
+    /// Lends `len` bytes of uninitialised receive room to `read`, which
+    /// returns its outcome and how many bytes at the room's start it
+    /// wrote, and takes those bytes as received.
+    ///
     /// # Safety
-    /// As `wsmachine`'s `commit_received_uninit`: the first `n` bytes of
-    /// the room `receive_buffer_uninit` lent are initialised.
+    /// `read` returns a count of bytes it initialised at the room's start,
+    /// as `wsmachine`'s `ReceiveRoom::commit` for uninitialised room asks.
     #[allow(unsafe_code)]
-    pub(crate) unsafe fn commit_received_uninit(
+    pub(crate) unsafe fn read_uninit<T>(
         &mut self,
         now: Duration,
-        n: usize,
-    ) -> Result<(), Error> {
-        // SAFETY: the caller's promise, passed on.
-        both!(self, c => unsafe { c.commit_received_uninit(now, n) })
+        len: usize,
+        read: impl FnOnce(&mut [MaybeUninit<u8>]) -> (T, usize),
+    ) -> T {
+        both!(self, c => {
+            let mut room = c.receive_room_uninit(len);
+            let (outcome, filled) = read(room.as_uninit_mut());
+            // A protocol error is sticky and comes as the core's Close
+            // event, in byte order; a handshake error is the core's
+            // `error()`: neither is taken from here.
+            //
+            // SAFETY: the caller's promise, passed on.
+            let _ = unsafe { room.commit(now, filled) };
+            outcome
+        })
     }
 
     pub(crate) fn receive_eof(&mut self, now: Duration) -> Result<(), Error> {

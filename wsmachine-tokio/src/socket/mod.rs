@@ -451,21 +451,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         now: Duration,
         len: usize,
     ) -> (Poll<io::Result<()>>, usize) {
-        let room = self.conn.receive_buffer_uninit(len);
-        let mut buf = ReadBuf::uninit(room);
-        let polled = Pin::new(&mut self.io).poll_read(cx, &mut buf);
-        let filled = buf.filled().len();
-        // A protocol error is sticky and comes as the core's Close event,
-        // in byte order; a handshake error is the core's `error()`: neither
-        // is taken from here. Committing nothing gives the room back, so
-        // an idle connection holds no read buffer.
+        let io = &mut self.io;
+        // Committing nothing gives the room back, so an idle connection
+        // holds no read buffer.
         //
-        // SAFETY: the `ReadBuf` was made over the room just lent, and it
-        // keeps its filled part initialised: safe code can fill it only by
-        // writing bytes, and a reader that claims bytes are initialised
-        // (its `unsafe` `assume_init`) must have written them. So the first
+        // SAFETY: the `ReadBuf` is made over the room lent, and it keeps its
+        // filled part initialised: safe code can fill it only by writing
+        // bytes, and a reader that claims bytes are initialised (its
+        // `unsafe` `assume_init`) must have written them. So the first
         // `filled` bytes of the room are initialised.
-        let _ = unsafe { self.conn.commit_received_uninit(now, filled) };
+        let (polled, filled) = unsafe {
+            self.conn.read_uninit(now, len, |room| {
+                let mut buf = ReadBuf::uninit(room);
+                let polled = Pin::new(io).poll_read(cx, &mut buf);
+                let filled = buf.filled().len();
+                ((polled, filled), filled)
+            })
+        };
         (polled, filled)
     }
 
