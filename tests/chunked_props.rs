@@ -4,7 +4,7 @@
 
 use bytes::BytesMut;
 use proptest::prelude::*;
-use wsmachine::chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits};
+use wsmachine::http::chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits};
 use wsmachine::http::Headers;
 
 /// One chunk of a test encoding: how many body bytes it carries and how its

@@ -3,6 +3,7 @@
 //! This layer knows nothing about WebSocket.
 
 mod body;
+pub mod chunked;
 pub(crate) mod final_response;
 mod headers;
 

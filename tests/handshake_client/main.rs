@@ -13,7 +13,7 @@ mod upgrade;
 use std::time::Duration;
 
 use support::*;
-use wsmachine::chunked::ChunkedError;
+use wsmachine::http::chunked::ChunkedError;
 use wsmachine::entropy::FixedEntropy;
 use wsmachine::handshake::client::{ClientConfig, ClientConfigError};
 use wsmachine::handshake::{HandshakeError, HandshakeErrorKind, Rejection};
