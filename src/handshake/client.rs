@@ -5,7 +5,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use bytes::BytesMut;
 
-use super::{Accepted, HandshakeError, is_offered_extension};
+use super::{Accepted, HandshakeError, is_offered_extension, single_value};
 use crate::accept_key::accept_key;
 use crate::config::Config;
 use crate::entropy::EntropyError;
@@ -512,18 +512,6 @@ impl ClientConfig {
             None => Ok(None),
         }
     }
-}
-
-/// The value of a field that must appear once: `None` when absent,
-/// `Some(None)` when repeated.
-pub(crate) fn single_value<'a>(headers: &'a Headers, name: &'a str) -> Option<Option<&'a [u8]>> {
-    let mut values = headers.get_all(name);
-    let first = values.next()?;
-    Some(if values.next().is_some() {
-        None
-    } else {
-        Some(first)
-    })
 }
 
 /// Fields the handshake writes itself, and framing fields the writer owns.

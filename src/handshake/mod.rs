@@ -436,6 +436,18 @@ impl Rejection {
     }
 }
 
+/// The value of a field that must appear once: `None` when absent,
+/// `Some(None)` when repeated.
+pub(crate) fn single_value<'a>(headers: &'a Headers, name: &'a str) -> Option<Option<&'a [u8]>> {
+    let mut values = headers.get_all(name);
+    let first = values.next()?;
+    Some(if values.next().is_some() {
+        None
+    } else {
+        Some(first)
+    })
+}
+
 /// Whether an extension element (`name; params`) names an extension among
 /// `offers`, compared by name, ASCII case-insensitively.
 pub(crate) fn is_offered_extension(offers: &[String], element: &str) -> bool {
