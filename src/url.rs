@@ -8,6 +8,9 @@
 //! 65535, and its path and query become the request line's target with
 //! spaces, controls and non-ASCII bytes percent-encoded, so that nothing in
 //! a URL can end the request line. [`UrlError`] says why a URL was refused.
+//! The authority's grammar here (host, port, the brackets of an IPv6 literal)
+//! is also the one of the proxies' `http://` and `socks5://` URLs
+//! ([`proxy`](crate::proxy)).
 //!
 //! The parsed form is [`ClientConfig`](crate::handshake::client::ClientConfig)'s
 //! (`host`, `port`, `resource`, `host_header`), and resolution is
@@ -88,13 +91,15 @@ impl WsUrl {
             return Err(UrlError::UserInfo);
         }
         let (host, port) = split_host_port(authority)?;
-        let default_port = if secure { 443 } else { 80 };
+        check_host(host)?;
+        if !host.starts_with('[') && host.contains(':') {
+            // An IPv6 literal in a URL is bracketed (RFC 3986 §3.2.2).
+            return Err(UrlError::InvalidHost);
+        }
         let port = match port {
-            None => default_port,
-            Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
-                digits.parse().map_err(|_| UrlError::InvalidPort)?
-            }
-            Some(_) => return Err(UrlError::InvalidPort),
+            None if secure => 443,
+            None => 80,
+            Some(digits) => parse_port(digits)?,
         };
         let mut resource = match resource.strip_prefix('?') {
             Some(query) => alloc::format!("/?{query}"),
@@ -161,43 +166,97 @@ impl WsUrl {
     }
 }
 
-fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), UrlError> {
+/// Why the host or port of an authority was refused: the shared part of
+/// [`UrlError`] and of the proxies' configuration errors, which each say it
+/// in their own terms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AuthorityError {
+    /// There is no host.
+    MissingHost,
+    /// The host has a character a host cannot have, or a bracket out of
+    /// place.
+    InvalidHost,
+    /// The port is not a number from 0 to 65535.
+    InvalidPort,
+}
+
+impl From<AuthorityError> for UrlError {
+    fn from(error: AuthorityError) -> Self {
+        match error {
+            AuthorityError::MissingHost => UrlError::MissingHost,
+            AuthorityError::InvalidHost => UrlError::InvalidHost,
+            AuthorityError::InvalidPort => UrlError::InvalidPort,
+        }
+    }
+}
+
+/// Splits a URL's authority (RFC 3986 §3.2, without user information) into
+/// its host, as written, and the digits after its last `:`, if there is one.
+/// A bracketed IPv6 literal keeps its brackets. The host is not checked
+/// here: see [`check_host`].
+pub(crate) fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), AuthorityError> {
     if authority.is_empty() {
-        return Err(UrlError::MissingHost);
+        return Err(AuthorityError::MissingHost);
     }
     if authority.starts_with('[') {
-        let close = authority.find(']').ok_or(UrlError::InvalidHost)?;
+        let close = authority.find(']').ok_or(AuthorityError::InvalidHost)?;
         let (host, rest) = authority.split_at(close + 1);
-        let inner = host.get(1..host.len() - 1).unwrap_or("");
-        if inner.is_empty()
-            || !inner
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-        {
-            return Err(UrlError::InvalidHost);
-        }
         return match rest {
             "" => Ok((host, None)),
             _ => rest
                 .strip_prefix(':')
                 .map(|port| (host, Some(port)))
-                .ok_or(UrlError::InvalidHost),
+                .ok_or(AuthorityError::InvalidHost),
         };
     }
-    let (host, port) = match authority.rsplit_once(':') {
+    Ok(match authority.rsplit_once(':') {
         Some((host, port)) => (host, Some(port)),
         None => (authority, None),
+    })
+}
+
+/// The host without the brackets of an IPv6 literal.
+pub(crate) fn unbracket(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|inner| inner.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
+/// A host is a registered name (letters, digits, `-._~` and
+/// percent-escapes) or an IPv6 literal (hex digits, `:` and `.`, bracketed
+/// or not): nothing that could end the request line or a field.
+pub(crate) fn check_host(host: &str) -> Result<(), AuthorityError> {
+    let inner = unbracket(host);
+    if inner.is_empty() {
+        return Err(if host.is_empty() {
+            AuthorityError::MissingHost
+        } else {
+            AuthorityError::InvalidHost
+        });
+    }
+    let valid = if inner.contains(':') {
+        inner
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+    } else {
+        inner == host
+            && inner
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'%'))
     };
-    if host.is_empty() {
-        return Err(UrlError::MissingHost);
+    if valid {
+        Ok(())
+    } else {
+        Err(AuthorityError::InvalidHost)
     }
-    let valid = host
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'%'));
-    if !valid {
-        return Err(UrlError::InvalidHost);
+}
+
+/// A port's digits as a number from 0 to 65535: ASCII digits only, no sign.
+pub(crate) fn parse_port(digits: &str) -> Result<u16, AuthorityError> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(AuthorityError::InvalidPort);
     }
-    Ok((host, port))
+    digits.parse().map_err(|_| AuthorityError::InvalidPort)
 }
 
 fn percent_encode_invalid(resource: &str) -> String {
@@ -427,6 +486,26 @@ mod tests {
     }
 
     #[test]
+    fn authorities_split_at_the_last_colon_outside_brackets() {
+        assert_eq!(split_host_port("h:1"), Ok(("h", Some("1"))));
+        assert_eq!(split_host_port("h"), Ok(("h", None)));
+        assert_eq!(split_host_port("[::1]:1"), Ok(("[::1]", Some("1"))));
+        assert_eq!(split_host_port("[::1]"), Ok(("[::1]", None)));
+        assert_eq!(split_host_port(""), Err(AuthorityError::MissingHost));
+        assert_eq!(split_host_port("a:b:1"), Ok(("a:b", Some("1"))));
+        assert_eq!(check_host("::1"), Ok(()), "bare, as a config may name it");
+        assert_eq!(check_host("Example.com"), Ok(()));
+        assert_eq!(check_host("[h]"), Err(AuthorityError::InvalidHost));
+        assert_eq!(check_host("a b"), Err(AuthorityError::InvalidHost));
+        assert_eq!(check_host(""), Err(AuthorityError::MissingHost));
+        assert_eq!(parse_port("0"), Ok(0));
+        assert_eq!(parse_port("65535"), Ok(65535));
+        for bad in ["", "+1", "65536", " 1", "1a"] {
+            assert_eq!(parse_port(bad), Err(AuthorityError::InvalidPort), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn bad_urls_are_refused() {
         assert_eq!(WsUrl::parse("http://h/"), Err(UrlError::UnsupportedScheme));
         assert_eq!(WsUrl::parse("h/"), Err(UrlError::UnsupportedScheme));
@@ -437,6 +516,12 @@ mod tests {
         assert_eq!(WsUrl::parse("ws://h/#frag"), Err(UrlError::Fragment));
         assert_eq!(WsUrl::parse("ws://u:p@h/"), Err(UrlError::UserInfo));
         assert_eq!(WsUrl::parse("ws://[::1/"), Err(UrlError::InvalidHost));
+        // An IPv6 literal is bracketed, and a bracket holds nothing else.
+        assert_eq!(WsUrl::parse("ws://::1/"), Err(UrlError::InvalidHost));
+        assert_eq!(WsUrl::parse("ws://a:b:80/"), Err(UrlError::InvalidHost));
+        assert_eq!(WsUrl::parse("ws://[h]/"), Err(UrlError::InvalidHost));
+        assert_eq!(WsUrl::parse("ws://[]/"), Err(UrlError::InvalidHost));
+        assert_eq!(WsUrl::parse("ws://[::1]x/"), Err(UrlError::InvalidHost));
         assert_eq!(WsUrl::parse("ws://h\r\nX: y/"), Err(UrlError::InvalidHost));
     }
 }

@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 
 use crate::http::{BodyLimits, HeadLimits, HeaderError, Headers, WriteError};
 use crate::invariant::Kept;
+use crate::url::{self, AuthorityError, unbracket};
 
 /// Why a proxy configuration, or a tunnel's target, was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -287,72 +288,34 @@ pub(crate) fn target_authority(host: &str, port: u16) -> Result<String, ProxyCon
     })
 }
 
-pub(super) fn unbracket(host: &str) -> &str {
-    host.strip_prefix('[')
-        .and_then(|inner| inner.strip_suffix(']'))
-        .unwrap_or(host)
-}
-
-/// A host is a registered name (letters, digits, `-._~` and
-/// percent-escapes) or an IPv6 literal (hex digits, `:` and `.`, bracketed
-/// or not): nothing that could end the request line or a field.
+/// The shared host check of [`url`](crate::url), in this module's terms.
 pub(super) fn check_host(host: &str) -> Result<(), ProxyConfigError> {
-    let invalid = || ProxyConfigError::InvalidHost {
-        host: String::from(host),
-    };
-    let inner = unbracket(host);
-    if inner.is_empty() {
-        return Err(if host.is_empty() {
-            ProxyConfigError::MissingHost
-        } else {
-            invalid()
-        });
-    }
-    let is_ipv6 = inner.contains(':');
-    let valid = if is_ipv6 {
-        inner
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-    } else {
-        inner == host
-            && inner
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'%'))
-    };
-    if valid { Ok(()) } else { Err(invalid()) }
+    url::check_host(host).map_err(|error| authority_error(error, host))
 }
 
+/// The shared authority split of [`url`](crate::url), in this module's
+/// terms.
 pub(super) fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), ProxyConfigError> {
-    if authority.is_empty() {
-        return Err(ProxyConfigError::MissingHost);
-    }
-    let invalid = || ProxyConfigError::InvalidHost {
-        host: String::from(authority),
-    };
-    if authority.starts_with('[') {
-        let close = authority.find(']').ok_or_else(invalid)?;
-        let (host, rest) = authority.split_at(close + 1);
-        return match rest {
-            "" => Ok((host, None)),
-            _ => rest
-                .strip_prefix(':')
-                .map(|port| (host, Some(port)))
-                .ok_or_else(invalid),
-        };
-    }
-    Ok(match authority.rsplit_once(':') {
-        Some((host, port)) => (host, Some(port)),
-        None => (authority, None),
-    })
+    url::split_host_port(authority).map_err(|error| authority_error(error, authority))
 }
 
+/// A proxy's port: a number from 1 to 65535.
 pub(super) fn parse_port(digits: &str) -> Result<u16, ProxyConfigError> {
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ProxyConfigError::InvalidPort);
-    }
-    match digits.parse() {
+    match url::parse_port(digits) {
         Ok(0) | Err(_) => Err(ProxyConfigError::InvalidPort),
         Ok(port) => Ok(port),
+    }
+}
+
+/// An [`AuthorityError`] as a [`ProxyConfigError`], naming the refused
+/// `host`.
+fn authority_error(error: AuthorityError, host: &str) -> ProxyConfigError {
+    match error {
+        AuthorityError::MissingHost => ProxyConfigError::MissingHost,
+        AuthorityError::InvalidHost => ProxyConfigError::InvalidHost {
+            host: String::from(host),
+        },
+        AuthorityError::InvalidPort => ProxyConfigError::InvalidPort,
     }
 }
 

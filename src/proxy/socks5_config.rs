@@ -5,9 +5,8 @@
 use alloc::string::String;
 use core::net::IpAddr;
 
-use super::config::{
-    ProxyConfigError, check_host, parse_port, percent_decode, split_host_port, unbracket,
-};
+use super::config::{ProxyConfigError, check_host, parse_port, percent_decode, split_host_port};
+use crate::url::unbracket;
 
 /// A field of a SOCKS5 request, for [`Socks5ConfigError::InvalidLength`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
