@@ -8,8 +8,10 @@
 //! - [`mask`] and [`utf8`]: the byte layer (RFC 6455 §5.3 masking and
 //!   incremental UTF-8 validation);
 //! - [`frame`] and [`close`]: the frame layer (RFC 6455 §5 and §7.4);
-//! - [`http`] and [`chunked`]: the HTTP/1.1 subset an opening handshake needs
-//!   (RFC 9110, RFC 9112);
+//! - [`http`]: the HTTP/1.1 subset an opening handshake needs (RFC 9110,
+//!   RFC 9112), with chunked decoding in [`http::chunked`];
+//! - [`url`]: `ws://` and `wss://` URLs (RFC 6455 §3) and RFC 3986 reference
+//!   resolution, in the HTTP layer;
 //! - [`proxy`]: HTTP CONNECT tunnels through a proxy, on the HTTP layer;
 //! - [`handshake`]: RFC 6455 §4 on both sides;
 //! - [`extensions`]: the `Sec-WebSocket-Extensions` grammar, and with the
@@ -102,7 +104,6 @@ extern crate alloc;
 extern crate std;
 
 pub mod accept_key;
-pub mod chunked;
 pub mod close;
 pub mod config;
 pub mod entropy;
@@ -116,6 +117,7 @@ pub mod mask;
 pub mod message;
 pub mod proxy;
 pub mod state;
+pub mod url;
 pub mod utf8;
 
 mod client;

@@ -4,8 +4,8 @@
 
 use bytes::BytesMut;
 use proptest::prelude::*;
-use wsmachine::chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits};
 use wsmachine::http::Headers;
+use wsmachine::http::chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits};
 
 /// One chunk of a test encoding: how many body bytes it carries and how its
 /// size line is spelled.

@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use bytes::BytesMut;
 use criterion::{Criterion, Throughput};
-use wsmachine::chunked::{ChunkedDecoder, ChunkedLimits};
+use wsmachine::http::chunked::{ChunkedDecoder, ChunkedLimits};
 
 use super::common::binary;
 

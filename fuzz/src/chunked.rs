@@ -1,4 +1,4 @@
-//! Fuzz check for `wsmachine::chunked::ChunkedDecoder`.
+//! Fuzz check for `wsmachine::http::chunked::ChunkedDecoder`.
 //!
 //! Input layout: byte 0 picks the limits, byte 1 seeds the split points, the
 //! rest is the chunked body. The body is decoded whole and in pieces; both
@@ -7,7 +7,7 @@
 //! completely must decode again, to the same data and trailers, after being
 //! re-encoded as a single chunk.
 
-use wsmachine::chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits};
+use wsmachine::http::chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits};
 use wsmachine::http::Headers;
 
 /// Everything observable after feeding a decoder.

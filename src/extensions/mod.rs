@@ -33,7 +33,7 @@ use bytes::Bytes;
 use core::fmt;
 
 use crate::frame::ProtocolError;
-use crate::http::{Headers, is_token};
+use crate::http::{Headers, is_tchar, is_token, trim_ows, trim_ows_str};
 use crate::invariant::Kept;
 use crate::utf8::MessageValidator;
 
@@ -143,24 +143,24 @@ impl Extension {
     /// # Ok::<(), ExtensionError>(())
     /// ```
     pub fn parse(element: &str) -> Result<Self, ExtensionError> {
-        let mut rest = trim_ows(element);
+        let mut rest = trim_ows_str(element);
         let name = take_token(&mut rest).ok_or(ExtensionError::InvalidName)?;
         let mut extension = Extension::new(name);
         loop {
-            rest = trim_ows(rest);
+            rest = trim_ows_str(rest);
             let Some(first) = rest.chars().next() else {
                 return Ok(extension);
             };
             if first != ';' {
                 return Err(ExtensionError::UnexpectedCharacter { found: first });
             }
-            rest = trim_ows(rest.get(1..).unwrap_or(""));
+            rest = trim_ows_str(rest.get(1..).unwrap_or(""));
             let param_name = take_token(&mut rest).ok_or(ExtensionError::InvalidParamName)?;
-            rest = trim_ows(rest);
+            rest = trim_ows_str(rest);
             let value = match rest.strip_prefix('=') {
                 None => None,
                 Some(after) => {
-                    rest = trim_ows(after);
+                    rest = trim_ows_str(after);
                     Some(take_value(&mut rest, param_name)?)
                 }
             };
@@ -264,40 +264,25 @@ fn split_list(value: &[u8]) -> Vec<&[u8]> {
     elements.push(value.get(start..).kept());
     elements
         .into_iter()
-        .map(trim_ows_bytes)
+        .map(trim_ows)
         .filter(|element| !element.is_empty())
         .collect()
-}
-
-fn trim_ows(s: &str) -> &str {
-    s.trim_matches([' ', '\t'])
-}
-
-fn trim_ows_bytes(mut bytes: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = bytes {
-        bytes = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = bytes {
-        bytes = rest;
-    }
-    bytes
 }
 
 /// Takes the longest token at the start of `rest`, or `None` when it does
 /// not start with a token character.
 fn take_token<'a>(rest: &mut &'a str) -> Option<&'a str> {
-    let end = rest.find(|c: char| !is_tchar(c)).unwrap_or(rest.len());
+    // A tchar is ASCII, so the first byte that is not one starts a character.
+    let end = rest
+        .bytes()
+        .position(|b| !is_tchar(b))
+        .unwrap_or(rest.len());
     if end == 0 {
         return None;
     }
     let (token, after) = rest.split_at(end);
     *rest = after;
     Some(token)
-}
-
-/// RFC 9110 §5.6.2: `tchar`.
-fn is_tchar(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
 }
 
 /// Takes a parameter value: a token, or a quoted string that unquotes to a

@@ -5,36 +5,13 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use bytes::BytesMut;
 
-use super::{Accepted, HandshakeError, is_offered_extension};
+use super::{Accepted, HandshakeError, is_offered_extension, single_value};
 use crate::accept_key::accept_key;
 use crate::config::Config;
 use crate::entropy::EntropyError;
 use crate::extensions::header_elements;
 use crate::http::{BodyLimits, HeadLimits, Headers, Response, WriteError, is_token, write_request};
-
-/// Why a `ws://` or `wss://` URL was refused.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum UrlError {
-    /// The scheme is not `ws` or `wss`.
-    #[error("scheme is not ws or wss")]
-    UnsupportedScheme,
-    /// There is no host.
-    #[error("missing host")]
-    MissingHost,
-    /// The host has characters a host cannot have, or an unclosed `[`.
-    #[error("invalid host")]
-    InvalidHost,
-    /// The port is not a number from 0 to 65535.
-    #[error("invalid port")]
-    InvalidPort,
-    /// RFC 6455 §3: fragment identifiers are not allowed.
-    #[error("WebSocket URLs cannot have a fragment")]
-    Fragment,
-    /// Credentials in the URL are not sent anywhere; refused rather than lost.
-    #[error("user information in the URL is not supported")]
-    UserInfo,
-}
+use crate::url::{UrlError, WsUrl};
 
 /// Why a client could not be built.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -97,11 +74,7 @@ pub enum ClientConfigError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ClientConfig {
-    url: String,
-    secure: bool,
-    host: String,
-    port: u16,
-    resource: String,
+    target: WsUrl,
     /// The `Origin` header to send, if any.
     pub origin: Option<String>,
     /// Subprotocols to offer, most preferred first.
@@ -146,47 +119,8 @@ impl ClientConfig {
     /// # Errors
     /// [`UrlError`] when the URL is not a valid WebSocket URL.
     pub fn new(url: &str) -> Result<Self, UrlError> {
-        let (scheme, rest) = url.split_once("://").ok_or(UrlError::UnsupportedScheme)?;
-        let secure = if scheme.eq_ignore_ascii_case("ws") {
-            false
-        } else if scheme.eq_ignore_ascii_case("wss") {
-            true
-        } else {
-            return Err(UrlError::UnsupportedScheme);
-        };
-        if rest.contains('#') {
-            return Err(UrlError::Fragment);
-        }
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, resource) = rest.split_at(authority_end);
-        if authority.contains('@') {
-            return Err(UrlError::UserInfo);
-        }
-        let (host, port) = split_host_port(authority)?;
-        let default_port = if secure { 443 } else { 80 };
-        let port = match port {
-            None => default_port,
-            Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
-                digits.parse().map_err(|_| UrlError::InvalidPort)?
-            }
-            Some(_) => return Err(UrlError::InvalidPort),
-        };
-        let mut resource = match resource.strip_prefix('?') {
-            Some(query) => alloc::format!("/?{query}"),
-            None if resource.is_empty() => String::from("/"),
-            None => String::from(resource),
-        };
-        if resource.bytes().any(|b| !(0x21..0x7F).contains(&b)) {
-            // Spaces and controls would break the request line; non-ASCII
-            // must be percent-encoded by the caller.
-            resource = percent_encode_invalid(&resource);
-        }
         Ok(ClientConfig {
-            url: String::from(url),
-            secure,
-            host: host.to_ascii_lowercase(),
-            port,
-            resource,
+            target: WsUrl::parse(url)?,
             ..ClientConfig::pre_upgraded(Config::default())
         })
     }
@@ -195,11 +129,7 @@ impl ClientConfig {
     /// URL, only the connection's behaviour.
     pub(crate) fn pre_upgraded(config: Config) -> Self {
         ClientConfig {
-            url: String::new(),
-            secure: false,
-            host: String::new(),
-            port: 0,
-            resource: String::from("/"),
+            target: WsUrl::none(),
             origin: None,
             protocols: Vec::new(),
             extensions: Vec::new(),
@@ -308,38 +238,33 @@ impl ClientConfig {
 
     /// The URL as given.
     pub fn url(&self) -> &str {
-        &self.url
+        self.target.as_str()
     }
 
     /// Whether the URL is `wss://`.
     pub fn is_secure(&self) -> bool {
-        self.secure
+        self.target.is_secure()
     }
 
     /// The host, without brackets for an IPv6 literal.
     pub fn host(&self) -> &str {
-        self.host.trim_start_matches('[').trim_end_matches(']')
+        self.target.host()
     }
 
     /// The port, explicit or the scheme's default.
     pub fn port(&self) -> u16 {
-        self.port
+        self.target.port()
     }
 
     /// The path and query sent in the request line.
     pub fn resource(&self) -> &str {
-        &self.resource
+        self.target.resource()
     }
 
     /// The `Host` header: the host, with the port when it is not the
     /// scheme's default (RFC 6455 §4.1, item 4).
     pub fn host_header(&self) -> String {
-        let default_port = if self.secure { 443 } else { 80 };
-        if self.port == default_port {
-            self.host.clone()
-        } else {
-            alloc::format!("{}:{}", self.host, self.port)
-        }
+        self.target.host_header()
     }
 
     /// Writes the handshake request with the given key to `out`.
@@ -355,7 +280,7 @@ impl ClientConfig {
         headers.push("Connection", "Upgrade");
         headers.push("Sec-WebSocket-Key", key);
         self.push_offer_headers(&mut headers);
-        write_request(out, "GET", &self.resource, &headers, &[])?;
+        write_request(out, "GET", self.target.resource(), &headers, &[])?;
         Ok(())
     }
 
@@ -514,18 +439,6 @@ impl ClientConfig {
     }
 }
 
-/// The value of a field that must appear once: `None` when absent,
-/// `Some(None)` when repeated.
-pub(crate) fn single_value<'a>(headers: &'a Headers, name: &'a str) -> Option<Option<&'a [u8]>> {
-    let mut values = headers.get_all(name);
-    let first = values.next()?;
-    Some(if values.next().is_some() {
-        None
-    } else {
-        Some(first)
-    })
-}
-
 /// Fields the handshake writes itself, and framing fields the writer owns.
 fn is_reserved_header(name: &str) -> bool {
     [
@@ -541,111 +454,4 @@ fn is_reserved_header(name: &str) -> bool {
     ]
     .iter()
     .any(|reserved| reserved.eq_ignore_ascii_case(name))
-}
-
-fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), UrlError> {
-    if authority.is_empty() {
-        return Err(UrlError::MissingHost);
-    }
-    if authority.starts_with('[') {
-        let close = authority.find(']').ok_or(UrlError::InvalidHost)?;
-        let (host, rest) = authority.split_at(close + 1);
-        let inner = host.get(1..host.len() - 1).unwrap_or("");
-        if inner.is_empty()
-            || !inner
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-        {
-            return Err(UrlError::InvalidHost);
-        }
-        return match rest {
-            "" => Ok((host, None)),
-            _ => rest
-                .strip_prefix(':')
-                .map(|port| (host, Some(port)))
-                .ok_or(UrlError::InvalidHost),
-        };
-    }
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((host, port)) => (host, Some(port)),
-        None => (authority, None),
-    };
-    if host.is_empty() {
-        return Err(UrlError::MissingHost);
-    }
-    let valid = host
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'%'));
-    if !valid {
-        return Err(UrlError::InvalidHost);
-    }
-    Ok((host, port))
-}
-
-fn percent_encode_invalid(resource: &str) -> String {
-    let mut encoded = String::with_capacity(resource.len());
-    for byte in resource.bytes() {
-        if (0x21..0x7F).contains(&byte) {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push_str(&alloc::format!("%{byte:02X}"));
-        }
-    }
-    encoded
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_parse() {
-        let config = ClientConfig::new("ws://Example.com/chat").unwrap();
-        assert_eq!(
-            (config.host(), config.port(), config.resource()),
-            ("example.com", 80, "/chat")
-        );
-        assert_eq!(config.host_header(), "example.com");
-        let config = ClientConfig::new("wss://example.com:8443").unwrap();
-        assert_eq!(
-            (config.port(), config.resource(), config.is_secure()),
-            (8443, "/", true)
-        );
-        assert_eq!(config.host_header(), "example.com:8443");
-        let config = ClientConfig::new("wss://example.com:443?x=1").unwrap();
-        assert_eq!(
-            (config.host_header().as_str(), config.resource()),
-            ("example.com", "/?x=1")
-        );
-        let config = ClientConfig::new("ws://[::1]/").unwrap();
-        assert_eq!(
-            (config.host(), config.host_header().as_str()),
-            ("::1", "[::1]")
-        );
-        let config = ClientConfig::new("ws://h/a b").unwrap();
-        assert_eq!(config.resource(), "/a%20b");
-    }
-
-    #[test]
-    fn bad_urls_are_refused() {
-        assert_eq!(
-            ClientConfig::new("http://h/"),
-            Err(UrlError::UnsupportedScheme)
-        );
-        assert_eq!(ClientConfig::new("h/"), Err(UrlError::UnsupportedScheme));
-        assert_eq!(ClientConfig::new("ws:///x"), Err(UrlError::MissingHost));
-        assert_eq!(
-            ClientConfig::new("ws://h:99999/"),
-            Err(UrlError::InvalidPort)
-        );
-        assert_eq!(ClientConfig::new("ws://h:/"), Err(UrlError::InvalidPort));
-        assert_eq!(ClientConfig::new("ws://h:+1/"), Err(UrlError::InvalidPort));
-        assert_eq!(ClientConfig::new("ws://h/#frag"), Err(UrlError::Fragment));
-        assert_eq!(ClientConfig::new("ws://u:p@h/"), Err(UrlError::UserInfo));
-        assert_eq!(ClientConfig::new("ws://[::1/"), Err(UrlError::InvalidHost));
-        assert_eq!(
-            ClientConfig::new("ws://h\r\nX: y/"),
-            Err(UrlError::InvalidHost)
-        );
-    }
 }

@@ -432,8 +432,20 @@ impl Rejection {
             return None;
         }
         let location = self.headers.get_str("Location")?.trim();
-        Some(resolve_reference(request_url, location))
+        Some(crate::url::resolve_reference(request_url, location))
     }
+}
+
+/// The value of a field that must appear once: `None` when absent,
+/// `Some(None)` when repeated.
+pub(crate) fn single_value<'a>(headers: &'a Headers, name: &'a str) -> Option<Option<&'a [u8]>> {
+    let mut values = headers.get_all(name);
+    let first = values.next()?;
+    Some(if values.next().is_some() {
+        None
+    } else {
+        Some(first)
+    })
 }
 
 /// Whether an extension element (`name; params`) names an extension among
@@ -445,194 +457,4 @@ pub(crate) fn is_offered_extension(offers: &[String], element: &str) -> bool {
     offers
         .iter()
         .any(|offer| name(offer).eq_ignore_ascii_case(name(element)))
-}
-
-/// Resolves `reference` against `base`, an absolute URL, following
-/// RFC 3986 §5.2.2. A reference with a scheme is returned as it is.
-fn resolve_reference(base: &str, reference: &str) -> String {
-    let has_scheme = reference.split_once(':').is_some_and(|(scheme, _)| {
-        !scheme.is_empty()
-            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-    });
-    if has_scheme {
-        return String::from(reference);
-    }
-    let (scheme, after_scheme) = base.split_once("://").unwrap_or(("", base));
-    let (base_authority, base_path, base_rest) = split_authority(after_scheme);
-    // The base's query with its '?', without any fragment.
-    let base_query = base_rest.split('#').next().unwrap_or("");
-    // RFC 3986 §5.2.2: the target's authority, path, and query and fragment.
-    let (authority, path, tail) = if let Some(network_path) = reference.strip_prefix("//") {
-        let (authority, path, tail) = split_authority(network_path);
-        (authority, remove_dot_segments(path), String::from(tail))
-    } else if reference.is_empty() || reference.starts_with('#') {
-        let mut tail = String::from(base_query);
-        tail.push_str(reference);
-        (base_authority, String::from(base_path), tail)
-    } else if reference.starts_with('?') {
-        (
-            base_authority,
-            String::from(base_path),
-            String::from(reference),
-        )
-    } else {
-        let path_end = reference.find(['?', '#']).unwrap_or(reference.len());
-        let (path, tail) = reference.split_at(path_end);
-        let path = if path.starts_with('/') {
-            remove_dot_segments(path)
-        } else {
-            // RFC 3986 §5.2.3: the base path up to its last '/', or "/"
-            // when the base path is empty, then the reference's path.
-            let directory = base_path
-                .rfind('/')
-                .and_then(|slash| base_path.get(..=slash))
-                .unwrap_or("/");
-            let mut merged = String::from(directory);
-            merged.push_str(path);
-            remove_dot_segments(&merged)
-        };
-        (base_authority, path, String::from(tail))
-    };
-    let mut resolved = String::with_capacity(base.len() + reference.len());
-    resolved.push_str(scheme);
-    resolved.push_str("://");
-    resolved.push_str(authority);
-    resolved.push_str(&path);
-    resolved.push_str(&tail);
-    resolved
-}
-
-/// Splits what follows `scheme://` into the authority, the path, and the
-/// query and fragment with their delimiters.
-fn split_authority(after_scheme: &str) -> (&str, &str, &str) {
-    let authority_end = after_scheme
-        .find(['/', '?', '#'])
-        .unwrap_or(after_scheme.len());
-    let (authority, path_and_rest) = after_scheme.split_at(authority_end);
-    let path_end = path_and_rest
-        .find(['?', '#'])
-        .unwrap_or(path_and_rest.len());
-    let (path, rest) = path_and_rest.split_at(path_end);
-    (authority, path, rest)
-}
-
-/// RFC 3986 §5.2.4: removes the `.` and `..` segments of an absolute path.
-/// Every path resolved here is absolute or empty; others are returned as
-/// they are.
-fn remove_dot_segments(path: &str) -> String {
-    let Some(relative) = path.strip_prefix('/') else {
-        return String::from(path);
-    };
-    let mut segments: Vec<&str> = Vec::new();
-    // Whether the last segment was `.` or `..`, which leave a trailing '/'.
-    let mut ends_in_slash = false;
-    for segment in relative.split('/') {
-        ends_in_slash = matches!(segment, "." | "..");
-        match segment {
-            "." => {}
-            ".." => {
-                segments.pop();
-            }
-            other => segments.push(other),
-        }
-    }
-    let mut result = String::with_capacity(path.len());
-    for segment in &segments {
-        result.push('/');
-        result.push_str(segment);
-    }
-    if ends_in_slash || segments.is_empty() {
-        result.push('/');
-    }
-    result
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn references_resolve() {
-        let base = "ws://example.com:8080/a/b?q=1";
-        assert_eq!(resolve_reference(base, "wss://other/x"), "wss://other/x");
-        assert_eq!(
-            resolve_reference(base, "https://other/x"),
-            "https://other/x"
-        );
-        assert_eq!(resolve_reference(base, "//other/x"), "ws://other/x");
-        assert_eq!(resolve_reference(base, "/x"), "ws://example.com:8080/x");
-        assert_eq!(resolve_reference(base, "c"), "ws://example.com:8080/a/c");
-        assert_eq!(
-            resolve_reference(base, "?z=2"),
-            "ws://example.com:8080/a/b?z=2"
-        );
-        assert_eq!(resolve_reference("ws://h", "c"), "ws://h/c");
-    }
-
-    #[test]
-    fn the_rfc_3986_examples_resolve() {
-        // RFC 3986 §5.4.1 and §5.4.2, on a ws base.
-        let base = "ws://a/b/c/d;p?q";
-        for (reference, expected) in [
-            ("g:h", "g:h"),
-            ("g", "ws://a/b/c/g"),
-            ("./g", "ws://a/b/c/g"),
-            ("g/", "ws://a/b/c/g/"),
-            ("/g", "ws://a/g"),
-            ("//g", "ws://g"),
-            ("?y", "ws://a/b/c/d;p?y"),
-            ("g?y", "ws://a/b/c/g?y"),
-            ("#s", "ws://a/b/c/d;p?q#s"),
-            ("g#s", "ws://a/b/c/g#s"),
-            ("g?y#s", "ws://a/b/c/g?y#s"),
-            (";x", "ws://a/b/c/;x"),
-            ("g;x", "ws://a/b/c/g;x"),
-            ("g;x?y#s", "ws://a/b/c/g;x?y#s"),
-            ("", "ws://a/b/c/d;p?q"),
-            (".", "ws://a/b/c/"),
-            ("./", "ws://a/b/c/"),
-            ("..", "ws://a/b/"),
-            ("../", "ws://a/b/"),
-            ("../g", "ws://a/b/g"),
-            ("../..", "ws://a/"),
-            ("../../", "ws://a/"),
-            ("../../g", "ws://a/g"),
-            ("../../../g", "ws://a/g"),
-            ("../../../../g", "ws://a/g"),
-            ("/./g", "ws://a/g"),
-            ("/../g", "ws://a/g"),
-            ("g.", "ws://a/b/c/g."),
-            (".g", "ws://a/b/c/.g"),
-            ("g..", "ws://a/b/c/g.."),
-            ("..g", "ws://a/b/c/..g"),
-            ("./../g", "ws://a/b/g"),
-            ("./g/.", "ws://a/b/c/g/"),
-            ("g/./h", "ws://a/b/c/g/h"),
-            ("g/../h", "ws://a/b/c/h"),
-            ("g;x=1/./y", "ws://a/b/c/g;x=1/y"),
-            ("g;x=1/../y", "ws://a/b/c/y"),
-            ("g?y/./x", "ws://a/b/c/g?y/./x"),
-            ("g?y/../x", "ws://a/b/c/g?y/../x"),
-            ("g#s/./x", "ws://a/b/c/g#s/./x"),
-            ("g#s/../x", "ws://a/b/c/g#s/../x"),
-        ] {
-            assert_eq!(
-                resolve_reference(base, reference),
-                expected,
-                "{reference:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn references_against_a_base_without_a_path() {
-        assert_eq!(resolve_reference("ws://h", ""), "ws://h");
-        assert_eq!(resolve_reference("ws://h?q", "?r"), "ws://h?r");
-        assert_eq!(resolve_reference("ws://h:1?q", "../x"), "ws://h:1/x");
-        assert_eq!(resolve_reference("ws://h", "//i"), "ws://i");
-        assert_eq!(resolve_reference("ws://h", "//i/./j/../k?l"), "ws://i/k?l");
-    }
 }

@@ -5,8 +5,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use bytes::BytesMut;
 
-use super::client::single_value;
-use super::{HandshakeError, HandshakeRequest, Negotiated, is_offered_extension};
+use super::{HandshakeError, HandshakeRequest, Negotiated, is_offered_extension, single_value};
 use crate::accept_key::{accept_key, is_valid_key};
 use crate::config::Config;
 use crate::extensions::header_elements;

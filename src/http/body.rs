@@ -8,8 +8,8 @@
 
 use bytes::{Bytes, BytesMut};
 
+use super::chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits};
 use super::{Headers, is_tchar, trim_ows};
-use crate::chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits};
 use crate::invariant::Kept;
 
 /// How the end of a message body is found (RFC 9112 §6.3).

@@ -314,6 +314,14 @@ pub(crate) fn trim_ows(mut bytes: &[u8]) -> &[u8] {
     bytes
 }
 
+/// [`trim_ows`] on text. OWS is ASCII, so both cuts fall between
+/// characters.
+pub(crate) fn trim_ows_str(s: &str) -> &str {
+    let trimmed = trim_ows(s.as_bytes());
+    let start = trimmed.as_ptr().addr() - s.as_ptr().addr();
+    s.get(start..start + trimmed.len()).kept()
+}
+
 impl<'a> IntoIterator for &'a Headers {
     type Item = (&'a str, &'a [u8]);
     type IntoIter = Iter<'a>;
@@ -422,6 +430,15 @@ mod tests {
         split.push("Connection", "keep-alive");
         split.push("connection", "upgrade");
         assert!(split.contains_token("Connection", "Upgrade"));
+    }
+
+    #[test]
+    fn ows_is_sp_and_htab_on_bytes_and_text() {
+        assert_eq!(trim_ows(b" \t a b\t "), b"a b");
+        assert_eq!(trim_ows(b"\r\na\n"), b"\r\na\n");
+        assert_eq!(trim_ows_str("\t\u{e9}t\u{e9} "), "\u{e9}t\u{e9}");
+        assert_eq!(trim_ows_str(" \t "), "");
+        assert_eq!(trim_ows_str(""), "");
     }
 
     #[test]

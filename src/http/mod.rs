@@ -3,13 +3,14 @@
 //! This layer knows nothing about WebSocket.
 
 mod body;
+pub mod chunked;
 pub(crate) mod final_response;
 mod headers;
 
 pub use body::{BodyDecoder, BodyError, BodyFraming, BodyLimits};
 pub use headers::Headers;
 pub use headers::{HeaderError, is_field_value, is_token};
-pub(crate) use headers::{is_tchar, trim_ows};
+pub(crate) use headers::{is_tchar, trim_ows, trim_ows_str};
 
 mod head;
 pub(crate) use head::HeadFault;

@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 
 use crate::http::{BodyLimits, HeadLimits, HeaderError, Headers, WriteError};
 use crate::invariant::Kept;
+use crate::url::{self, AuthorityError, unbracket};
 
 /// Why a proxy configuration, or a tunnel's target, was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -187,30 +188,11 @@ impl ProxyConfig {
         if !scheme.eq_ignore_ascii_case("http") {
             return Err(ProxyConfigError::UnsupportedScheme);
         }
-        let authority = match rest.find(['/', '?', '#']) {
-            Some(end) if rest.get(end..) == Some("/") => rest.get(..end).unwrap_or(rest),
-            Some(_) => return Err(ProxyConfigError::UnexpectedPath),
-            None => rest,
-        };
-        let (user_info, host_port) = match authority.split_once('@') {
-            Some((_, after)) if after.contains('@') => {
-                return Err(ProxyConfigError::InvalidUserInfo);
-            }
-            Some((user_info, after)) => (Some(user_info), after),
-            None => (None, authority),
-        };
-        let (host, port) = split_host_port(host_port)?;
-        let port = match port {
-            None => 80,
-            Some(digits) => parse_port(digits)?,
-        };
-        let mut config = ProxyConfig::new(host, port)?;
+        let (user_info, host, port) = split_proxy_authority(rest)?;
+        let mut config = ProxyConfig::new(host, port.unwrap_or(80))?;
         if let Some(user_info) = user_info {
-            let (user, password) = user_info.split_once(':').unwrap_or((user_info, ""));
-            config.credentials = Some(ProxyCredentials::new(
-                percent_decode(user)?,
-                percent_decode(password)?,
-            )?);
+            let (user, password) = decode_user_info(user_info)?;
+            config.credentials = Some(ProxyCredentials::new(user, password)?);
         }
         Ok(config)
     }
@@ -287,77 +269,68 @@ pub(crate) fn target_authority(host: &str, port: u16) -> Result<String, ProxyCon
     })
 }
 
-pub(super) fn unbracket(host: &str) -> &str {
-    host.strip_prefix('[')
-        .and_then(|inner| inner.strip_suffix(']'))
-        .unwrap_or(host)
+/// What follows `scheme://` in a proxy URL, `[user-info@]host[:port][/]`:
+/// the user information as written, the host and the port, if given. A
+/// path, query or fragment is refused: a proxy is an authority only.
+pub(super) fn split_proxy_authority(
+    rest: &str,
+) -> Result<(Option<&str>, &str, Option<u16>), ProxyConfigError> {
+    let authority = match rest.find(['/', '?', '#']) {
+        Some(end) if rest.get(end..) == Some("/") => rest.get(..end).unwrap_or(rest),
+        Some(_) => return Err(ProxyConfigError::UnexpectedPath),
+        None => rest,
+    };
+    let (user_info, host_port) = match authority.split_once('@') {
+        Some((_, after)) if after.contains('@') => {
+            return Err(ProxyConfigError::InvalidUserInfo);
+        }
+        Some((user_info, after)) => (Some(user_info), after),
+        None => (None, authority),
+    };
+    let (host, port) = split_host_port(host_port)?;
+    let port = port.map(parse_port).transpose()?;
+    Ok((user_info, host, port))
 }
 
-/// A host is a registered name (letters, digits, `-._~` and
-/// percent-escapes) or an IPv6 literal (hex digits, `:` and `.`, bracketed
-/// or not): nothing that could end the request line or a field.
+/// `user[:password]`, each percent-decoded; a missing password is empty.
+pub(super) fn decode_user_info(user_info: &str) -> Result<(String, String), ProxyConfigError> {
+    let (user, password) = user_info.split_once(':').unwrap_or((user_info, ""));
+    Ok((percent_decode(user)?, percent_decode(password)?))
+}
+
+/// The shared host check of [`url`](crate::url), in this module's terms.
 pub(super) fn check_host(host: &str) -> Result<(), ProxyConfigError> {
-    let invalid = || ProxyConfigError::InvalidHost {
-        host: String::from(host),
-    };
-    let inner = unbracket(host);
-    if inner.is_empty() {
-        return Err(if host.is_empty() {
-            ProxyConfigError::MissingHost
-        } else {
-            invalid()
-        });
-    }
-    let is_ipv6 = inner.contains(':');
-    let valid = if is_ipv6 {
-        inner
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-    } else {
-        inner == host
-            && inner
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'%'))
-    };
-    if valid { Ok(()) } else { Err(invalid()) }
+    url::check_host(host).map_err(|error| authority_error(error, host))
 }
 
-pub(super) fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), ProxyConfigError> {
-    if authority.is_empty() {
-        return Err(ProxyConfigError::MissingHost);
-    }
-    let invalid = || ProxyConfigError::InvalidHost {
-        host: String::from(authority),
-    };
-    if authority.starts_with('[') {
-        let close = authority.find(']').ok_or_else(invalid)?;
-        let (host, rest) = authority.split_at(close + 1);
-        return match rest {
-            "" => Ok((host, None)),
-            _ => rest
-                .strip_prefix(':')
-                .map(|port| (host, Some(port)))
-                .ok_or_else(invalid),
-        };
-    }
-    Ok(match authority.rsplit_once(':') {
-        Some((host, port)) => (host, Some(port)),
-        None => (authority, None),
-    })
+/// The shared authority split of [`url`](crate::url), in this module's
+/// terms.
+fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), ProxyConfigError> {
+    url::split_host_port(authority).map_err(|error| authority_error(error, authority))
 }
 
-pub(super) fn parse_port(digits: &str) -> Result<u16, ProxyConfigError> {
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ProxyConfigError::InvalidPort);
-    }
-    match digits.parse() {
+/// A proxy's port: a number from 1 to 65535.
+fn parse_port(digits: &str) -> Result<u16, ProxyConfigError> {
+    match url::parse_port(digits) {
         Ok(0) | Err(_) => Err(ProxyConfigError::InvalidPort),
         Ok(port) => Ok(port),
     }
 }
 
+/// An [`AuthorityError`] as a [`ProxyConfigError`], naming the refused
+/// `host`.
+fn authority_error(error: AuthorityError, host: &str) -> ProxyConfigError {
+    match error {
+        AuthorityError::MissingHost => ProxyConfigError::MissingHost,
+        AuthorityError::InvalidHost => ProxyConfigError::InvalidHost {
+            host: String::from(host),
+        },
+        AuthorityError::InvalidPort => ProxyConfigError::InvalidPort,
+    }
+}
+
 /// RFC 3986 §2.1: `%HH` becomes the byte 0xHH; the result must be UTF-8.
-pub(super) fn percent_decode(encoded: &str) -> Result<String, ProxyConfigError> {
+fn percent_decode(encoded: &str) -> Result<String, ProxyConfigError> {
     let mut bytes = Vec::with_capacity(encoded.len());
     let mut rest = encoded.as_bytes();
     while let Some((&byte, after)) = rest.split_first() {

@@ -5,9 +5,8 @@
 use alloc::string::String;
 use core::net::IpAddr;
 
-use super::config::{
-    ProxyConfigError, check_host, parse_port, percent_decode, split_host_port, unbracket,
-};
+use super::config::{ProxyConfigError, check_host, decode_user_info, split_proxy_authority};
+use crate::url::unbracket;
 
 /// A field of a SOCKS5 request, for [`Socks5ConfigError::InvalidLength`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -168,31 +167,12 @@ impl Socks5Config {
         } else {
             return Err(Socks5ConfigError::UnsupportedScheme);
         };
-        let authority = match rest.find(['/', '?', '#']) {
-            Some(end) if rest.get(end..) == Some("/") => rest.get(..end).unwrap_or(rest),
-            Some(_) => return Err(ProxyConfigError::UnexpectedPath.into()),
-            None => rest,
-        };
-        let (user_info, host_port) = match authority.rsplit_once('@') {
-            Some((user_info, _)) if user_info.contains('@') => {
-                return Err(ProxyConfigError::InvalidUserInfo.into());
-            }
-            Some((user_info, after)) => (Some(user_info), after),
-            None => (None, authority),
-        };
-        let (host, port) = split_host_port(host_port)?;
-        let port = match port {
-            None => 1080,
-            Some(digits) => parse_port(digits)?,
-        };
-        let mut config = Socks5Config::new(host, port)?;
+        let (user_info, host, port) = split_proxy_authority(rest)?;
+        let mut config = Socks5Config::new(host, port.unwrap_or(1080))?;
         config.remote_dns = remote_dns;
         if let Some(user_info) = user_info {
-            let (user, password) = user_info.split_once(':').unwrap_or((user_info, ""));
-            config.credentials = Some(Socks5Credentials::new(
-                percent_decode(user)?,
-                percent_decode(password)?,
-            )?);
+            let (user, password) = decode_user_info(user_info)?;
+            config.credentials = Some(Socks5Credentials::new(user, password)?);
         }
         Ok(config)
     }

@@ -13,10 +13,10 @@ mod upgrade;
 use std::time::Duration;
 
 use support::*;
-use wsmachine::chunked::ChunkedError;
 use wsmachine::entropy::FixedEntropy;
 use wsmachine::handshake::client::{ClientConfig, ClientConfigError};
 use wsmachine::handshake::{HandshakeError, HandshakeErrorKind, Rejection};
+use wsmachine::http::chunked::ChunkedError;
 use wsmachine::http::{BodyError, HeadError, HeaderError, MalformedKind, WriteError};
 use wsmachine::{Client, Error, Event, Frame, Opcode, State};
 

@@ -3,9 +3,10 @@
 use bytes::Bytes;
 use wsmachine::error::ProtocolError;
 use wsmachine::handshake::HandshakeError;
-use wsmachine::handshake::client::{ClientConfigError, UrlError};
+use wsmachine::handshake::client::ClientConfigError;
 use wsmachine::handshake::server::DecisionError;
 use wsmachine::http::{BodyError, Headers};
+use wsmachine::url::UrlError;
 
 /// Why a handshake, a read or a send failed.
 ///

@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use bytes::BytesMut;
-//! use wsmachine::chunked::{ChunkedDecoder, ChunkedLimits};
+//! use wsmachine::http::chunked::{ChunkedDecoder, ChunkedLimits};
 //!
 //! let mut decoder = ChunkedDecoder::new(ChunkedLimits::default(), 1024);
 //! let mut body = BytesMut::new();
@@ -23,7 +23,7 @@
 //! assert!(decoder.is_done());
 //! assert_eq!(&body[..], b"hello world");
 //! assert_eq!(decoder.trailers().get("expires"), Some(&b"never"[..]));
-//! # Ok::<(), wsmachine::chunked::ChunkedError>(())
+//! # Ok::<(), wsmachine::http::chunked::ChunkedError>(())
 //! ```
 
 use alloc::string::String;
@@ -31,7 +31,7 @@ use alloc::vec::Vec;
 
 use bytes::BytesMut;
 
-use crate::http::{Headers, is_tchar, trim_ows};
+use super::{Headers, is_tchar, trim_ows};
 use crate::invariant::Kept;
 
 /// Bounds on the framing overhead of one chunked body.

@@ -1,4 +1,4 @@
-//! Unit tests of `chunked`, built only under `cargo test`. An `unwrap`,
+//! Unit tests of `http::chunked`, built only under `cargo test`. An `unwrap`,
 //! `expect` or `panic!` here fails a test on a case the test itself built;
 //! none of it is compiled into the library or meets a peer's input.
 
