@@ -16,6 +16,7 @@
 //! - `WSMACHINE_REVERSE_PROXY_CONNECTIONS`: for
 //!   `connections_through_the_balancer`, how many to open.
 
+#[path = "it/support/mod.rs"]
 mod support;
 
 use std::net::SocketAddr;
