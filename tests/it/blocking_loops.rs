@@ -11,6 +11,7 @@
 mod blocking;
 
 use crate::programs;
+use crate::support::{close_payload, raw_frame};
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -127,23 +128,11 @@ fn read_frame(stream: &mut TcpStream) -> RawFrame {
 
 /// A final frame; masked with a fixed key when `masked` (a client's).
 fn frame(opcode: u8, payload: &[u8], masked: bool) -> Vec<u8> {
-    assert!(payload.len() < 126, "the tests send small frames");
-    let mut out = vec![0x80 | opcode, payload.len() as u8];
-    if masked {
-        let key = [0x37, 0xfa, 0x21, 0x3d];
-        out[1] |= 0x80;
-        out.extend_from_slice(&key);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-    } else {
-        out.extend_from_slice(payload);
-    }
-    out
-}
-
-fn close_payload(code: u16, reason: &str) -> Vec<u8> {
-    let mut payload = code.to_be_bytes().to_vec();
-    payload.extend_from_slice(reason.as_bytes());
-    payload
+    raw_frame(
+        0x80 | opcode,
+        masked.then_some([0x37, 0xfa, 0x21, 0x3d]),
+        payload,
+    )
 }
 
 const REQUEST_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";

@@ -1,6 +1,7 @@
 //! Property and table tests for body framing (RFC 9112 §6.3) and
 //! `BodyDecoder`.
 
+use crate::support::pieces;
 use proptest::prelude::*;
 use wsmachine::http::{BodyDecoder, BodyError, BodyFraming, BodyLimits, Headers};
 
@@ -83,19 +84,6 @@ fn an_over_limit_content_length_fails_on_an_empty_first_read_fed_any_way() {
         Err(BodyError::BodyTooLarge { limit: 0 })
     ));
     assert_eq!(feed(framing, limits, &bytewise(&[]), false), whole);
-}
-
-fn pieces<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
-    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
-    cuts.sort_unstable();
-    let mut pieces = Vec::new();
-    let mut start = 0;
-    for cut in cuts {
-        pieces.push(&input[start..cut]);
-        start = cut;
-    }
-    pieces.push(&input[start..]);
-    pieces
 }
 
 fn framing() -> impl Strategy<Value = BodyFraming> {

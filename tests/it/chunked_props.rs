@@ -2,6 +2,7 @@
 //! encoder, split invariance, exact consumption, the body limit, and no
 //! panics on arbitrary input.
 
+use crate::support::pieces;
 use bytes::BytesMut;
 use proptest::prelude::*;
 use wsmachine::chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits};
@@ -225,20 +226,6 @@ fn feed_with(
 
 fn feed(pieces: &[&[u8]], limits: ChunkedLimits, max_body: u64) -> Outcome {
     feed_with(pieces, limits, max_body, |_| {})
-}
-
-/// Cuts `input` at the given (unsorted, possibly repeated) points.
-fn pieces<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
-    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
-    cuts.sort_unstable();
-    let mut pieces = Vec::new();
-    let mut start = 0;
-    for cut in cuts {
-        pieces.push(&input[start..cut]);
-        start = cut;
-    }
-    pieces.push(&input[start..]);
-    pieces
 }
 
 fn bytewise(input: &[u8]) -> Vec<&[u8]> {

@@ -3,6 +3,7 @@
 //! refused injection, and no panic on any input. `proxy_client.rs` has the
 //! tunnel inside a client.
 
+use crate::support::ends;
 use proptest::prelude::*;
 use wsmachine::http::{BodyError, BodyLimits, HeadError, HeadLimits, HeaderError, MalformedKind};
 use wsmachine::proxy::{
@@ -34,13 +35,7 @@ fn feed_tunnel(config: &ProxyConfig, input: &[u8], cuts: &[usize], eof: bool) ->
     let mut tunnel = tunnel_with(config);
     let mut error = None;
     let mut start = 0;
-    let mut cuts = cuts.to_vec();
-    cuts.sort_unstable();
-    cuts.dedup();
-    let ends = cuts
-        .into_iter()
-        .filter(|&cut| cut > 0 && cut < input.len())
-        .chain([input.len()]);
+    let ends = ends(cuts, input.len());
     for end in ends {
         if let Err(e) = tunnel.receive(&input[start..end]) {
             error.get_or_insert(e);

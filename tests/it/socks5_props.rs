@@ -4,6 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use crate::support::ends;
 use bytes::Bytes;
 use proptest::prelude::*;
 use wsmachine::proxy::{
@@ -37,13 +38,7 @@ fn feed(auth: bool, input: &[u8], cuts: &[usize], eof: bool) -> Outcome {
     let mut tunnel = Socks5Tunnel::new(&proxy(auth), domain(), 443).expect("valid tunnel");
     let mut written = Vec::new();
     let mut error = None;
-    let mut cuts = cuts.to_vec();
-    cuts.sort_unstable();
-    cuts.dedup();
-    let ends = cuts
-        .into_iter()
-        .filter(|&cut| cut > 0 && cut < input.len())
-        .chain([input.len()]);
+    let ends = ends(cuts, input.len());
     let mut start = 0;
     while let Some(bytes) = tunnel.poll_transmit() {
         written.extend_from_slice(&bytes);

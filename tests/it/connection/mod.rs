@@ -18,7 +18,6 @@ use bytes::{Bytes, BytesMut};
 use support::*;
 use wsmachine::close::InvalidClose;
 use wsmachine::config::Config;
-use wsmachine::entropy::FixedEntropy;
 use wsmachine::error::ProtocolError;
 use wsmachine::frame::{Decoded, FrameDecoder};
 use wsmachine::handshake::client::ClientConfig;
@@ -33,48 +32,6 @@ use wsmachine::{
 // ---------------------------------------------------------------------------
 
 const KEY: [u8; 4] = [0x9a, 0x01, 0xf3, 0x5c];
-
-fn server_open() -> Server {
-    Server::new_open(Config::default(), Duration::ZERO)
-}
-
-fn server_with(config: Config) -> Server {
-    Server::new_open(config, Duration::ZERO)
-}
-
-fn client_open() -> Client<FixedEntropy> {
-    client_with_config(Config::default())
-}
-
-fn client_with_config(config: Config) -> Client<FixedEntropy> {
-    Client::new_open(config, FixedEntropy::new(RFC_ENTROPY), Duration::ZERO)
-}
-
-/// A frame with any first byte (FIN, RSV, opcode), masked when `mask` is
-/// given; the length takes its shortest form.
-fn raw_frame(first: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![first];
-    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
-    match payload.len() {
-        len @ 0..=125 => out.push(mask_bit | len as u8),
-        len @ 126..=0xFFFF => {
-            out.push(mask_bit | 126);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        len => {
-            out.push(mask_bit | 127);
-            out.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-    }
-    match mask {
-        Some(key) => {
-            out.extend_from_slice(&key);
-            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-        }
-        None => out.extend_from_slice(payload),
-    }
-    out
-}
 
 /// A frame header only, for a declared length, as a client sends it.
 fn masked_header(first: u8, len: u64) -> Vec<u8> {
@@ -92,12 +49,6 @@ fn masked_header(first: u8, len: u64) -> Vec<u8> {
     }
     out.extend_from_slice(&KEY);
     out
-}
-
-fn close_payload(code: u16, reason: &[u8]) -> Vec<u8> {
-    let mut payload = code.to_be_bytes().to_vec();
-    payload.extend_from_slice(reason);
-    payload
 }
 
 /// A client's (masked) frame.

@@ -12,7 +12,6 @@ mod sending;
 
 use std::time::Duration;
 
-use bytes::BytesMut;
 use support::*;
 use wsmachine::close::CloseCode;
 use wsmachine::entropy::FixedEntropy;
@@ -20,7 +19,7 @@ use wsmachine::error::ProtocolError;
 use wsmachine::extensions::permessage_deflate::{
     DeflateConfig, DeflateParamError, DeflateParams, DeflateResponseError,
 };
-use wsmachine::frame::{FrameHeader, encode_frame};
+use wsmachine::frame::FrameHeader;
 use wsmachine::handshake::client::{ClientConfig, ClientConfigError};
 use wsmachine::handshake::server::{Accept, DecisionError, ServerConfig};
 use wsmachine::handshake::{HandshakeError, HandshakeErrorKind};
@@ -33,11 +32,7 @@ const RSV1: u8 = 0b100;
 
 /// A frame with any RSV bits, masked when a key is given.
 fn frame(opcode: Opcode, fin: bool, rsv: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
-    let mut header = FrameHeader::new(opcode, fin, mask, payload.len() as u64);
-    header.rsv = rsv;
-    let mut out = BytesMut::new();
-    encode_frame(&header, payload, &mut out);
-    out.to_vec()
+    raw_frame(first_byte(opcode, fin, rsv), mask, payload)
 }
 
 fn hex(text: &str) -> Vec<u8> {

@@ -20,10 +20,6 @@ use wsmachine::{CloseCode, Error, Event, Initiator, Opcode, Server, State};
 
 const T0: Duration = Duration::ZERO;
 
-fn server() -> Server {
-    Server::new(ServerConfig::default())
-}
-
 fn server_with_limits(limits: HeadLimits) -> impl Fn() -> Server {
     move || {
         let mut config = ServerConfig::default();

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use bytes::BytesMut;
 use proptest::test_runner::{Config as ProptestConfig, FileFailurePersistence};
+use wsmachine::config::Config;
 use wsmachine::entropy::FixedEntropy;
 use wsmachine::handshake::client::ClientConfig;
 use wsmachine::handshake::server::{Accept, ServerConfig};
@@ -273,22 +273,113 @@ fn note_error(errors: &mut Vec<Error>, error: Error) {
     }
 }
 
-/// Encodes a frame as a client would send it, masked with `key`.
-pub fn masked_frame(opcode: wsmachine::Opcode, fin: bool, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
-    let mut out = BytesMut::new();
-    let mut frame = wsmachine::Frame::new(opcode, payload.to_vec());
-    frame.fin = fin;
-    frame.encode(Some(key), &mut out);
-    out.to_vec()
+// ---------------------------------------------------------------------------
+// Fixtures: a connection in each role.
+// ---------------------------------------------------------------------------
+
+/// A server waiting for the request, with the default config.
+pub fn server() -> Server {
+    Server::new(ServerConfig::default())
 }
 
-/// Encodes a frame as a server would send it, unmasked.
+/// A server past the handshake (`Server::new_open`), at time zero.
+pub fn server_open() -> Server {
+    server_with(Config::default())
+}
+
+/// A server past the handshake with `config`, at time zero.
+pub fn server_with(config: Config) -> Server {
+    Server::new_open(config, Duration::ZERO)
+}
+
+/// A client past the handshake, masking with the RFC's key, at time zero.
+pub fn client_open() -> Client<FixedEntropy> {
+    client_with_config(Config::default())
+}
+
+/// A client past the handshake with `config`, masking with the RFC's key.
+pub fn client_with_config(config: Config) -> Client<FixedEntropy> {
+    Client::new_open(config, FixedEntropy::new(RFC_ENTROPY), Duration::ZERO)
+}
+
+// ---------------------------------------------------------------------------
+// The frame builder: frames written byte by byte, not by the crate's
+// encoder, so that they can break any rule.
+// ---------------------------------------------------------------------------
+
+/// A frame with any first byte (FIN, RSV, opcode), masked when `mask` is
+/// given; the length takes its shortest form.
+pub fn raw_frame(first: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![first];
+    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
+    match payload.len() {
+        len @ 0..=125 => out.push(mask_bit | len as u8),
+        len @ 126..=0xFFFF => {
+            out.push(mask_bit | 126);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        len => {
+            out.push(mask_bit | 127);
+            out.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+    }
+    match mask {
+        Some(key) => {
+            out.extend_from_slice(&key);
+            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        }
+        None => out.extend_from_slice(payload),
+    }
+    out
+}
+
+/// The first byte of a frame: FIN, the RSV bits (`0b100` is RSV1) and the
+/// opcode.
+pub fn first_byte(opcode: wsmachine::Opcode, fin: bool, rsv: u8) -> u8 {
+    (u8::from(fin) << 7) | (rsv << 4) | opcode.to_wire()
+}
+
+/// A frame as a client sends it, masked with `key`.
+pub fn masked_frame(opcode: wsmachine::Opcode, fin: bool, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
+    raw_frame(first_byte(opcode, fin, 0), Some(key), payload)
+}
+
+/// A frame as a server sends it, unmasked.
 pub fn unmasked_frame(opcode: wsmachine::Opcode, fin: bool, payload: &[u8]) -> Vec<u8> {
-    let mut out = BytesMut::new();
-    let mut frame = wsmachine::Frame::new(opcode, payload.to_vec());
-    frame.fin = fin;
-    frame.encode(None, &mut out);
-    out.to_vec()
+    raw_frame(first_byte(opcode, fin, 0), None, payload)
+}
+
+/// A Close frame's payload: the code, then the reason's bytes.
+pub fn close_payload<R: AsRef<[u8]> + ?Sized>(code: u16, reason: &R) -> Vec<u8> {
+    let mut payload = code.to_be_bytes().to_vec();
+    payload.extend_from_slice(reason.as_ref());
+    payload
+}
+
+/// Where the pieces of an input of `len` bytes end, cut at `cuts` (any
+/// order, repeats and out-of-range cuts ignored): ascending, the last `len`.
+pub fn ends(cuts: &[usize], len: usize) -> Vec<usize> {
+    let mut cuts = cuts.to_vec();
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts.into_iter()
+        .filter(|&cut| cut > 0 && cut < len)
+        .chain([len])
+        .collect()
+}
+
+/// Cuts `input` at the given (unsorted, possibly repeated) points.
+pub fn pieces<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
+    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+    cuts.sort_unstable();
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    for cut in cuts {
+        pieces.push(&input[start..cut]);
+        start = cut;
+    }
+    pieces.push(&input[start..]);
+    pieces
 }
 
 /// `config` with proptest's failures saved beside the test's source file:

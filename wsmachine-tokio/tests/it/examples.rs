@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use support::{bounded, loopback};
+use support::{answering_server, bounded, loopback};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wsmachine::extensions::permessage_deflate::DeflateConfig;
@@ -161,20 +161,6 @@ async fn tokio_client_prints_the_echoes_and_closes_cleanly() {
         assert_eq!(printed, ["text: one", "text: two"]);
     })
     .await;
-}
-
-/// A server that answers every request with `response` and closes.
-async fn answering_server(response: &'static [u8]) -> SocketAddr {
-    let (listener, addr) = loopback().await;
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let mut head = vec![0u8; 4096];
-            let _ = stream.read(&mut head).await;
-            let _ = stream.write_all(response).await;
-            let _ = stream.shutdown().await;
-        }
-    });
-    addr
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use support::{bounded, loopback};
+use support::{answering_server, bounded, loopback};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite;
@@ -178,20 +178,6 @@ async fn a_bad_request_gets_the_cores_response_and_a_typed_error() {
         tokio::join!(ours, raw);
     })
     .await;
-}
-
-/// A server that answers every request with `response` and closes.
-async fn answering_server(response: &'static [u8]) -> SocketAddr {
-    let (listener, addr) = loopback().await;
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let mut head = vec![0u8; 4096];
-            let _ = stream.read(&mut head).await;
-            let _ = stream.write_all(response).await;
-            let _ = stream.shutdown().await;
-        }
-    });
-    addr
 }
 
 #[tokio::test]

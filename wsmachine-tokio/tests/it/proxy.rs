@@ -16,7 +16,7 @@ use support::bounded;
 use tinyproxy::TinyProxy;
 use wsmachine::handshake::client::ClientConfig;
 use wsmachine::proxy::ProxyConfig;
-use wsmachine_tokio::{CloseCode, Error, Message};
+use wsmachine_tokio::Error;
 
 /// A plain WebSocket echo server; returns its port.
 async fn start_echo() -> u16 {
@@ -29,15 +29,12 @@ fn through(url: &str, proxy_url: &str) -> ClientConfig {
         .with_proxy(ProxyConfig::from_url(proxy_url).expect("proxy url"))
 }
 
+/// [`support::echo_once`], then the end of the stream.
 async fn echo_once(
     ws: &mut wsmachine_tokio::WebSocket<impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>,
     text: &str,
 ) {
-    ws.send(Message::text(text)).await.expect("send");
-    let echo = ws.next().await.expect("an echo").expect("no error");
-    assert_eq!(echo.as_text(), Some(text));
-    ws.close(CloseCode::NORMAL, "").await.expect("close");
-    assert!(matches!(ws.next().await, Some(Ok(Message::Close(_)))));
+    support::echo_once(ws, text).await;
     assert!(ws.next().await.is_none(), "a clean end");
 }
 

@@ -14,14 +14,13 @@ use crate::{microsocks, support};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use microsocks::MicroSocks;
-use support::bounded;
+use support::{bounded, echo_once};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use wsmachine::handshake::client::ClientConfig;
 use wsmachine::proxy::{ReplyCode, Socks5Config, Socks5Error};
-use wsmachine_tokio::{CloseCode, Error, Message, Timeout};
+use wsmachine_tokio::{Error, Timeout};
 
 /// A listener on the address `localhost` resolves to first, where both the
 /// driver (for `socks5://`) and microsocks (for `socks5h://`) connect.
@@ -56,17 +55,6 @@ fn through(url: &str, proxy_url: &str) -> ClientConfig {
         .expect("url")
         .with_proxy_from_env(false)
         .with_socks5_proxy(Socks5Config::from_url(proxy_url).expect("proxy url"))
-}
-
-async fn echo_once(
-    ws: &mut wsmachine_tokio::WebSocket<impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>,
-    text: &str,
-) {
-    ws.send(Message::text(text)).await.expect("send");
-    let echo = ws.next().await.expect("an echo").expect("no error");
-    assert_eq!(echo.as_text(), Some(text));
-    ws.close(CloseCode::NORMAL, "").await.expect("close");
-    assert!(matches!(ws.next().await, Some(Ok(Message::Close(_)))));
 }
 
 #[tokio::test]

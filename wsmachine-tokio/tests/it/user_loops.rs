@@ -12,8 +12,8 @@ use crate::support;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt, TryStreamExt, future};
-use support::raw::read_head;
-use support::{bounded, loopback, masked_frame, upgrade_request};
+use support::raw::{raw_upgrade, read_head};
+use support::{bounded, loopback, masked_frame, unmasked_frame, upgrade_request};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wsmachine::handshake::client::ClientConfig;
@@ -141,19 +141,10 @@ impl Ending {
 
 fn frame(opcode: u8, payload: &[u8], masked: bool) -> Vec<u8> {
     if masked {
-        return masked_frame(opcode, true, payload);
+        masked_frame(opcode, true, payload)
+    } else {
+        unmasked_frame(opcode, true, payload)
     }
-    let mut frame = vec![0x80 | opcode];
-    match payload.len() {
-        len @ 0..=125 => frame.push(len as u8),
-        len => {
-            frame.push(126);
-            frame.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-    }
-    // An unmasked frame: a server's, or a client's that breaks the rules.
-    frame.extend_from_slice(payload);
-    frame
 }
 
 /// Reads the frames the socket under test sends, unmasking a client's, up
@@ -213,11 +204,11 @@ async fn server_case(user_loop: UserLoop, ending: Ending, code: u16) {
         user_loop.run(ws).await
     });
     let mut stream = TcpStream::connect(addr).await.expect("connect");
-    stream
-        .write_all(upgrade_request("/").as_bytes())
-        .await
-        .expect("request");
-    assert!(read_head(&mut stream).await.starts_with(b"HTTP/1.1 101"));
+    assert!(
+        raw_upgrade(&mut stream, "/")
+            .await
+            .starts_with(b"HTTP/1.1 101")
+    );
     let mut bytes = masked_frame(0x1, true, b"hello");
     bytes.extend(ending.frame(true));
     stream.write_all(&bytes).await.expect("write");

@@ -60,6 +60,21 @@ pub async fn start_echo() -> SocketAddr {
     addr
 }
 
+/// Sends `text`, expects it echoed, then closes with 1000 and expects the
+/// peer's Close.
+pub async fn echo_once<S>(ws: &mut wsmachine_tokio::WebSocket<S>, text: &str)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures_util::StreamExt;
+    use wsmachine_tokio::{CloseCode, Message};
+    ws.send(Message::text(text)).await.expect("send");
+    let echo = ws.next().await.expect("an echo").expect("no error");
+    assert_eq!(echo.as_text(), Some(text));
+    ws.close(CloseCode::NORMAL, "").await.expect("close");
+    assert!(matches!(ws.next().await, Some(Ok(Message::Close(_)))));
+}
+
 /// Text of `len` bytes, mixing one-, two- and three-byte characters
 /// without splitting one at the end.
 pub fn text_of_len(len: usize, seed: usize) -> String {
@@ -83,24 +98,61 @@ pub fn binary_of_len(len: usize, seed: usize) -> Vec<u8> {
     (0..len).map(|i| ((i * 7 + seed) % 251) as u8).collect()
 }
 
-/// A masked client frame (mask 1, 2, 3, 4), for raw peers.
-pub fn masked_frame(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
-    let mask = [1u8, 2, 3, 4];
-    let mut frame = vec![if fin { 0x80 } else { 0 } | opcode];
+/// The tests' one frame builder: a frame with any first byte (FIN, RSV,
+/// opcode), masked when `mask` is given, the length in its shortest form.
+/// Written byte by byte, so that raw peers can break any rule.
+pub fn raw_frame(first: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
+    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
+    let mut frame = vec![first];
     match payload.len() {
-        len @ 0..=125 => frame.push(0x80 | len as u8),
+        len @ 0..=125 => frame.push(mask_bit | len as u8),
         len @ 126..=65535 => {
-            frame.push(0x80 | 126);
+            frame.push(mask_bit | 126);
             frame.extend_from_slice(&(len as u16).to_be_bytes());
         }
         len => {
-            frame.push(0x80 | 127);
+            frame.push(mask_bit | 127);
             frame.extend_from_slice(&(len as u64).to_be_bytes());
         }
     }
-    frame.extend_from_slice(&mask);
-    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    match mask {
+        Some(mask) => {
+            frame.extend_from_slice(&mask);
+            frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        }
+        None => frame.extend_from_slice(payload),
+    }
     frame
+}
+
+/// A masked client frame (mask 1, 2, 3, 4), for raw peers.
+pub fn masked_frame(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
+    raw_frame(
+        if fin { 0x80 } else { 0 } | opcode,
+        Some([1, 2, 3, 4]),
+        payload,
+    )
+}
+
+/// An unmasked frame: a server's, or a client's that breaks the rules.
+pub fn unmasked_frame(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
+    raw_frame(if fin { 0x80 } else { 0 } | opcode, None, payload)
+}
+
+/// A server on a loopback port that answers every request with `response`
+/// and closes; returns its address.
+pub async fn answering_server(response: &'static [u8]) -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (listener, addr) = loopback().await;
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut head = vec![0u8; 4096];
+            let _ = stream.read(&mut head).await;
+            let _ = stream.write_all(response).await;
+            let _ = stream.shutdown().await;
+        }
+    });
+    addr
 }
 
 /// An upgrade request for a raw client.

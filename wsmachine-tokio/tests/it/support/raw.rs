@@ -26,6 +26,19 @@ pub async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Vec<u8> {
     head
 }
 
+/// Writes the upgrade request for `target` as a raw client, and reads the
+/// answer's head; returns it.
+pub async fn raw_upgrade<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    target: &str,
+) -> Vec<u8> {
+    stream
+        .write_all(upgrade_request(target).as_bytes())
+        .await
+        .expect("request");
+    read_head(stream).await
+}
+
 /// A raw client through the handshake with a server socket on the other
 /// end of `stream`.
 pub async fn raw_client_with<S>(
@@ -38,11 +51,7 @@ where
 {
     let accept = wsmachine_tokio::accept_with_config(server, config);
     let raw = async {
-        client
-            .write_all(upgrade_request("/").as_bytes())
-            .await
-            .expect("request");
-        let head = read_head(&mut client).await;
+        let head = raw_upgrade(&mut client, "/").await;
         assert!(head.starts_with(b"HTTP/1.1 101"));
         client
     };
@@ -59,11 +68,7 @@ pub async fn raw_tcp_pair() -> (TcpStream, WebSocket<TcpStream>) {
     };
     let raw = async {
         let mut stream = TcpStream::connect(addr).await.expect("connect");
-        stream
-            .write_all(upgrade_request("/").as_bytes())
-            .await
-            .expect("request");
-        let head = read_head(&mut stream).await;
+        let head = raw_upgrade(&mut stream, "/").await;
         assert!(head.starts_with(b"HTTP/1.1 101"));
         stream
     };
