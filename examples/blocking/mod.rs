@@ -4,7 +4,7 @@
 //! app back after each event.
 //!
 //! Not an example of its own: cargo builds only `examples/*.rs` and
-//! `examples/*/main.rs` as examples. Each example (and `tests/blocking_loops.rs`)
+//! `examples/*/main.rs` as examples. Each example (and `tests/it/blocking_loops.rs`)
 //! includes it with `mod blocking;` or a `#[path]`, and uses a part of it.
 #![allow(dead_code)]
 

@@ -1,5 +1,5 @@
 //! The checks behind each fuzz target. Each module's `run` is shared with
-//! `tests/fuzz_corpus.rs`, which replays the committed corpora under `cargo test`.
+//! `tests/it/fuzz_corpus.rs`, which replays the committed corpora under `cargo test`.
 pub mod chunked;
 pub mod client_stream;
 pub mod deflate_stream;

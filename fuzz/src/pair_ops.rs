@@ -24,7 +24,7 @@
 //! - a side whose closing handshake ended cleanly received every message the
 //!   peer sent.
 //!
-//! Shared by the `pair_ops` fuzz target, `tests/pair_props.rs` and the
+//! Shared by the `pair_ops` fuzz target, `tests/it/pair_props.rs` and the
 //! corpus replay; it uses nothing but `wsmachine` and `std`.
 
 // The children are declared with #[path] so that they are found in

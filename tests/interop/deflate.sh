@@ -11,7 +11,7 @@
 # Uses target/interop/venv (python websockets) and target/interop/node (ws),
 # creating them if missing ($CARGO_TARGET_DIR instead of target when set).
 # Prints "deflate interop: N passed, M failed". `cargo test --all-features`
-# runs it (tests/interop_scripts.rs).
+# runs it (tests/it/interop_scripts.rs).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."

@@ -8,7 +8,7 @@
 # Installs the peers on first use: python-websockets into
 # target/interop/venv, node's ws into target/interop/node. Needs cargo,
 # python3 (with venv) and node/npm. `cargo test --all-features` runs it
-# (tests/interop_scripts.rs, which installs what is missing first).
+# (tests/it/interop_scripts.rs, which installs what is missing first).
 # The target directory is $CARGO_TARGET_DIR when set, else target.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

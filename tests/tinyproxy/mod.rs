@@ -4,8 +4,9 @@
 //! test that needs it when it is missing.
 #![allow(dead_code)]
 
-#[path = "../system/mod.rs"]
-pub mod system;
+// The crate that includes this module declares `system` (tests/system) at
+// its root, once, for all its helpers.
+use crate::system;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

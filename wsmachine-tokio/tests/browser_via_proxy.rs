@@ -5,13 +5,26 @@
 //! to run the script.
 
 #![cfg(all(feature = "axum", unix))]
+// axum_echo and hyper_upgrade each include examples/common.rs.
+#![allow(clippy::duplicate_mod)]
 
-#[path = "browser.rs"]
+#[path = "it/browser.rs"]
 mod browser;
+// What browser.rs takes from the crate root, as tests/it/main.rs declares it.
+#[allow(dead_code)]
+#[path = "../examples/axum_echo.rs"]
+mod axum_echo;
+#[allow(dead_code)]
+#[path = "../examples/hyper_upgrade.rs"]
+mod hyper_upgrade;
+#[path = "it/support/mod.rs"]
+mod support;
+#[path = "../../tests/system/mod.rs"]
+mod system;
 
 use std::net::SocketAddr;
 
-use browser::{ServerLog, axum_echo, bounded, check_in_chromium};
+use browser::{ServerLog, bounded, check_in_chromium};
 
 /// The same check with the page and its socket going through a reverse
 /// proxy: `tests/reverse_proxy/run.sh` starts nginx in front of

@@ -4,11 +4,12 @@
 //! real environment against microsocks and tinyproxy (started by the test)
 //! and a proxy port nothing listens on.
 
-// tinyproxy and microsocks each include the shared installer.
-#![allow(clippy::duplicate_mod)]
-
+#[path = "it/microsocks/mod.rs"]
 mod microsocks;
+#[path = "it/support/mod.rs"]
 mod support;
+#[path = "../../tests/system/mod.rs"]
+mod system;
 #[path = "../../tests/tinyproxy/mod.rs"]
 mod tinyproxy;
 

@@ -16,13 +16,14 @@
 //! - `WSMACHINE_REVERSE_PROXY_CONNECTIONS`: for
 //!   `connections_through_the_balancer`, how many to open.
 
+#[path = "it/support/mod.rs"]
 mod support;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use support::{bounded, masked_frame, upgrade_request};
+use support::{bounded, masked_frame, unmasked_frame, upgrade_request};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -132,7 +133,7 @@ fn start_of_a_cut_message(masked: bool) -> Vec<u8> {
         if masked {
             masked_frame(opcode, fin, payload)
         } else {
-            server_frame(opcode, fin, payload)
+            unmasked_frame(opcode, fin, payload)
         }
     };
     let mut bytes = Vec::new();
@@ -143,24 +144,6 @@ fn start_of_a_cut_message(masked: bool) -> Vec<u8> {
     bytes.extend(frame(0x2, false, &chunk));
     bytes.extend(frame(0x0, false, &chunk));
     bytes
-}
-
-/// An unmasked server frame.
-fn server_frame(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
-    let mut frame = vec![if fin { 0x80 } else { 0 } | opcode];
-    match payload.len() {
-        len @ 0..=125 => frame.push(len as u8),
-        len @ 126..=65535 => {
-            frame.push(126);
-            frame.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        len => {
-            frame.push(127);
-            frame.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-    }
-    frame.extend_from_slice(payload);
-    frame
 }
 
 /// Reads one frame from a server: (opcode, payload), or `None` at the end.
