@@ -4,7 +4,8 @@
 //! - the driver's client (`wsmachine_tokio::h2::Client`) against hyper's
 //!   HTTP/2 server (the `h2_echo` example) and against hypercorn, a Python
 //!   ASGI server on hyper-h2 and wsproto (`h2_interop/asgi_echo.py`), over
-//!   h2c with prior knowledge, which both take;
+//!   h2c with prior knowledge, which both take, and (with `rustls`) over
+//!   TLS whose ALPN chose `h2`, with a certificate made at the test's start;
 //! - a client on Python's hyper-h2 (`h2_interop/h2_client.py`, with its own
 //!   frames and a zlib permessage-deflate) against `h2_echo`, bad requests
 //!   included.
@@ -265,11 +266,15 @@ struct Hypercorn {
 }
 
 impl Hypercorn {
-    fn start() -> Hypercorn {
+    /// hypercorn over h2c (prior knowledge), or with `tls_args`
+    /// (`--certfile`, `--keyfile`) over TLS, where its ALPN offers `h2`.
+    fn start(tls_args: &[String]) -> Hypercorn {
         let python = python();
         let dir = script("");
         let mut child = Command::new(python)
-            .args(["-m", "hypercorn", "--bind", "127.0.0.1:0", "asgi_echo:app"])
+            .args(["-m", "hypercorn", "--bind", "127.0.0.1:0"])
+            .args(tls_args)
+            .arg("asgi_echo:app")
             .current_dir(&dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -280,12 +285,15 @@ impl Hypercorn {
         let (found, port) = std::sync::mpsc::channel();
         // Reads hypercorn's log to its end, so that it never blocks on a
         // full pipe; its `Running on http://127.0.0.1:PORT` line names
-        // the port.
+        // the port (`https://` with TLS).
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 eprintln!("hypercorn: {line}");
-                if let Some(rest) = line.split("Running on http://127.0.0.1:").nth(1) {
+                let rest = ["http://127.0.0.1:", "https://127.0.0.1:"]
+                    .iter()
+                    .find_map(|prefix| line.split(prefix).nth(1));
+                if let Some(rest) = rest {
                     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
                     let _ = found.send(digits.parse::<u16>().expect("a port"));
                 }
@@ -323,7 +331,7 @@ impl Drop for Hypercorn {
 /// hypercorn takes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn driver_client_against_hypercorn() {
-    let server = tokio::task::spawn_blocking(Hypercorn::start)
+    let server = tokio::task::spawn_blocking(|| Hypercorn::start(&[]))
         .await
         .expect("start");
     let addr = server.addr;
@@ -423,4 +431,64 @@ async fn hyper_h2_python_client_against_h2_echo() {
         );
     })
     .await;
+}
+
+/// `wss://` over HTTP/2: TLS whose ALPN chose `h2`, with a certificate the
+/// test makes (rcgen) and the client trusts, and `:scheme https`.
+#[cfg(feature = "rustls")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn driver_client_over_tls_with_alpn_h2_against_hypercorn() {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("h2_interop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory for the certificate");
+    let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_file, certified.cert.pem()).expect("write the certificate");
+    std::fs::write(&key_file, certified.signing_key.serialize_pem()).expect("write the key");
+    let tls_args = vec![
+        "--certfile".to_string(),
+        cert_file.display().to_string(),
+        "--keyfile".to_string(),
+        key_file.display().to_string(),
+    ];
+    let server = tokio::task::spawn_blocking(move || Hypercorn::start(&tls_args))
+        .await
+        .expect("start");
+    let port = server.addr.port();
+    bounded(async {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(certified.cert.der().clone()).expect("root");
+        let mut tls = wsmachine_tokio::tls_client_config(roots).expect("a TLS config");
+        tls.alpn_protocols = vec![b"h2".to_vec()];
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(tls));
+        let tcp = TcpStream::connect(server.addr).await.expect("connect");
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        let stream = connector.connect(name, tcp).await.expect("TLS");
+        assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        let client = Client::handshake(stream).await.expect("HTTP/2 over TLS");
+        let config = ClientConfig::new(&format!("wss://localhost:{port}/secure"))
+            .expect("url")
+            .with_deflate(DeflateConfig::default());
+        let (mut socket, response) = client.connect(config).await.expect("wss over h2");
+        let agreed = response.headers()["sec-websocket-extensions"]
+            .to_str()
+            .expect("ascii");
+        assert!(agreed.starts_with("permessage-deflate"), "{agreed}");
+        echo_every_size(&mut socket, 5).await;
+        let (mut second, _) = client
+            .connect(format!("wss://localhost:{port}/second"))
+            .await
+            .expect("a second wss over the connection");
+        second.send(Message::text("two")).await.expect("send");
+        assert_eq!(
+            second.next().await.expect("echo").expect("text"),
+            Message::text("two")
+        );
+        drop(second);
+        close_handshake(socket).await;
+    })
+    .await;
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
 }
