@@ -275,6 +275,10 @@ impl AsyncRead for H2Stream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        // No room: nothing to read, and not the end either.
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
         while self.pending.is_empty() {
             match ready!(self.recv.poll_data(cx)) {
                 // END_STREAM: the transport's end.
