@@ -15,6 +15,9 @@
 #![cfg(feature = "h2")]
 
 #[allow(dead_code)]
+#[path = "../examples/h2_client.rs"]
+mod h2_client;
+#[allow(dead_code)]
 #[path = "../examples/h2_echo.rs"]
 mod h2_echo;
 mod support;
@@ -196,6 +199,19 @@ async fn driver_client_against_h2_echo_several_websockets_on_one_connection() {
         let addr = start_h2_echo(h2_echo::server_config()).await;
         let client = client_to(addr).await;
         several_on_one_connection(&client, &format!("ws://{addr}"), Ends::Cleanly).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_h2_client_example_against_h2_echo() {
+    bounded(async {
+        let addr = start_h2_echo(h2_echo::server_config()).await;
+        let answers = h2_client::run(&format!("ws://{addr}/example"), "hi", 3)
+            .await
+            .expect("the example's run");
+        let expected: Vec<Message> = (0..3).map(|i| Message::text(format!("hi #{i}"))).collect();
+        assert_eq!(answers, expected);
     })
     .await;
 }
