@@ -5,10 +5,11 @@
 //! and permessage-deflate both ways with both (`tests/interop/deflate.sh`).
 //!
 //! Before the scripts run, what they need is installed when it is missing
-//! (`system`): python3 and node with npm from apt, python-websockets into
-//! `<target>/interop/venv`, node's ws into `<target>/interop/node`. The
-//! scripts build the examples of both crates with all features, which
-//! `cargo test --all-features` has already done.
+//! (`system`): python3 and node with npm from apt, python-websockets (with
+//! the HTTP/2 tests' hypercorn and h2) into `<target>/interop/venv`,
+//! node's ws into `<target>/interop/node`. The scripts build the examples
+//! of both crates with all features, which `cargo test --all-features` has
+//! already done.
 
 use crate::programs::run_bounded;
 use crate::system;
@@ -26,7 +27,7 @@ fn install_peers() {
     ONCE.call_once(|| {
         let interop = system::target_dir().join("interop");
         let why = "the interop tests run them against the examples";
-        system::python_venv(&interop.join("venv"), &["websockets"], &["websockets"], why);
+        system::interop_python(why);
         system::npm_packages(&interop.join("node"), &["ws"], why);
     });
 }

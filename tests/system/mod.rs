@@ -164,6 +164,20 @@ pub fn python_venv(dir: &Path, packages: &[&str], modules: &[&str], why: &str) -
     python
 }
 
+/// The Python packages of the interop tests of both crates, in one venv at
+/// `<target>/interop/venv`: python-websockets, and hypercorn and hyper-h2
+/// (`h2`) for WebSockets over HTTP/2 (RFC 8441). Their import names are
+/// the same. One list for every test, so that none finds the venv short of
+/// another's package and makes it anew while that one runs it.
+pub const INTEROP_PYTHON_PACKAGES: &[&str] = &["websockets", "hypercorn", "h2"];
+
+/// The python of the interop venv, with [`INTEROP_PYTHON_PACKAGES`]
+/// installed when they are missing.
+pub fn interop_python(why: &str) -> PathBuf {
+    let venv = target_dir().join("interop").join("venv");
+    python_venv(&venv, INTEROP_PYTHON_PACKAGES, INTEROP_PYTHON_PACKAGES, why)
+}
+
 /// npm's `packages` under `prefix`/node_modules, installed when missing.
 /// Returns that node_modules directory (for `NODE_PATH`).
 pub fn npm_packages(prefix: &Path, packages: &[&str], why: &str) -> PathBuf {

@@ -112,6 +112,18 @@ pub enum Error {
     #[cfg(feature = "rustls")]
     #[error("TLS error: {0}")]
     Tls(rustls::Error),
+    /// Client over HTTP/2: the server's SETTINGS do not enable extended
+    /// CONNECT (`SETTINGS_ENABLE_CONNECT_PROTOCOL`, RFC 8441 §3), so no
+    /// WebSocket can be opened on the connection.
+    #[cfg(feature = "h2")]
+    #[error("the HTTP/2 server does not enable extended CONNECT (RFC 8441)")]
+    ExtendedConnectDisabled,
+    /// Client over HTTP/2: the connection or the WebSocket's stream failed
+    /// before the WebSocket was open (a GOAWAY, a reset stream, a peer that
+    /// does not speak HTTP/2).
+    #[cfg(feature = "h2")]
+    #[error("HTTP/2 error: {0}")]
+    Http2(h2::Error),
     /// The transport failed. Its error is in the message, not repeated as a
     /// [`source`](std::error::Error::source).
     #[error("transport error: {0}")]
@@ -187,6 +199,10 @@ impl Error {
             Error::Entropy(_) => "entropy",
             #[cfg(feature = "rustls")]
             Error::Tls(_) => "tls",
+            #[cfg(feature = "h2")]
+            Error::ExtendedConnectDisabled => "extended_connect_disabled",
+            #[cfg(feature = "h2")]
+            Error::Http2(_) => "http2",
             Error::Other(_) => "other",
             Error::Send(_) => "send",
             Error::Url(_) => "url",

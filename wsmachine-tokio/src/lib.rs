@@ -55,8 +55,9 @@
 //! ```
 //!
 //! Features: `rustls` (wss://), `http` (the core's `http` conversions, for
-//! hyper upgrades), `axum` (an upgrade extractor), `tracing` (one DEBUG
-//! event per failure).
+//! hyper upgrades), `axum` (an upgrade extractor), `h2` (a client of
+//! WebSockets over HTTP/2, [`h2::Client`]), `tracing` (one DEBUG event per
+//! failure).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
@@ -67,6 +68,9 @@ pub mod axum;
 mod client;
 mod conn;
 mod error;
+#[cfg(feature = "h2")]
+#[cfg_attr(docsrs, doc(cfg(feature = "h2")))]
+pub mod h2;
 mod proxy;
 pub mod proxy_env;
 mod server;
@@ -122,4 +126,6 @@ const _: () = {
     send_sync_unpin::<SplitStream<tokio::net::TcpStream>>();
     send_sync_unpin::<WebSocket<MaybeTlsStream<tokio::net::TcpStream>>>();
     send_sync_unpin::<Error>();
+    #[cfg(feature = "h2")]
+    send_sync_unpin::<WebSocket<h2::H2Stream>>();
 };

@@ -45,6 +45,7 @@ mod browser;
 mod examples;
 mod flow;
 mod h2;
+mod h2_interop;
 mod handshake;
 mod interop;
 mod proxy;
