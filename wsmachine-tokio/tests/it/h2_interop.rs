@@ -28,9 +28,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use crate::support::{binary_of_len, bounded, loopback, text_of_len};
 use crate::system;
+use futures_util::StreamExt;
 use tokio::net::TcpStream;
 use wsmachine::handshake::server::ServerConfig;
 use wsmachine_tokio::h2::{Client, H2Stream};
