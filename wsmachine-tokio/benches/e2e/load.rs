@@ -561,6 +561,8 @@ pub struct Throughput {
     /// The round trips' median and 99th percentile, in microseconds
     /// (cases with one message in flight).
     pub latency_us: Option<(f64, f64)>,
+    /// The server's allocations per echo (`E2E_ALLOCS=1`).
+    pub allocations_per_message: Option<f64>,
 }
 
 /// How long a measuring window may be stretched for its first echo.
@@ -574,6 +576,7 @@ pub async fn throughput(
     check: Check,
     warm_up: Duration,
     measure: Duration,
+    allocations: &mut dyn FnMut() -> Option<u64>,
 ) -> Result<Throughput, String> {
     let payload = payload(&case);
     let opcode = if case.text { 0x1 } else { 0x2 };
@@ -632,6 +635,7 @@ pub async fn throughput(
     let start_count = shared.echoes.load(Ordering::Relaxed);
     let start_handshakes = shared.handshakes.load(Ordering::Relaxed);
     let (server_start, client_start) = (cpu_seconds(pid), cpu_seconds(std::process::id()));
+    let allocations_start = allocations();
     tokio::time::sleep(measure).await;
     // A window shorter than one echo (the short run's 300 ms, 1 MiB messages
     // in a debug build on a busy machine) is stretched until the first echo
@@ -644,6 +648,7 @@ pub async fn throughput(
     let end_handshakes = shared.handshakes.load(Ordering::Relaxed);
     let elapsed = start.elapsed();
     let (server_end, client_end) = (cpu_seconds(pid), cpu_seconds(std::process::id()));
+    let allocations_end = allocations();
     shared.measuring.store(false, Ordering::Relaxed);
     tasks.shutdown().await;
     if let Some(error) = failure.lock().ok().and_then(|mut slot| slot.take()) {
@@ -675,6 +680,9 @@ pub async fn throughput(
             .churn
             .map(|_| (end_handshakes - start_handshakes) as f64 / seconds),
         latency_us,
+        allocations_per_message: allocations_start
+            .zip(allocations_end)
+            .map(|(start, end)| end.saturating_sub(start) as f64 / messages),
     })
 }
 

@@ -37,7 +37,10 @@
 //! one, as in `E2E_CASES="1 MiB"`), `E2E_PIN` (default 1: on a machine with
 //! two or more cores, the load generator runs on the first and each server
 //! on the second, so that neither is moved between cores mid-run; 0 leaves
-//! both to the scheduler).
+//! both to the scheduler), `E2E_ALLOCS` (default 0; 1: each server counts
+//! its allocations with a counting global allocator, which costs an atomic
+//! add per allocation, and the tables show its allocations per message over
+//! the measured window; on in the smoke run).
 //!
 //! Cases: 100 conns x 20 B (64 in flight each), 100 conns x 16 KiB (4),
 //! 1 conn x 1 MiB (4), 16 conns x 5 B with 1 in flight (round-trip
@@ -62,11 +65,14 @@
 //! run):
 //!
 //! ```text
-//! {"meta": {"commit", "date", "rounds", "rounds_1_mib", "seconds", "warm_up",
-//!           "pinning", "cpu", "versions": {crate: version}, "groups": {server: group}},
+//! {"meta": {"commit", "dirty", "date", "rounds", "rounds_1_mib", "seconds", "warm_up",
+//!           "idle_connections", "pinning", "cpu": {"model", "cores"},
+//!           "versions": {crate: version}, "groups": {server: group},
+//!           "payload_check", "allocation_counting"},
 //!  "throughput": {case: {server: {"group", "median", "min", "max", "rounds",
 //!                 "cpu_us_per_msg", "server_cores", "generator_cores",
-//!                 "generator_bound", "handshakes_per_second" (churn)}}},
+//!                 "generator_bound", "allocs_per_msg" (null unless E2E_ALLOCS=1),
+//!                 "handshakes_per_second" (churn)}}},
 //!  "latency": {case: {server: {"p50_us": {"median", "min", "max"}, "p99_us": {...}}}},
 //!  "ratios": {case: {group: {"SUBJECT / PEER": {"median", "min", "max"}}},
 //!             "memory: tokio-tungstenite-send / wsmachine-send": ratio},
@@ -82,9 +88,11 @@ mod minimal;
 mod report;
 mod servers;
 
-use std::io::{BufRead, BufReader};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use report::Results;
@@ -134,20 +142,83 @@ pub fn raise_descriptor_limit() {
     }
 }
 
+/// The system allocator, counting allocations and reallocations while
+/// `COUNTING` is set: a server started with `E2E_ALLOCS=1` sets it, and
+/// answers `allocs` on its stdin with the count so far. Otherwise each
+/// allocation costs one relaxed load more.
+struct CountingAllocator;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+fn count_allocation() {
+    if COUNTING.load(Ordering::Relaxed) {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every call is passed to `System` unchanged; the counter is an
+// atomic, which never allocates.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_allocation();
+        // SAFETY: the caller's contract is System's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_allocation();
+        // SAFETY: as above.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_allocation();
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Turns the count on in a server started with `E2E_ALLOCS=1`.
+pub fn count_allocations_if_asked() {
+    if std::env::var("E2E_ALLOCS").is_ok_and(|on| on == "1") {
+        COUNTING.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The allocations counted so far in this process.
+pub fn allocations() -> u64 {
+    ALLOCATIONS.load(Ordering::Relaxed)
+}
+
 /// A server in a child process, ended on drop.
 struct ServerProcess {
     child: Child,
     stdin: Option<ChildStdin>,
+    stdout: Option<BufReader<ChildStdout>>,
     addr: SocketAddr,
+    /// Whether it counts its allocations.
+    counting: bool,
 }
 
 impl ServerProcess {
     /// Starts `e2e server NAME` and reads the port it listens on.
-    fn start(name: &str) -> Result<Self, String> {
+    fn start(name: &str, count_allocations: bool) -> Result<Self, String> {
         let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
         let mut command = Command::new(exe);
         if let Some(core) = SERVER_CORE.get() {
             command.env("E2E_SERVER_CORE", core.to_string());
+        }
+        if count_allocations {
+            command.env("E2E_ALLOCS", "1");
         }
         let mut child = command
             .args(["server", name])
@@ -158,14 +229,17 @@ impl ServerProcess {
             .map_err(|e| format!("spawn server {name}: {e}"))?;
         let stdin = child.stdin.take();
         let mut line = String::new();
-        if let Some(stdout) = child.stdout.take() {
-            let _ = BufReader::new(stdout).read_line(&mut line);
+        let mut stdout = child.stdout.take().map(BufReader::new);
+        if let Some(stdout) = &mut stdout {
+            let _ = stdout.read_line(&mut line);
         }
         let port = line.trim().parse::<u16>();
         let mut server = ServerProcess {
             child,
             stdin,
+            stdout,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            counting: count_allocations,
         };
         match port {
             Ok(port) => server.addr.set_port(port),
@@ -176,6 +250,19 @@ impl ServerProcess {
 
     fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The allocations the server has made so far, if it counts them.
+    fn allocations(&mut self) -> Option<u64> {
+        if !self.counting {
+            return None;
+        }
+        let stdin = self.stdin.as_mut()?;
+        stdin.write_all(b"allocs\n").ok()?;
+        stdin.flush().ok()?;
+        let mut line = String::new();
+        self.stdout.as_mut()?.read_line(&mut line).ok()?;
+        line.trim().parse().ok()
     }
 }
 
@@ -198,6 +285,8 @@ struct Settings {
     servers: Vec<&'static str>,
     /// The servers of the memory case (the tuned ones too).
     memory_servers: Vec<&'static str>,
+    /// Whether the servers count their allocations.
+    allocs: bool,
     cases: Vec<load::Case>,
 }
 
@@ -250,6 +339,7 @@ fn settings() -> Result<Settings, String> {
         idle: env_number("E2E_IDLE", 10_000.0)? as usize,
         servers,
         memory_servers,
+        allocs: env_number("E2E_ALLOCS", 0.0)? > 0.0,
         cases,
     })
 }
@@ -287,6 +377,7 @@ fn bench(smoke: bool) -> Result<(), String> {
         settings.warm_up = Duration::from_millis(100);
         settings.rounds = 1;
         settings.idle = settings.idle.min(200);
+        settings.allocs = true;
     }
     raise_descriptor_limit();
     pin_load_generator();
@@ -318,21 +409,23 @@ fn bench(smoke: bool) -> Result<(), String> {
             let count = settings.servers.len();
             for i in 0..count {
                 let name = settings.servers[(i + round) % count];
-                let server = ServerProcess::start(name)?;
-                let pid = server.pid();
+                let mut server = ServerProcess::start(name, settings.allocs)?;
+                let (addr, pid) = (server.addr, server.pid());
+                let mut allocations = || server.allocations();
                 let outcome = runtime.block_on(load::throughput(
-                    server.addr,
+                    addr,
                     pid,
                     case,
                     check,
                     settings.warm_up,
                     settings.measure,
+                    &mut allocations,
                 ));
                 drop(server);
                 match outcome {
                     Ok(run) => {
                         eprintln!(
-                            "round {} {:<36} {:<27} {:>9.0} msg/s  server {:>6.2} µs/msg {:.2} cores, load {:.2} cores{}{}",
+                            "round {} {:<36} {:<27} {:>9.0} msg/s  server {:>6.2} µs/msg {:.2} cores, load {:.2} cores{}{}{}",
                             round + 1,
                             case.name,
                             name,
@@ -345,6 +438,9 @@ fn bench(smoke: bool) -> Result<(), String> {
                                 .unwrap_or_default(),
                             run.handshakes_per_second
                                 .map(|h| format!(", {h:.0} handshakes/s"))
+                                .unwrap_or_default(),
+                            run.allocations_per_message
+                                .map(|a| format!(", {a:.2} allocs/msg"))
                                 .unwrap_or_default(),
                         );
                         results.add_run(case.name, name, round, run);
@@ -359,7 +455,7 @@ fn bench(smoke: bool) -> Result<(), String> {
     }
     if settings.idle > 0 {
         for name in &settings.memory_servers {
-            let server = ServerProcess::start(name)?;
+            let server = ServerProcess::start(name, false)?;
             let outcome =
                 runtime.block_on(load::idle_memory(server.addr, server.pid(), settings.idle));
             drop(server);
@@ -385,7 +481,8 @@ fn bench(smoke: bool) -> Result<(), String> {
     // A smoke run's figures are not worth keeping, nor worth overwriting
     // a real run's with.
     if !smoke {
-        let meta = meta::meta(&settings, most_rounds);
+        let heavy = load::CASES.iter().find(|case| case.heavy).map(rounds_of);
+        let meta = meta::meta(&settings, heavy.unwrap_or(settings.rounds));
         let json = results.json(meta, &settings.servers, &settings.memory_servers);
         let text = serde_json::to_string_pretty(&json).map_err(|e| format!("json: {e}"))?;
         let path = report::json_path();

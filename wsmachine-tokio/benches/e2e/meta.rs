@@ -77,12 +77,14 @@ fn cpu() -> Value {
         });
     json!({
         "model": model,
-        "cores": std::thread::available_parallelism().map_or(0, usize::from),
+        // Counted from /proc/cpuinfo: this thread is pinned to one by now.
+        "cores": std::fs::read_to_string("/proc/cpuinfo")
+            .map_or(0, |info| info.lines().filter(|l| l.starts_with("processor")).count()),
     })
 }
 
 /// The run's description.
-pub fn meta(settings: &Settings, most_rounds: usize) -> Value {
+pub fn meta(settings: &Settings, heavy_rounds: usize) -> Value {
     let commit = command("git", &["rev-parse", "HEAD"]);
     let dirty = command("git", &["status", "--porcelain", "--untracked-files=no"])
         .map(|status| !status.is_empty());
@@ -110,7 +112,7 @@ pub fn meta(settings: &Settings, most_rounds: usize) -> Value {
         "dirty": dirty,
         "date": utc_now(),
         "rounds": settings.rounds,
-        "rounds_1_mib": most_rounds,
+        "rounds_1_mib": heavy_rounds,
         "seconds": settings.measure.as_secs_f64(),
         "warm_up": settings.warm_up.as_secs_f64(),
         "idle_connections": settings.idle,
@@ -119,5 +121,6 @@ pub fn meta(settings: &Settings, most_rounds: usize) -> Value {
         "versions": versions,
         "groups": groups,
         "payload_check": "first and last byte of every echo",
+        "allocation_counting": settings.allocs,
     })
 }

@@ -317,18 +317,21 @@ impl Results {
         let _ = writeln!(out, "\n## CPU (medians over rounds)\n");
         let _ = writeln!(
             out,
-            "| case | server | server µs per message | server cores | load generator cores |"
+            "| case | server | server µs per message | server allocations per message | server cores | load generator cores |"
         );
-        let _ = writeln!(out, "|---|---|---|---|---|");
+        let _ = writeln!(out, "|---|---|---|---|---|---|");
         for case in &self.cases {
             for server in servers {
                 let show = |get: fn(&Throughput) -> f64, decimals: usize| {
                     self.field(case.name, server, |r| Some(get(r)))
                         .map_or("–".into(), |(m, _, _)| format!("{m:.decimals$}"))
                 };
+                let allocations = self
+                    .field(case.name, server, |r| r.allocations_per_message)
+                    .map_or("–".into(), |(m, _, _)| format!("{m:.2}"));
                 let _ = writeln!(
                     out,
-                    "| {} | {server} | {} | {} | {}{} |",
+                    "| {} | {server} | {} | {allocations} | {} | {}{} |",
                     case.name,
                     show(|r| r.server_us_per_message, 2),
                     show(|r| r.server_cores, 2),
@@ -400,6 +403,7 @@ impl Results {
                     "server_cores": number(get(|r| Some(r.server_cores)), 3),
                     "generator_cores": number(get(|r| Some(r.generator_cores)), 3),
                     "generator_bound": self.generator_bound(case.name, server),
+                    "allocs_per_msg": number(get(|r| r.allocations_per_message), 3),
                 });
                 if case.churn.is_some()
                     && let Some(map) = entry.as_object_mut()

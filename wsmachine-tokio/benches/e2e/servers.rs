@@ -89,14 +89,20 @@ pub fn group(name: &str) -> Option<Group> {
 pub fn run(name: &str) -> Result<(), String> {
     crate::raise_descriptor_limit();
     crate::pin_server();
+    crate::count_allocations_if_asked();
     // The parent ends a server by closing the pipe; a server whose parent
-    // died goes with it instead of serving forever.
+    // died goes with it instead of serving forever. A line `allocs` asks
+    // for the allocations counted so far (`E2E_ALLOCS=1`).
     std::thread::spawn(|| {
-        let mut sink = [0u8; 64];
-        while let Ok(n) = std::io::Read::read(&mut std::io::stdin(), &mut sink) {
-            if n == 0 {
-                break;
+        let mut line = String::new();
+        while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+            if line.trim() == "allocs" {
+                let count = crate::allocations();
+                let mut stdout = std::io::stdout();
+                let _ = writeln!(stdout, "{count}");
+                let _ = stdout.flush();
             }
+            line.clear();
         }
         std::process::exit(0);
     });
@@ -346,18 +352,20 @@ fn yawc_options() -> Arc<yawc::Options> {
     )
 }
 
-/// yawc as its README's server (the hyper echo server it links):
-/// `WebSocket::upgrade_with_options` answers hyper's request, and the
-/// socket's `Stream` + `Sink` of frames echoes: `send()` per frame, or
-/// (`batched`) `feed()` while frames are ready and a flush before waiting
-/// ([`next_or_flush`]).
+/// yawc as the echo server its README links (`examples/echo_server.rs` of
+/// its repository, not shipped in the crate): hyper serves the upgrade,
+/// `WebSocket::upgrade_with_options` answers it, and the socket's
+/// `Stream` and `Sink` of frames echo in an unconstrained task: `send()` per frame,
+/// or (`batched`) `feed()` while frames are ready and a flush before
+/// waiting ([`next_or_flush`]). The example leaves `.with_utf8()`
+/// commented out; here it is on, as every other server validates text.
 async fn yawc_http(stream: TcpStream, options: Arc<yawc::Options>, batched: bool) {
     let service = service_fn(move |mut request: Request<Incoming>| {
         let options = Arc::clone(&options);
         async move {
             let (response, upgrade) =
                 yawc::WebSocket::upgrade_with_options(&mut request, (*options).clone())?;
-            tokio::spawn(yawc_echo(upgrade, batched));
+            tokio::spawn(tokio::task::unconstrained(yawc_echo(upgrade, batched)));
             Ok::<Response<Empty<Bytes>>, yawc::WebSocketError>(response)
         }
     });
