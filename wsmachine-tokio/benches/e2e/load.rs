@@ -1,10 +1,13 @@
 //! The load generator: raw TCP sockets, one fixed upgrade request, frames
 //! built and masked once, a window of messages in flight per connection,
-//! and echoes counted from their frame headers alone.
+//! and every echo checked: its header (final, unmasked, the opcode and
+//! size sent) and its payload (every byte in a smoke run, the first and
+//! last at least in a measured one, so that a server that did not unmask
+//! fails).
 
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,34 +24,73 @@ pub struct Case {
     pub name: &'static str,
     /// Connections, all busy at once.
     pub connections: usize,
-    /// Payload bytes per binary message.
+    /// Payload bytes per message.
     pub payload: usize,
-    /// Messages sent ahead of their echoes, per connection.
+    /// Messages sent ahead of their echoes, per connection. With 1, each
+    /// round trip's latency is recorded.
     pub window: usize,
+    /// Text messages of non-ASCII UTF-8 (every server validates them);
+    /// binary otherwise.
+    pub text: bool,
+    /// Messages per connection before it is closed and a new one opened
+    /// (connection churn); `None` keeps the connections.
+    pub churn: Option<u64>,
+    /// More rounds than the others (7 for the default 5): fewer messages per
+    /// run, so more spread.
+    pub heavy: bool,
+}
+
+impl Case {
+    /// Whether each round trip's latency is recorded.
+    pub fn latency(&self) -> bool {
+        self.window == 1 && self.churn.is_none()
+    }
+}
+
+const fn case(name: &'static str, connections: usize, payload: usize, window: usize) -> Case {
+    Case {
+        name,
+        connections,
+        payload,
+        window,
+        text: false,
+        churn: None,
+        heavy: false,
+    }
 }
 
 /// The cases of the issue: the two charts that fastwebsockets and
-/// tokio-websockets publish, and one large message.
-pub const CASES: [Case; 3] = [
+/// tokio-websockets publish, one large message, and HttpArena's WebSocket
+/// profiles scaled to a small machine (small messages one or sixteen in
+/// flight, connection churn, validated text).
+pub const CASES: [Case; 7] = [
+    case("100 conns x 20 B", 100, 20, 64),
+    case("100 conns x 16 KiB", 100, 16 * 1024, 4),
     Case {
-        name: "100 conns x 20 B",
-        connections: 100,
-        payload: 20,
-        window: 64,
+        heavy: true,
+        ..case("1 conn x 1 MiB", 1, 1 << 20, 4)
+    },
+    case("16 conns x 5 B, 1 in flight", 16, 5, 1),
+    case("16 conns x 5 B, 16 in flight", 16, 5, 16),
+    Case {
+        churn: Some(10),
+        ..case("churn: 16 conns x 5 B, 10 per conn", 16, 5, 1)
     },
     Case {
-        name: "100 conns x 16 KiB",
-        connections: 100,
-        payload: 16 * 1024,
-        window: 4,
-    },
-    Case {
-        name: "1 conn x 1 MiB",
-        connections: 1,
-        payload: 1 << 20,
-        window: 4,
+        text: true,
+        ..case("100 conns x 16 KiB UTF-8 text", 100, 16 * 1024, 4)
     },
 ];
+
+/// How much of each echo's payload is compared with what was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// Every byte (the smoke run).
+    Whole,
+    /// The first and the last byte of every echo; a large payload's middle
+    /// is dropped in the kernel unread (the measured runs).
+    Ends,
+}
 
 /// The client's key is fixed (RFC 6455's sample nonce), so every answer must
 /// carry the sample's accept value.
@@ -142,45 +184,77 @@ pub async fn open_many(
     Ok(streams)
 }
 
-/// `window` copies of one masked binary frame, back to back: a writer
-/// sends any prefix of whole frames with one write.
-fn masked_frames(payload: usize, window: usize) -> (Vec<u8>, usize) {
-    let mut frame = vec![0x82];
-    match payload {
-        0..=125 => frame.push(0x80 | payload as u8),
+/// The payload every message of `case` carries: non-ASCII UTF-8 for a
+/// text case, bytes of every value otherwise.
+pub fn payload(case: &Case) -> Vec<u8> {
+    if case.text {
+        let sample = "wsmachine échoe → ✓ 😀 ";
+        let mut text = String::with_capacity(case.payload);
+        for c in sample.chars().cycle() {
+            if text.len() + c.len_utf8() > case.payload {
+                break;
+            }
+            text.push(c);
+        }
+        while text.len() < case.payload {
+            text.push('.');
+        }
+        text.into_bytes()
+    } else {
+        (0..case.payload)
+            .map(|i| (i.wrapping_mul(31) % 251) as u8 ^ 0x80)
+            .collect()
+    }
+}
+
+/// `window` copies of one masked frame of `payload`, back to back: a writer
+/// sends any prefix of whole frames with one write. Returns the bytes and
+/// one frame's length.
+fn masked_frames(opcode: u8, payload: &[u8], window: usize) -> (Vec<u8>, usize) {
+    let mut frame = vec![0x80 | opcode];
+    let len = payload.len();
+    match len {
+        0..=125 => frame.push(0x80 | len as u8),
         126..=0xffff => {
             frame.push(0x80 | 126);
-            frame.extend_from_slice(&(payload as u16).to_be_bytes());
+            frame.extend_from_slice(&(len as u16).to_be_bytes());
         }
         _ => {
             frame.push(0x80 | 127);
-            frame.extend_from_slice(&(payload as u64).to_be_bytes());
+            frame.extend_from_slice(&(len as u64).to_be_bytes());
         }
     }
     frame.extend_from_slice(&MASK);
-    frame.extend((0..payload).map(|i| (b'a' + (i % 26) as u8) ^ MASK[i % 4]));
-    let len = frame.len();
-    (frame.repeat(window), len)
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
+    let frame_len = frame.len();
+    (frame.repeat(window), frame_len)
 }
 
-/// Counts whole frames in the server's byte stream, reading only headers
-/// and skipping payloads. Every frame must be a final, unmasked binary
-/// frame of the size that was sent.
-pub struct EchoCounter {
+/// Checks the echoes in the server's byte stream: every frame must be a
+/// final, unmasked frame of the opcode and size that were sent, its
+/// payload what was sent (every byte read is compared in `Check::Whole`;
+/// the first and last in `Check::Ends`, where the middle of a large one
+/// may be dropped unread).
+pub struct EchoChecker {
     header: [u8; 14],
     have: usize,
+    /// Payload bytes left in the frame under way.
     skip: u64,
-    expected: u64,
+    first_byte: u8,
+    expected: Arc<[u8]>,
+    check: Check,
 }
 
-impl EchoCounter {
-    /// A counter for echoes of `payload` bytes.
-    pub fn new(payload: usize) -> Self {
-        EchoCounter {
+impl EchoChecker {
+    /// A checker for echoes of `expected` in frames of `opcode`.
+    pub fn new(opcode: u8, expected: Arc<[u8]>, check: Check) -> Self {
+        EchoChecker {
             header: [0; 14],
             have: 0,
             skip: 0,
-            expected: payload as u64,
+            first_byte: 0x80 | opcode,
+            expected,
+            check,
         }
     }
 
@@ -196,28 +270,58 @@ impl EchoCounter {
         }
     }
 
-    /// Payload bytes left in the frame under way: bytes the reader may
-    /// discard unread.
-    pub fn payload_left(&self) -> u64 {
-        self.skip
+    /// Payload bytes that may be dropped unread now: none in
+    /// `Check::Whole`; in `Check::Ends`, those between the first byte (once
+    /// read) and the last.
+    pub fn discardable(&self) -> u64 {
+        let len = self.expected.len() as u64;
+        if self.check == Check::Whole || self.skip < 2 || self.skip == len {
+            return 0;
+        }
+        self.skip - 1
     }
 
-    /// Takes `n` payload bytes (at most [`payload_left`](Self::payload_left))
-    /// without their contents; returns whether they ended the frame.
-    pub fn skip_payload(&mut self, n: u64) -> bool {
-        let n = n.min(self.skip);
-        self.skip -= n;
-        n > 0 && self.skip == 0
+    /// Takes `n` payload bytes (at most [`discardable`](Self::discardable))
+    /// without their contents.
+    pub fn discard(&mut self, n: u64) {
+        self.skip -= n.min(self.discardable());
     }
 
-    /// Takes the next bytes; returns how many frames they completed.
+    /// Compares the payload bytes `data`, which start at `offset`.
+    fn compare(&self, offset: usize, data: &[u8]) -> Result<(), String> {
+        let expected = self.expected.get(offset..offset + data.len());
+        let ok = match self.check {
+            Check::Whole => expected == Some(data),
+            Check::Ends => {
+                let last = self.expected.len() - 1;
+                let at = |i: usize| expected.and_then(|e| e.get(i)) == data.get(i);
+                (offset != 0 || at(0))
+                    && (!(offset..offset + data.len()).contains(&last) || at(last - offset))
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "echo payload differs from what was sent, in bytes {offset}..{} of {}",
+                offset + data.len(),
+                self.expected.len()
+            ))
+        }
+    }
+
+    /// Takes the next bytes; returns how many echoes they completed.
     pub fn feed(&mut self, mut data: &[u8]) -> Result<u64, String> {
         let mut done = 0;
         while !data.is_empty() {
             if self.skip > 0 {
-                let n = self.skip.min(data.len() as u64);
-                data = data.get(n as usize..).unwrap_or_default();
-                done += u64::from(self.skip_payload(n));
+                let n = self.skip.min(data.len() as u64) as usize;
+                let (payload, rest) = data.split_at(n);
+                let offset = self.expected.len() - self.skip as usize;
+                self.compare(offset, payload)?;
+                data = rest;
+                self.skip -= n as u64;
+                done += u64::from(self.skip == 0);
                 continue;
             }
             let need = self.header_len();
@@ -230,8 +334,11 @@ impl EchoCounter {
                 continue;
             }
             let (b0, b1) = (self.header[0], self.header[1]);
-            if b0 != 0x82 || b1 & 0x80 != 0 {
-                return Err(format!("unexpected frame header {b0:#04x} {b1:#04x}"));
+            if b0 != self.first_byte || b1 & 0x80 != 0 {
+                return Err(format!(
+                    "unexpected frame header {b0:#04x} {b1:#04x}, expected {:#04x} unmasked",
+                    self.first_byte
+                ));
             }
             let len = match b1 & 0x7f {
                 126 => u64::from(u16::from_be_bytes([self.header[2], self.header[3]])),
@@ -242,8 +349,8 @@ impl EchoCounter {
                 }
                 short => u64::from(short),
             };
-            if len != self.expected {
-                return Err(format!("echo of {len} bytes, sent {}", self.expected));
+            if len != self.expected.len() as u64 {
+                return Err(format!("echo of {len} bytes, sent {}", self.expected.len()));
             }
             self.have = 0;
             self.skip = len;
@@ -255,19 +362,47 @@ impl EchoCounter {
     }
 }
 
+/// What the connections of a run share.
+struct Shared {
+    /// Echoes received and checked.
+    echoes: AtomicU64,
+    /// Connections opened (for churn).
+    handshakes: AtomicU64,
+    /// Whether round trips are being recorded.
+    measuring: AtomicBool,
+    /// Round-trip times in nanoseconds, while measuring.
+    round_trips: Mutex<Vec<u32>>,
+    /// The clock `sent_at` counts from.
+    base: Instant,
+}
+
+/// The frames a connection sends and how to check their echoes.
+struct Traffic {
+    frames: Vec<u8>,
+    frame_len: usize,
+    opcode: u8,
+    payload: Arc<[u8]>,
+    check: Check,
+}
+
 /// Drives one connection: a writer keeps `window` messages in flight, a
-/// reader counts echoes into `echoes` and gives their credit back.
+/// reader checks the echoes, counts them and gives their credit back. With
+/// `limit`, both stop after that many messages.
 async fn drive(
     stream: TcpStream,
-    frames: Arc<(Vec<u8>, usize)>,
+    traffic: &Traffic,
     case: Case,
-    echoes: Arc<AtomicU64>,
+    shared: &Shared,
+    limit: Option<u64>,
 ) -> Result<(), String> {
     let (reader, writer) = stream.into_split();
     let credit = Semaphore::new(case.window);
+    // When the message in flight was sent (window 1), in ns since `base`.
+    let sent_at = AtomicU64::new(0);
+    let limit = limit.unwrap_or(u64::MAX);
     tokio::try_join!(
-        send(writer, &frames, &credit),
-        count(reader, case.payload, &credit, &echoes)
+        send(writer, traffic, &credit, &sent_at, shared, limit),
+        count(reader, traffic, case, &credit, &sent_at, shared, limit)
     )
     .map(|_| ())
 }
@@ -275,40 +410,56 @@ async fn drive(
 /// Sends a frame for every credit, all the credits there are in one write.
 async fn send(
     mut writer: OwnedWriteHalf,
-    frames: &(Vec<u8>, usize),
+    traffic: &Traffic,
     credit: &Semaphore,
-) -> Result<(), String> {
-    let (batch, frame_len) = frames;
-    loop {
+    sent_at: &AtomicU64,
+    shared: &Shared,
+    limit: u64,
+) -> Result<OwnedWriteHalf, String> {
+    let mut sent = 0u64;
+    while sent < limit {
         let permit = credit.acquire().await.map_err(|e| format!("credit: {e}"))?;
         permit.forget();
         // Whatever else came back since goes in the same write.
-        let extra = credit.available_permits();
+        let extra = (credit.available_permits() as u64).min(limit - sent - 1);
         if let Ok(more) = credit.try_acquire_many(extra as u32) {
             more.forget();
         }
-        let bytes = batch.get(..(1 + extra) * frame_len).unwrap_or(batch);
+        let frames = 1 + extra as usize;
+        let bytes = traffic
+            .frames
+            .get(..frames * traffic.frame_len)
+            .unwrap_or(&traffic.frames);
+        sent_at.store(shared.base.elapsed().as_nanos() as u64, Ordering::Relaxed);
         writer
             .write_all(bytes)
             .await
             .map_err(|e| format!("write: {e}"))?;
+        sent += frames as u64;
     }
+    // Kept open until the reader has every echo.
+    Ok(writer)
 }
 
-/// Counts echoes and turns each into a credit for the writer.
+/// Checks and counts echoes and turns each into a credit for the writer.
 async fn count(
     mut reader: OwnedReadHalf,
-    payload: usize,
+    traffic: &Traffic,
+    case: Case,
     credit: &Semaphore,
-    echoes: &AtomicU64,
+    sent_at: &AtomicU64,
+    shared: &Shared,
+    limit: u64,
 ) -> Result<(), String> {
-    let mut counter = EchoCounter::new(payload);
+    let mut checker = EchoChecker::new(traffic.opcode, Arc::clone(&traffic.payload), traffic.check);
     let mut buf = vec![0u8; READ_CHUNK];
     let mut discard = Vec::new();
-    loop {
-        let done = if counter.payload_left() >= READ_CHUNK as u64 {
-            let n = discard_payload(&reader, &mut discard, counter.payload_left()).await?;
-            u64::from(counter.skip_payload(n as u64))
+    let mut received = 0u64;
+    while received < limit {
+        let done = if checker.discardable() >= READ_CHUNK as u64 {
+            let n = discard_payload(&reader, &mut discard, checker.discardable()).await?;
+            checker.discard(n as u64);
+            0
         } else {
             let n = reader
                 .read(&mut buf)
@@ -317,12 +468,41 @@ async fn count(
             if n == 0 {
                 return Err("the server closed the connection".to_string());
             }
-            counter.feed(buf.get(..n).unwrap_or_default())?
+            checker.feed(buf.get(..n).unwrap_or_default())?
         };
         if done > 0 {
-            echoes.fetch_add(done, Ordering::Relaxed);
+            if case.latency() && shared.measuring.load(Ordering::Relaxed) {
+                let now = shared.base.elapsed().as_nanos() as u64;
+                let rtt = now.saturating_sub(sent_at.load(Ordering::Relaxed));
+                if let Ok(mut log) = shared.round_trips.lock() {
+                    log.push(u32::try_from(rtt).unwrap_or(u32::MAX));
+                }
+            }
+            received += done;
+            shared.echoes.fetch_add(done, Ordering::Relaxed);
             credit.add_permits(done as usize);
         }
+    }
+    Ok(())
+}
+
+/// Opens connection after connection: `per_connection` messages on each,
+/// then an abortive close (no TIME_WAIT left on this side, so the
+/// ephemeral ports last), until the task is ended.
+async fn churn(
+    addr: SocketAddr,
+    traffic: &Traffic,
+    case: Case,
+    shared: &Shared,
+    per_connection: u64,
+) -> Result<(), String> {
+    loop {
+        let stream = open(addr).await?;
+        shared.handshakes.fetch_add(1, Ordering::Relaxed);
+        socket2::SockRef::from(&stream)
+            .set_linger(Some(Duration::ZERO))
+            .map_err(|e| format!("linger: {e}"))?;
+        drive(stream, traffic, case, shared, Some(per_connection)).await?;
     }
 }
 
@@ -366,67 +546,143 @@ async fn discard_payload(
 const MAX_DISCARD: usize = crate::servers::MAX_MESSAGE;
 
 /// One measurement: echoes per second over `measure`, after `warm_up`.
+#[derive(Clone, Debug)]
 pub struct Throughput {
     /// Echoed messages per second.
     pub messages_per_second: f64,
+    /// The server's CPU time per echo, in microseconds.
+    pub server_us_per_message: f64,
     /// The server's CPU use over the measurement, in cores.
-    pub server_cpu: f64,
+    pub server_cores: f64,
     /// The load generator's CPU use over the measurement, in cores.
-    pub client_cpu: f64,
+    pub generator_cores: f64,
+    /// New connections per second (churn cases).
+    pub handshakes_per_second: Option<f64>,
+    /// The round trips' median and 99th percentile, in microseconds
+    /// (cases with one message in flight).
+    pub latency_us: Option<(f64, f64)>,
+    /// The server's allocations per echo (`E2E_ALLOCS=1`).
+    pub allocations_per_message: Option<f64>,
 }
 
-/// Runs `case` against the server at `addr` (process `pid`).
 /// How long a measuring window may be stretched for its first echo.
 const FIRST_ECHO_PATIENCE: Duration = Duration::from_secs(20);
 
+/// Runs `case` against the server at `addr` (process `pid`).
 pub async fn throughput(
     addr: SocketAddr,
     pid: u32,
     case: Case,
+    check: Check,
     warm_up: Duration,
     measure: Duration,
+    allocations: &mut dyn FnMut() -> Option<u64>,
 ) -> Result<Throughput, String> {
-    let streams = open_many(addr, case.connections, 50).await?;
-    let frames = Arc::new(masked_frames(case.payload, case.window));
-    let echoes = Arc::new(AtomicU64::new(0));
+    let payload = payload(&case);
+    let opcode = if case.text { 0x1 } else { 0x2 };
+    let (frames, frame_len) = masked_frames(opcode, &payload, case.window);
+    let traffic = Arc::new(Traffic {
+        frames,
+        frame_len,
+        opcode,
+        payload: payload.into(),
+        check,
+    });
+    let shared = Arc::new(Shared {
+        echoes: AtomicU64::new(0),
+        handshakes: AtomicU64::new(0),
+        measuring: AtomicBool::new(false),
+        round_trips: Mutex::new(Vec::new()),
+        base: Instant::now(),
+    });
     let failure = Arc::new(Mutex::new(None::<String>));
     let mut tasks = JoinSet::new();
-    for stream in streams {
-        let (frames, echoes, failure) = (
-            Arc::clone(&frames),
-            Arc::clone(&echoes),
-            Arc::clone(&failure),
-        );
-        tasks.spawn(async move {
-            if let Err(error) = drive(stream, frames, case, echoes).await
-                && let Ok(mut slot) = failure.lock()
-            {
-                slot.get_or_insert(error);
-            }
-        });
+    let report = move |failure: &Mutex<Option<String>>, outcome: Result<(), String>| {
+        if let Err(error) = outcome
+            && let Ok(mut slot) = failure.lock()
+        {
+            slot.get_or_insert(error);
+        }
+    };
+    if let Some(per_connection) = case.churn {
+        for _ in 0..case.connections {
+            let (traffic, shared, failure) = (
+                Arc::clone(&traffic),
+                Arc::clone(&shared),
+                Arc::clone(&failure),
+            );
+            tasks.spawn(async move {
+                let outcome = churn(addr, &traffic, case, &shared, per_connection).await;
+                report(&failure, outcome);
+            });
+        }
+    } else {
+        for stream in open_many(addr, case.connections, 50).await? {
+            let (traffic, shared, failure) = (
+                Arc::clone(&traffic),
+                Arc::clone(&shared),
+                Arc::clone(&failure),
+            );
+            tasks.spawn(async move {
+                let outcome = drive(stream, &traffic, case, &shared, None).await;
+                report(&failure, outcome);
+            });
+        }
     }
     tokio::time::sleep(warm_up).await;
-    let (start_count, start) = (echoes.load(Ordering::Relaxed), Instant::now());
+    shared.measuring.store(true, Ordering::Relaxed);
+    let start = Instant::now();
+    let start_count = shared.echoes.load(Ordering::Relaxed);
+    let start_handshakes = shared.handshakes.load(Ordering::Relaxed);
     let (server_start, client_start) = (cpu_seconds(pid), cpu_seconds(std::process::id()));
+    let allocations_start = allocations();
     tokio::time::sleep(measure).await;
     // A window shorter than one echo (the short run's 300 ms, 1 MiB messages
     // in a debug build on a busy machine) is stretched until the first echo
     // in it, up to a bound, rather than report a working server silent.
     let patience = start + FIRST_ECHO_PATIENCE;
-    while echoes.load(Ordering::Relaxed) == start_count && Instant::now() < patience {
+    while shared.echoes.load(Ordering::Relaxed) == start_count && Instant::now() < patience {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let (end_count, elapsed) = (echoes.load(Ordering::Relaxed), start.elapsed());
+    let end_count = shared.echoes.load(Ordering::Relaxed);
+    let end_handshakes = shared.handshakes.load(Ordering::Relaxed);
+    let elapsed = start.elapsed();
     let (server_end, client_end) = (cpu_seconds(pid), cpu_seconds(std::process::id()));
+    let allocations_end = allocations();
+    shared.measuring.store(false, Ordering::Relaxed);
     tasks.shutdown().await;
     if let Some(error) = failure.lock().ok().and_then(|mut slot| slot.take()) {
         return Err(error);
     }
     let seconds = elapsed.as_secs_f64();
+    let messages = (end_count - start_count) as f64;
+    let latency_us = if case.latency() {
+        let mut samples = shared
+            .round_trips
+            .lock()
+            .map(|mut log| std::mem::take(&mut *log))
+            .unwrap_or_default();
+        samples.sort_unstable();
+        let at = |q: f64| {
+            let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
+            samples.get(i).map(|ns| f64::from(*ns) / 1000.0)
+        };
+        at(0.5).zip(at(0.99))
+    } else {
+        None
+    };
     Ok(Throughput {
-        messages_per_second: (end_count - start_count) as f64 / seconds,
-        server_cpu: (server_end - server_start) / seconds,
-        client_cpu: (client_end - client_start) / seconds,
+        messages_per_second: messages / seconds,
+        server_us_per_message: (server_end - server_start) / messages * 1e6,
+        server_cores: (server_end - server_start) / seconds,
+        generator_cores: (client_end - client_start) / seconds,
+        handshakes_per_second: case
+            .churn
+            .map(|_| (end_handshakes - start_handshakes) as f64 / seconds),
+        latency_us,
+        allocations_per_message: allocations_start
+            .zip(allocations_end)
+            .map(|(start, end)| end.saturating_sub(start) as f64 / messages),
     })
 }
 
@@ -487,63 +743,100 @@ pub async fn idle_memory(addr: SocketAddr, pid: u32, count: usize) -> Result<f64
     Ok(after.saturating_sub(before) as f64 / count as f64)
 }
 
-/// Checks the counter on frames split at every position, and that it
-/// refuses what no echo may be: a wrong size, a Close. The bench runs it
-/// first, since `harness = false` targets run no `#[test]`s.
+/// Checks the checker on frames split at every position, and that it
+/// refuses what no echo may be: a wrong size, a wrong opcode, a Close, a
+/// payload left masked. The bench runs it first, since `harness = false`
+/// targets run no `#[test]`s.
 pub fn check_counter() -> Result<(), String> {
+    let sent: Arc<[u8]> = (0..256u32)
+        .map(|i| (i * 7) as u8)
+        .collect::<Vec<_>>()
+        .into();
     let mut frame = vec![0x82, 126, 0x01, 0x00];
-    frame.extend(std::iter::repeat_n(7u8, 256));
+    frame.extend_from_slice(&sent);
     let stream = frame.repeat(3);
-    for split in 0..=stream.len() {
-        let mut counter = EchoCounter::new(256);
-        let (a, b) = stream.split_at(split);
-        let total = counter.feed(a)? + counter.feed(b)?;
+    for check in [Check::Whole, Check::Ends] {
+        for split in 0..=stream.len() {
+            let mut checker = EchoChecker::new(0x2, Arc::clone(&sent), check);
+            let (a, b) = stream.split_at(split);
+            let total = checker.feed(a)? + checker.feed(b)?;
+            if total != 3 {
+                return Err(format!("checker: {total} frames when split at {split}"));
+            }
+        }
+        let mut one_by_one = EchoChecker::new(0x2, Arc::clone(&sent), check);
+        let mut total = 0;
+        for byte in &stream {
+            total += one_by_one.feed(std::slice::from_ref(byte))?;
+        }
         if total != 3 {
-            return Err(format!("counter: {total} frames when split at {split}"));
+            return Err(format!("checker: {total} frames fed byte by byte"));
+        }
+        // The frame a server that skipped unmasking would send back.
+        let (masked, len) = masked_frames(0x2, &sent, 1);
+        let mut unmasked_header = vec![0x82, 126, 0x01, 0x00];
+        unmasked_header.extend_from_slice(masked.get(len - 256..).unwrap_or_default());
+        if EchoChecker::new(0x2, Arc::clone(&sent), check)
+            .feed(&unmasked_header)
+            .is_ok()
+        {
+            return Err(format!("checker ({check:?}): took a payload left masked"));
+        }
+        if EchoChecker::new(0x1, Arc::clone(&sent), check)
+            .feed(&stream)
+            .is_ok()
+        {
+            return Err("checker: took a binary echo of a text message".into());
         }
     }
-    let mut one_by_one = EchoCounter::new(256);
-    let mut total = 0;
-    for byte in &stream {
-        total += one_by_one.feed(std::slice::from_ref(byte))?;
-    }
-    if total != 3 {
-        return Err(format!("counter: {total} frames fed byte by byte"));
-    }
-    let (big, len) = masked_frames(1 << 20, 1);
-    // The unmasked form of a client frame: the header without mask bit or
-    // key, then the payload.
+    let big: Arc<[u8]> = payload(&CASES[2]).into();
     let mut echo = vec![0x82, 127];
     echo.extend_from_slice(&(1u64 << 20).to_be_bytes());
-    echo.extend_from_slice(big.get(len - (1 << 20)..).unwrap_or_default());
-    if EchoCounter::new(1 << 20).feed(&echo)? != 1 {
-        return Err("counter: a 1 MiB echo not counted".into());
+    echo.extend_from_slice(&big);
+    if EchoChecker::new(0x2, Arc::clone(&big), Check::Whole).feed(&echo)? != 1 {
+        return Err("checker: a 1 MiB echo not counted".into());
     }
     // The reader's way with a large echo: the header and a first piece
-    // read, the rest dropped unread, then the next header read again.
-    let mut skipping = EchoCounter::new(1 << 20);
+    // read, the middle dropped unread, the last byte read and checked.
+    let mut skipping = EchoChecker::new(0x2, Arc::clone(&big), Check::Ends);
     let first = skipping.feed(echo.get(..READ_CHUNK).unwrap_or_default())?;
-    let left = skipping.payload_left();
-    if first != 0 || left != (echo.len() - READ_CHUNK) as u64 {
+    let left = skipping.discardable();
+    if first != 0 || left != (echo.len() - READ_CHUNK - 1) as u64 {
         return Err(format!(
-            "counter: {left} payload bytes left after the first read"
+            "checker: {left} payload bytes discardable after the first read"
         ));
     }
-    let ended = [skipping.skip_payload(left - 1), skipping.skip_payload(2)];
-    if ended != [false, true] || skipping.payload_left() != 0 {
-        return Err(format!(
-            "counter: dropping the payload ended the frame at {ended:?}"
-        ));
+    skipping.discard(left);
+    let mut wrong_last = skipping.feed(echo.get(echo.len() - 1..).unwrap_or_default())?;
+    if wrong_last != 1 || skipping.discardable() != 0 {
+        return Err("checker: the last byte did not end the echo".into());
     }
-    if skipping.feed(echo.get(..10).unwrap_or_default())? != 0 || skipping.payload_left() != 1 << 20
+    skipping.feed(echo.get(..READ_CHUNK).unwrap_or_default())?;
+    skipping.discard(skipping.discardable());
+    wrong_last = u64::from(skipping.feed(&[big[big.len() - 1] ^ 0x5a]).is_ok());
+    if wrong_last != 0 {
+        return Err("checker: took a wrong last byte".into());
+    }
+    if EchoChecker::new(0x2, Arc::clone(&big), Check::Whole).discardable() != 0 {
+        return Err("checker: a whole check drops bytes".into());
+    }
+    let short: Arc<[u8]> = vec![7u8; 255].into();
+    if EchoChecker::new(0x2, short, Check::Whole)
+        .feed(&stream)
+        .is_ok()
     {
-        return Err("counter: the header after a dropped payload not read".into());
+        return Err("checker: took an echo of the wrong size".into());
     }
-    if EchoCounter::new(255).feed(&stream).is_ok() {
-        return Err("counter: took an echo of the wrong size".into());
+    let two: Arc<[u8]> = vec![3, 0xe8].into();
+    if EchoChecker::new(0x2, two, Check::Whole)
+        .feed(&[0x88, 0x02, 0x03, 0xe8])
+        .is_ok()
+    {
+        return Err("checker: took a Close as an echo".into());
     }
-    if EchoCounter::new(2).feed(&[0x88, 0x02, 0x03, 0xe8]).is_ok() {
-        return Err("counter: took a Close as an echo".into());
+    let text = payload(&CASES[6]);
+    if std::str::from_utf8(&text).map(|t| t.is_ascii()) != Ok(false) || text.len() != 16 * 1024 {
+        return Err("the text payload is not 16 KiB of non-ASCII UTF-8".into());
     }
     Ok(())
 }

@@ -1,41 +1,98 @@
-//! End to end: echo servers on wsmachine-tokio (as its guide writes one,
-//! and with a write per message), tokio-tungstenite,
-//! fastwebsockets and yawc, each in its own process, under one load
-//! generator over loopback TCP; and `minimal`, an echo written by hand for
-//! this traffic alone (`minimal.rs`), to show how much is the kernel's.
+//! End to end: echo servers on wsmachine-tokio, tokio-tungstenite,
+//! fastwebsockets and yawc, each in its own process and each written the
+//! way its library's examples or guide write one, under one load generator
+//! over loopback TCP; and `minimal`, an echo written by hand for this
+//! traffic alone (`minimal.rs`), to show how much is the kernel's.
+//!
+//! The servers are named `library-idiom` and come in two groups, which are
+//! compared within themselves only (`servers.rs`):
+//!
+//! - per message, a write and flush per echo: `wsmachine-send`,
+//!   `tokio-tungstenite-send`, `fastwebsockets-write_frame`, `yawc-send`;
+//! - batched, echoes written when the read side would wait:
+//!   `wsmachine-feed`, `tokio-tungstenite-forward`,
+//!   `fastwebsockets-buffered` (over a `BufWriter` flushed before a read
+//!   waits), `yawc-feed`.
+//!
+//! `minimal` is the floor, no peer. `tokio-tungstenite-tuned` (4 KiB read
+//! buffer) and `yawc-tuned` (1 KiB buffers) run in the memory case only.
+//!
+//! Every echo is checked by the load generator: header, size, opcode, and
+//! payload (every byte in the smoke run, the first and last of each echo in
+//! a measured run), so a server that skipped unmasking fails.
 //!
 //! ```text
 //! cargo bench -p wsmachine-tokio --bench e2e
-//! E2E_SECONDS=1 E2E_WARMUP=1 E2E_ROUNDS=1 cargo bench -p wsmachine-tokio --bench e2e
+//! E2E_SECONDS=1 E2E_WARMUP=0 E2E_ROUNDS=1 E2E_IDLE=200 cargo bench -p wsmachine-tokio --bench e2e
+//! cargo test -p wsmachine-tokio --bench e2e     # the smoke run
 //! ```
 //!
 //! Environment: `E2E_SECONDS` (measured seconds per run, default 3),
 //! `E2E_WARMUP` (seconds before measuring, default 1), `E2E_ROUNDS`
-//! (default 3; servers and rounds are interleaved, medians reported),
-//! `E2E_IDLE` (idle connections for the memory case, default 5000, 0 skips
-//! it), `E2E_SERVERS` (a comma-separated subset), `E2E_CASES` (a
-//! comma-separated list; a case runs if its name contains one, as in
-//! `E2E_CASES="1 MiB"`), `E2E_PIN` (default 1: on a machine with two or
-//! more cores, the load generator runs on the first and each server on the
-//! second, so that neither is moved between cores mid-run; 0 leaves both to
-//! the scheduler).
+//! (default 5; the 1 MiB case runs 7/5 as many, 7 by default; in each
+//! round every server runs each case in turn, each round starting with a
+//! different server), `E2E_IDLE` (idle connections for the memory case,
+//! default 10000, 0 skips it), `E2E_SERVERS` (a comma-separated subset),
+//! `E2E_CASES` (a comma-separated list; a case runs if its name contains
+//! one, as in `E2E_CASES="1 MiB"`), `E2E_PIN` (default 1: on a machine with
+//! two or more cores, the load generator runs on the first and each server
+//! on the second, so that neither is moved between cores mid-run; 0 leaves
+//! both to the scheduler), `E2E_ALLOCS` (default 0; 1: each server counts
+//! its allocations with a counting global allocator, which costs an atomic
+//! add per allocation, and the tables show its allocations per message over
+//! the measured window; on in the smoke run).
+//!
+//! Cases: 100 conns x 20 B (64 in flight each), 100 conns x 16 KiB (4),
+//! 1 conn x 1 MiB (4), 16 conns x 5 B with 1 in flight (round-trip
+//! latency: p50, p99), 16 conns x 5 B with 16 in flight, churn (16
+//! connections, each closed and replaced after 10 messages: handshakes per
+//! second), 100 conns x 16 KiB of non-ASCII UTF-8 text (every server
+//! validates it; yawc's validation is off by default and turned on).
+//!
+//! Per case and server: messages per second (median, min, max over rounds),
+//! the server's CPU µs per message (its utime + stime from `/proc/PID/stat`
+//! before and after the run), and the load generator's own CPU use; a run
+//! where that is ≥ 0.8 cores is marked generator-bound (†). Ratios are the
+//! median of the per-round ratios of a group's subject (`wsmachine-send`,
+//! `wsmachine-feed`) over each peer of its group.
 //!
 //! Without `--bench` (`cargo test -p wsmachine-tokio --bench e2e`) it makes
-//! one short run of each case and a 200-connection memory case, and fails
-//! unless every server echoed in every case.
+//! one short run of each case and a 200-connection memory case, checks every
+//! byte of every echo, and fails unless every server echoed correctly in
+//! every case.
 //!
-//! Prints Markdown tables and writes `target/e2e.json`:
-//! `{case: {server: messages_per_second}, "memory": {server:
-//! bytes_per_idle_connection}, "ratios": {...}}`.
+//! Prints Markdown tables and writes `target/e2e.json` (not in the smoke
+//! run):
+//!
+//! ```text
+//! {"meta": {"commit", "dirty", "date", "rounds", "rounds_1_mib", "seconds", "warm_up",
+//!           "idle_connections", "pinning", "cpu": {"model", "cores"},
+//!           "versions": {crate: version}, "groups": {server: group},
+//!           "payload_check", "allocation_counting"},
+//!  "throughput": {case: {server: {"group", "median", "min", "max", "rounds",
+//!                 "cpu_us_per_msg", "server_cores", "generator_cores",
+//!                 "generator_bound", "allocs_per_msg" (null unless E2E_ALLOCS=1),
+//!                 "handshakes_per_second" (churn)}}},
+//!  "latency": {case: {server: {"p50_us": {"median", "min", "max"}, "p99_us": {...}}}},
+//!  "ratios": {case: {group: {"SUBJECT / PEER": {"median", "min", "max"}}},
+//!             "memory: tokio-tungstenite-send / wsmachine-send": ratio},
+//!  "memory": {server: bytes_per_idle_connection},
+//!  "failures": [...]}
+//! ```
+//!
+//! `null` for what failed.
 
 mod load;
+mod meta;
 mod minimal;
 mod report;
 mod servers;
 
-use std::io::{BufRead, BufReader};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use report::Results;
@@ -44,6 +101,8 @@ use report::Results;
 /// thousands of sockets on both sides.
 /// The core each server is pinned to, chosen by `pin_load_generator`.
 static SERVER_CORE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+/// The core the load generator is pinned to, if it is.
+static LOAD_CORE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
 
 /// Pins this thread, the load generator's, to the first core the process
 /// may use and keeps the second for the servers, unless `E2E_PIN=0` or
@@ -56,6 +115,7 @@ fn pin_load_generator() {
     if let [load, server, ..] = cores[..] {
         if core_affinity::set_for_current(load) {
             let _ = SERVER_CORE.set(server.id);
+            let _ = LOAD_CORE.set(load.id);
         } else {
             eprintln!("e2e: cannot pin to core {}", load.id);
         }
@@ -82,20 +142,83 @@ pub fn raise_descriptor_limit() {
     }
 }
 
+/// The system allocator, counting allocations and reallocations while
+/// `COUNTING` is set: a server started with `E2E_ALLOCS=1` sets it, and
+/// answers `allocs` on its stdin with the count so far. Otherwise each
+/// allocation costs one relaxed load more.
+struct CountingAllocator;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+fn count_allocation() {
+    if COUNTING.load(Ordering::Relaxed) {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every call is passed to `System` unchanged; the counter is an
+// atomic, which never allocates.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_allocation();
+        // SAFETY: the caller's contract is System's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_allocation();
+        // SAFETY: as above.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_allocation();
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Turns the count on in a server started with `E2E_ALLOCS=1`.
+pub fn count_allocations_if_asked() {
+    if std::env::var("E2E_ALLOCS").is_ok_and(|on| on == "1") {
+        COUNTING.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The allocations counted so far in this process.
+pub fn allocations() -> u64 {
+    ALLOCATIONS.load(Ordering::Relaxed)
+}
+
 /// A server in a child process, ended on drop.
 struct ServerProcess {
     child: Child,
     stdin: Option<ChildStdin>,
+    stdout: Option<BufReader<ChildStdout>>,
     addr: SocketAddr,
+    /// Whether it counts its allocations.
+    counting: bool,
 }
 
 impl ServerProcess {
     /// Starts `e2e server NAME` and reads the port it listens on.
-    fn start(name: &str) -> Result<Self, String> {
+    fn start(name: &str, count_allocations: bool) -> Result<Self, String> {
         let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
         let mut command = Command::new(exe);
         if let Some(core) = SERVER_CORE.get() {
             command.env("E2E_SERVER_CORE", core.to_string());
+        }
+        if count_allocations {
+            command.env("E2E_ALLOCS", "1");
         }
         let mut child = command
             .args(["server", name])
@@ -106,14 +229,17 @@ impl ServerProcess {
             .map_err(|e| format!("spawn server {name}: {e}"))?;
         let stdin = child.stdin.take();
         let mut line = String::new();
-        if let Some(stdout) = child.stdout.take() {
-            let _ = BufReader::new(stdout).read_line(&mut line);
+        let mut stdout = child.stdout.take().map(BufReader::new);
+        if let Some(stdout) = &mut stdout {
+            let _ = stdout.read_line(&mut line);
         }
         let port = line.trim().parse::<u16>();
         let mut server = ServerProcess {
             child,
             stdin,
+            stdout,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            counting: count_allocations,
         };
         match port {
             Ok(port) => server.addr.set_port(port),
@@ -124,6 +250,19 @@ impl ServerProcess {
 
     fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The allocations the server has made so far, if it counts them.
+    fn allocations(&mut self) -> Option<u64> {
+        if !self.counting {
+            return None;
+        }
+        let stdin = self.stdin.as_mut()?;
+        stdin.write_all(b"allocs\n").ok()?;
+        stdin.flush().ok()?;
+        let mut line = String::new();
+        self.stdout.as_mut()?.read_line(&mut line).ok()?;
+        line.trim().parse().ok()
     }
 }
 
@@ -142,7 +281,12 @@ struct Settings {
     warm_up: Duration,
     rounds: usize,
     idle: usize,
+    /// The servers of the throughput cases.
     servers: Vec<&'static str>,
+    /// The servers of the memory case (the tuned ones too).
+    memory_servers: Vec<&'static str>,
+    /// Whether the servers count their allocations.
+    allocs: bool,
     cases: Vec<load::Case>,
 }
 
@@ -158,19 +302,22 @@ fn env_number(name: &str, default: f64) -> Result<f64, String> {
 }
 
 fn settings() -> Result<Settings, String> {
-    let servers = match std::env::var("E2E_SERVERS") {
+    let all: Vec<&'static str> = servers::SERVERS.iter().map(|(name, _)| *name).collect();
+    let memory_servers: Vec<&'static str> = match std::env::var("E2E_SERVERS") {
         Ok(list) => {
             let wanted: Vec<&str> = list.split(',').map(str::trim).collect();
-            if let Some(unknown) = wanted.iter().find(|w| !servers::SERVERS.contains(w)) {
+            if let Some(unknown) = wanted.iter().find(|w| !all.contains(w)) {
                 return Err(format!("unknown server {unknown:?} in E2E_SERVERS"));
             }
-            servers::SERVERS
-                .into_iter()
-                .filter(|s| wanted.contains(s))
-                .collect()
+            all.into_iter().filter(|s| wanted.contains(s)).collect()
         }
-        Err(_) => servers::SERVERS.to_vec(),
+        Err(_) => all,
     };
+    let servers = memory_servers
+        .iter()
+        .copied()
+        .filter(|s| servers::group(s) != Some(servers::Group::Tuned))
+        .collect();
     let cases = match std::env::var("E2E_CASES") {
         Ok(list) => {
             let wanted: Vec<&str> = list.split(',').map(str::trim).collect();
@@ -188,9 +335,11 @@ fn settings() -> Result<Settings, String> {
     Ok(Settings {
         measure: Duration::from_secs_f64(env_number("E2E_SECONDS", 3.0)?.max(0.1)),
         warm_up: Duration::from_secs_f64(env_number("E2E_WARMUP", 1.0)?),
-        rounds: (env_number("E2E_ROUNDS", 3.0)? as usize).max(1),
-        idle: env_number("E2E_IDLE", 5000.0)? as usize,
+        rounds: (env_number("E2E_ROUNDS", 5.0)? as usize).max(1),
+        idle: env_number("E2E_IDLE", 10_000.0)? as usize,
         servers,
+        memory_servers,
+        allocs: env_number("E2E_ALLOCS", 0.0)? > 0.0,
         cases,
     })
 }
@@ -228,6 +377,7 @@ fn bench(smoke: bool) -> Result<(), String> {
         settings.warm_up = Duration::from_millis(100);
         settings.rounds = 1;
         settings.idle = settings.idle.min(200);
+        settings.allocs = true;
     }
     raise_descriptor_limit();
     pin_load_generator();
@@ -235,36 +385,65 @@ fn bench(smoke: bool) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
+    let check = if smoke {
+        load::Check::Whole
+    } else {
+        load::Check::Ends
+    };
     let mut results = Results::new(settings.cases.clone());
-    for round in 0..settings.rounds {
+    let rounds_of = |case: &load::Case| {
+        if case.heavy {
+            (settings.rounds * 7 + 2) / 5
+        } else {
+            settings.rounds
+        }
+    };
+    let most_rounds = settings.cases.iter().map(rounds_of).max().unwrap_or(1);
+    for round in 0..most_rounds {
         for case in settings.cases.iter().copied() {
+            if round >= rounds_of(&case) {
+                continue;
+            }
             // Each round starts with a different server, so drift over a
             // round does not always favour the same one.
             let count = settings.servers.len();
             for i in 0..count {
                 let name = settings.servers[(i + round) % count];
-                let server = ServerProcess::start(name)?;
-                let pid = server.pid();
+                let mut server = ServerProcess::start(name, settings.allocs)?;
+                let (addr, pid) = (server.addr, server.pid());
+                let mut allocations = || server.allocations();
                 let outcome = runtime.block_on(load::throughput(
-                    server.addr,
-                    server.pid(),
+                    addr,
+                    pid,
                     case,
+                    check,
                     settings.warm_up,
                     settings.measure,
+                    &mut allocations,
                 ));
                 drop(server);
                 match outcome {
                     Ok(run) => {
                         eprintln!(
-                            "round {} {:<20} {:<18} {:>12.0} msg/s  server {:.2} cores, load {:.2} cores (server pid {pid})",
+                            "round {} {:<36} {:<27} {:>9.0} msg/s  server {:>6.2} µs/msg {:.2} cores, load {:.2} cores{}{}{}",
                             round + 1,
                             case.name,
                             name,
                             run.messages_per_second,
-                            run.server_cpu,
-                            run.client_cpu
+                            run.server_us_per_message,
+                            run.server_cores,
+                            run.generator_cores,
+                            run.latency_us
+                                .map(|(p50, p99)| format!(", p50 {p50:.0} µs p99 {p99:.0} µs"))
+                                .unwrap_or_default(),
+                            run.handshakes_per_second
+                                .map(|h| format!(", {h:.0} handshakes/s"))
+                                .unwrap_or_default(),
+                            run.allocations_per_message
+                                .map(|a| format!(", {a:.2} allocs/msg"))
+                                .unwrap_or_default(),
                         );
-                        results.add_run(case.name, name, run);
+                        results.add_run(case.name, name, round, run);
                     }
                     Err(error) => {
                         eprintln!("round {} {} {name}: failed: {error}", round + 1, case.name);
@@ -275,15 +454,15 @@ fn bench(smoke: bool) -> Result<(), String> {
         }
     }
     if settings.idle > 0 {
-        for name in &settings.servers {
-            let server = ServerProcess::start(name)?;
+        for name in &settings.memory_servers {
+            let server = ServerProcess::start(name, false)?;
             let outcome =
                 runtime.block_on(load::idle_memory(server.addr, server.pid(), settings.idle));
             drop(server);
             match outcome {
                 Ok(bytes) => {
                     eprintln!(
-                        "memory {name:<18} {bytes:>8.0} B per idle connection ({} connections)",
+                        "memory {name:<27} {bytes:>8.0} B per idle connection ({} connections)",
                         settings.idle
                     );
                     results.add_memory(name, bytes);
@@ -295,13 +474,19 @@ fn bench(smoke: bool) -> Result<(), String> {
             }
         }
     }
-    println!("{}", results.markdown(&settings.servers, settings.idle));
+    println!(
+        "{}",
+        results.markdown(&settings.servers, &settings.memory_servers, settings.idle)
+    );
     // A smoke run's figures are not worth keeping, nor worth overwriting
     // a real run's with.
     if !smoke {
+        let heavy = load::CASES.iter().find(|case| case.heavy).map(rounds_of);
+        let meta = meta::meta(&settings, heavy.unwrap_or(settings.rounds));
+        let json = results.json(meta, &settings.servers, &settings.memory_servers);
+        let text = serde_json::to_string_pretty(&json).map_err(|e| format!("json: {e}"))?;
         let path = report::json_path();
-        std::fs::write(&path, results.json(&settings.servers))
-            .map_err(|e| format!("write {}: {e}", path.display()))?;
+        std::fs::write(&path, text + "\n").map_err(|e| format!("write {}: {e}", path.display()))?;
         println!("wrote {}", path.display());
     }
     results.check()

@@ -1,65 +1,74 @@
-//! The bench's results: medians over rounds, the Markdown tables, and
+//! The bench's results: every round's run, the Markdown tables and
 //! `target/e2e.json`.
+//!
+//! Figures per case and server: the median over rounds with the min and
+//! max; ratios are taken within a group only (`servers::Group`), as the
+//! median of the paired ratios of each round (the subject's run and the
+//! peer's in the same round, one after the other), with their min and max.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use crate::load::{Case, Throughput};
+use serde_json::{Map, Value, json};
 
-/// The library the targets are about, and the ones it is measured against.
-const SUBJECT: &str = "wsmachine";
-/// The same library with a write per message (`send`), shown beside it.
-const PER_MESSAGE: &str = "wsmachine-send";
-/// (server, the least wsmachine's messages per second over theirs).
-const THROUGHPUT_TARGETS: [(&str, f64); 2] = [("tokio-tungstenite", 1.3), ("fastwebsockets", 1.0)];
+use crate::load::{Case, Throughput};
+use crate::servers::{self, Group};
+
 /// The hand-written echo every library is shown as a share of.
 const MINIMAL: &str = "minimal";
-/// tokio-tungstenite's bytes per idle connection over wsmachine's, at least.
+/// (library, the least wsmachine's messages per second over theirs), in
+/// either group.
+const THROUGHPUT_TARGETS: [(&str, f64); 2] = [("tokio-tungstenite", 1.3), ("fastwebsockets", 1.0)];
+/// tokio-tungstenite's bytes per idle connection over wsmachine's, at least
+/// (both at their defaults).
 const MEMORY_TARGET: f64 = 4.0;
+/// The load generator's CPU use from which a case is marked as limited by
+/// it rather than by the server.
+pub const GENERATOR_BOUND: f64 = 0.8;
 
 /// Every run and failure so far.
 pub struct Results {
     /// The cases this run measures, in the order the tables show them.
     cases: Vec<Case>,
-    runs: BTreeMap<(&'static str, &'static str), Vec<Throughput>>,
+    /// (case, server) → (round, run).
+    runs: BTreeMap<(&'static str, &'static str), Vec<(usize, Throughput)>>,
     memory: BTreeMap<&'static str, f64>,
     failures: Vec<String>,
 }
 
-fn median(mut values: Vec<f64>) -> Option<f64> {
+/// Median, min and max of the finite values, if any.
+fn spread(mut values: Vec<f64>) -> Option<(f64, f64, f64)> {
     values.retain(|v| v.is_finite());
     if values.is_empty() {
         return None;
     }
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
-    Some(if values.len() % 2 == 1 {
+    let median = if values.len() % 2 == 1 {
         values[mid]
     } else {
         (values[mid - 1] + values[mid]) / 2.0
-    })
+    };
+    Some((median, values[0], values[values.len() - 1]))
 }
 
-fn json_number(value: Option<f64>, decimals: usize) -> String {
+fn number(value: Option<f64>, decimals: i32) -> Value {
     match value {
-        Some(v) if v.is_finite() => format!("{v:.decimals$}"),
-        _ => "null".into(),
+        Some(v) if v.is_finite() => {
+            let scale = 10f64.powi(decimals);
+            json!((v * scale).round() / scale)
+        }
+        _ => Value::Null,
     }
 }
 
-fn cell(value: Option<f64>, unit: &str) -> String {
-    value.map_or("failed".into(), |v| format!("{v:.0}{unit}"))
-}
-
-fn ratio_cells(ratio: Option<f64>, target: f64) -> (String, &'static str) {
-    match ratio {
-        Some(r) => (
-            format!("{r:.2}×"),
-            if r >= target { "met" } else { "not met" },
-        ),
-        None => ("–".into(), "no result"),
-    }
+/// The library of a `library-idiom` server name.
+fn library(server: &str) -> &str {
+    ["tokio-tungstenite", "fastwebsockets", "wsmachine", "yawc"]
+        .into_iter()
+        .find(|lib| server.starts_with(lib))
+        .unwrap_or(server)
 }
 
 impl Results {
@@ -74,8 +83,17 @@ impl Results {
     }
 
     /// Records one measurement.
-    pub fn add_run(&mut self, case: &'static str, server: &'static str, run: Throughput) {
-        self.runs.entry((case, server)).or_default().push(run);
+    pub fn add_run(
+        &mut self,
+        case: &'static str,
+        server: &'static str,
+        round: usize,
+        run: Throughput,
+    ) {
+        self.runs
+            .entry((case, server))
+            .or_default()
+            .push((round, run));
     }
 
     /// Records one server's bytes per idle connection.
@@ -99,7 +117,7 @@ impl Results {
         let silent: Vec<String> = self
             .runs
             .iter()
-            .filter(|(_, runs)| runs.iter().any(|run| run.messages_per_second <= 0.0))
+            .filter(|(_, runs)| runs.iter().any(|(_, run)| run.messages_per_second <= 0.0))
             .map(|((case, server), _)| format!("{case}, {server}"))
             .collect();
         if !silent.is_empty() {
@@ -108,63 +126,136 @@ impl Results {
         Ok(())
     }
 
-    fn rate(&self, case: &str, server: &str) -> Option<f64> {
-        self.field(case, server, |run| run.messages_per_second)
-    }
-
-    fn field(&self, case: &str, server: &str, get: fn(&Throughput) -> f64) -> Option<f64> {
-        let runs = self
-            .runs
+    fn runs(&self, case: &str, server: &str) -> &[(usize, Throughput)] {
+        self.runs
             .iter()
-            .find(|((c, s), _)| *c == case && *s == server)?;
-        median(runs.1.iter().map(get).collect())
+            .find(|((c, s), _)| *c == case && *s == server)
+            .map_or(&[], |(_, runs)| runs.as_slice())
     }
 
-    fn ratio(&self, case: &str, ours: &str, other: &str) -> Option<f64> {
-        Some(self.rate(case, ours)? / self.rate(case, other)?).filter(|r| r.is_finite())
-    }
-
-    fn memory_ratio(&self) -> Option<f64> {
-        let ours = *self.memory.get(SUBJECT)?;
-        let theirs = *self.memory.get("tokio-tungstenite")?;
-        Some(theirs / ours).filter(|r| r.is_finite())
-    }
-
-    /// The tables: messages per second, ratios with targets, CPU use,
-    /// memory, failures.
-    pub fn markdown(&self, servers: &[&str], idle: usize) -> String {
-        let mut out = String::new();
-        let _ = writeln!(out, "\n## Messages per second (medians)\n");
-        let _ = writeln!(out, "| case | {} |", servers.join(" | "));
-        let _ = writeln!(out, "|---|{}", "---|".repeat(servers.len()));
-        for case in &self.cases {
-            let cells: Vec<String> = servers
+    fn field(
+        &self,
+        case: &str,
+        server: &str,
+        get: impl Fn(&Throughput) -> Option<f64>,
+    ) -> Option<(f64, f64, f64)> {
+        spread(
+            self.runs(case, server)
                 .iter()
-                .map(|s| cell(self.rate(case.name, s), ""))
+                .filter_map(|(_, run)| get(run))
+                .collect(),
+        )
+    }
+
+    fn rate(&self, case: &str, server: &str) -> Option<(f64, f64, f64)> {
+        self.field(case, server, |run| Some(run.messages_per_second))
+    }
+
+    /// The median, min and max of `ours / other` over the rounds both ran.
+    fn paired_ratio(&self, case: &str, ours: &str, other: &str) -> Option<(f64, f64, f64)> {
+        let theirs = self.runs(case, other);
+        spread(
+            self.runs(case, ours)
+                .iter()
+                .filter_map(|(round, run)| {
+                    let peer = theirs.iter().find(|(r, _)| r == round)?;
+                    Some(run.messages_per_second / peer.1.messages_per_second)
+                })
+                .collect(),
+        )
+    }
+
+    fn generator_bound(&self, case: &str, server: &str) -> bool {
+        self.field(case, server, |run| Some(run.generator_cores))
+            .is_some_and(|(median, _, _)| median >= GENERATOR_BOUND)
+    }
+
+    /// (group, subject, peers) for the groups with a subject among `servers`.
+    fn groups<'a>(&self, servers: &[&'a str]) -> Vec<(Group, &'a str, Vec<&'a str>)> {
+        servers::SUBJECTS
+            .iter()
+            .filter_map(|(group, subject)| {
+                let subject = *servers.iter().find(|s| *s == subject)?;
+                let peers = servers
+                    .iter()
+                    .copied()
+                    .filter(|s| *s != subject && servers::group(s) == Some(*group))
+                    .collect();
+                Some((*group, subject, peers))
+            })
+            .collect()
+    }
+
+    /// The tables: messages per second per group, paired ratios within each
+    /// group, over the minimal echo, latency, connection churn, CPU, memory,
+    /// failures.
+    pub fn markdown(&self, servers: &[&str], memory_servers: &[&str], idle: usize) -> String {
+        let mut out = String::new();
+        for group in [Group::PerMessage, Group::Batched, Group::Floor] {
+            let members: Vec<&str> = servers
+                .iter()
+                .copied()
+                .filter(|s| servers::group(s) == Some(group))
                 .collect();
-            let _ = writeln!(out, "| {} | {} |", case.name, cells.join(" | "));
+            if members.is_empty() {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "\n## Messages per second, {} (median, min–max; † load generator ≥ {GENERATOR_BOUND} cores)\n",
+                group.name()
+            );
+            let _ = writeln!(out, "| case | {} |", members.join(" | "));
+            let _ = writeln!(out, "|---|{}", "---|".repeat(members.len()));
+            for case in &self.cases {
+                let cells: Vec<String> = members
+                    .iter()
+                    .map(|s| match self.rate(case.name, s) {
+                        Some((median, min, max)) => format!(
+                            "{median:.0} ({min:.0}–{max:.0}){}",
+                            if self.generator_bound(case.name, s) {
+                                " †"
+                            } else {
+                                ""
+                            }
+                        ),
+                        None => "failed".into(),
+                    })
+                    .collect();
+                let _ = writeln!(out, "| {} | {} |", case.name, cells.join(" | "));
+            }
         }
-        let _ = writeln!(out, "\n## Ratios (wsmachine over the other)\n");
-        let _ = writeln!(out, "| case | ours | against | ratio | target | result |");
+        let _ = writeln!(
+            out,
+            "\n## Ratios within each group (median of per-round ratios, min–max)\n"
+        );
+        let _ = writeln!(out, "| case | group | ours | against | ratio | target |");
         let _ = writeln!(out, "|---|---|---|---|---|---|");
         for case in &self.cases {
-            for (other, target) in THROUGHPUT_TARGETS {
-                for ours in [SUBJECT, PER_MESSAGE] {
-                    if !servers.contains(&other) || !servers.contains(&ours) {
-                        continue;
-                    }
-                    let (ratio, met) = ratio_cells(self.ratio(case.name, ours, other), target);
-                    // The targets are the idiomatic server's; the other
-                    // row shows what a write per message costs.
-                    let (target, met) = if ours == SUBJECT {
-                        (format!("≥ {target:.1}×"), met)
-                    } else {
-                        ("–".to_string(), "–")
-                    };
+            for (group, subject, peers) in self.groups(servers) {
+                for peer in peers {
+                    let ratio = self
+                        .paired_ratio(case.name, subject, peer)
+                        .map_or("–".to_string(), |(median, min, max)| {
+                            format!("{median:.2}× ({min:.2}–{max:.2})")
+                        });
+                    let target = THROUGHPUT_TARGETS
+                        .iter()
+                        .find(|(lib, _)| library(peer) == *lib)
+                        .map_or("–".to_string(), |(_, target)| {
+                            let met = self.paired_ratio(case.name, subject, peer).map_or(
+                                "no result",
+                                |(m, _, _)| {
+                                    if m >= *target { "met" } else { "not met" }
+                                },
+                            );
+                            format!("≥ {target:.1}×: {met}")
+                        });
                     let _ = writeln!(
                         out,
-                        "| {} | {ours} | {other} | {ratio} | {target} | {met} |",
-                        case.name
+                        "| {} | {} | {subject} | {peer} | {ratio} | {target} |",
+                        case.name,
+                        group.name()
                     );
                 }
             }
@@ -173,7 +264,7 @@ impl Results {
             let libraries: Vec<&str> = servers.iter().copied().filter(|s| *s != MINIMAL).collect();
             let _ = writeln!(
                 out,
-                "\n## Over the minimal echo (by hand, for this traffic alone: one buffer, one unmask pass, a vectored write per read)\n"
+                "\n## Share of the minimal echo (by hand, no checks, no UTF-8 validation; median of per-round ratios)\n"
             );
             let _ = writeln!(out, "| case | {} |", libraries.join(" | "));
             let _ = writeln!(out, "|---|{}", "---|".repeat(libraries.len()));
@@ -181,27 +272,75 @@ impl Results {
                 let cells: Vec<String> = libraries
                     .iter()
                     .map(|s| {
-                        self.ratio(case.name, s, MINIMAL)
-                            .map_or("–".into(), |r| format!("{:.0}%", r * 100.0))
+                        self.paired_ratio(case.name, s, MINIMAL)
+                            .map_or("–".into(), |(r, _, _)| format!("{:.0}%", r * 100.0))
                     })
                     .collect();
                 let _ = writeln!(out, "| {} | {} |", case.name, cells.join(" | "));
             }
         }
-        let _ = writeln!(out, "\n## CPU use during measurement (cores, medians)\n");
-        let _ = writeln!(out, "| case | server | server process | load generator |");
-        let _ = writeln!(out, "|---|---|---|---|");
+        for case in self.cases.iter().filter(|c| c.latency()) {
+            let _ = writeln!(
+                out,
+                "\n## Round trips, {} (µs, medians over rounds)\n",
+                case.name
+            );
+            let _ = writeln!(out, "| server | p50 | p99 |");
+            let _ = writeln!(out, "|---|---|---|");
+            for server in servers {
+                let p50 = self.field(case.name, server, |r| r.latency_us.map(|l| l.0));
+                let p99 = self.field(case.name, server, |r| r.latency_us.map(|l| l.1));
+                let show = |v: Option<(f64, f64, f64)>| {
+                    v.map_or("–".into(), |(m, lo, hi)| {
+                        format!("{m:.1} ({lo:.1}–{hi:.1})")
+                    })
+                };
+                let _ = writeln!(out, "| {server} | {} | {} |", show(p50), show(p99));
+            }
+        }
+        for case in self.cases.iter().filter(|c| c.churn.is_some()) {
+            let _ = writeln!(
+                out,
+                "\n## Handshakes per second, {} (median, min–max)\n",
+                case.name
+            );
+            let _ = writeln!(out, "| server | handshakes/s |");
+            let _ = writeln!(out, "|---|---|");
+            for server in servers {
+                let rate = self.field(case.name, server, |r| r.handshakes_per_second);
+                let cell = rate.map_or("–".into(), |(m, lo, hi)| {
+                    format!("{m:.0} ({lo:.0}–{hi:.0})")
+                });
+                let _ = writeln!(out, "| {server} | {cell} |");
+            }
+        }
+        let _ = writeln!(out, "\n## CPU (medians over rounds)\n");
+        let _ = writeln!(
+            out,
+            "| case | server | server µs per message | server allocations per message | server cores | load generator cores |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|");
         for case in &self.cases {
             for server in servers {
-                let ours = self.field(case.name, server, |run| run.server_cpu);
-                let load = self.field(case.name, server, |run| run.client_cpu);
-                let show = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.2}"));
+                let show = |get: fn(&Throughput) -> f64, decimals: usize| {
+                    self.field(case.name, server, |r| Some(get(r)))
+                        .map_or("–".into(), |(m, _, _)| format!("{m:.decimals$}"))
+                };
+                let allocations = self
+                    .field(case.name, server, |r| r.allocations_per_message)
+                    .map_or("–".into(), |(m, _, _)| format!("{m:.2}"));
                 let _ = writeln!(
                     out,
-                    "| {} | {server} | {} | {} |",
+                    "| {} | {server} | {} | {allocations} | {} | {}{} |",
                     case.name,
-                    show(ours),
-                    show(load)
+                    show(|r| r.server_us_per_message, 2),
+                    show(|r| r.server_cores, 2),
+                    show(|r| r.generator_cores, 2),
+                    if self.generator_bound(case.name, server) {
+                        " †"
+                    } else {
+                        ""
+                    }
                 );
             }
         }
@@ -212,14 +351,18 @@ impl Results {
             );
             let _ = writeln!(out, "| server | bytes |");
             let _ = writeln!(out, "|---|---|");
-            for server in servers {
-                let bytes = cell(self.memory.get(server).copied(), " B");
+            for server in memory_servers {
+                let bytes = self
+                    .memory
+                    .get(server)
+                    .map_or("failed".into(), |b| format!("{b:.0} B"));
                 let _ = writeln!(out, "| {server} | {bytes} |");
             }
-            let (ratio, met) = ratio_cells(self.memory_ratio(), MEMORY_TARGET);
+            let ratio = self.memory_ratio();
             let _ = writeln!(
                 out,
-                "\ntokio-tungstenite over wsmachine: {ratio} (target ≥ {MEMORY_TARGET:.0}×): {met}"
+                "\ntokio-tungstenite-send over wsmachine-send, both at their defaults: {} (target ≥ {MEMORY_TARGET:.0}×)",
+                ratio.map_or("–".into(), |r| format!("{r:.2}×"))
             );
         }
         if !self.failures.is_empty() {
@@ -231,51 +374,100 @@ impl Results {
         out
     }
 
-    /// `{case: {server: messages_per_second}, "memory": {server: bytes},
-    /// "ratios": {case: {"vs SERVER": ratio}, "memory vs tokio-tungstenite":
-    /// ratio}}`; `null` for what failed.
-    pub fn json(&self, servers: &[&str]) -> String {
-        let object = |pairs: Vec<(String, String)>| {
-            let body: Vec<String> = pairs
-                .into_iter()
-                .map(|(k, v)| format!("{k:?}: {v}"))
-                .collect();
-            format!("{{{}}}", body.join(", "))
-        };
-        let mut top = Vec::new();
-        let mut ratios = Vec::new();
+    fn memory_ratio(&self) -> Option<f64> {
+        let ours = *self.memory.get("wsmachine-send")?;
+        let theirs = *self.memory.get("tokio-tungstenite-send")?;
+        Some(theirs / ours).filter(|r| r.is_finite())
+    }
+
+    /// The JSON document (see the module docs of `main.rs`).
+    pub fn json(&self, meta: Value, servers: &[&str], memory_servers: &[&str]) -> Value {
+        let mut throughput = Map::new();
+        let mut latency = Map::new();
+        let mut ratios = Map::new();
         for case in &self.cases {
-            let rates = servers
-                .iter()
-                .map(|s| (s.to_string(), json_number(self.rate(case.name, s), 1)))
-                .collect();
-            top.push((case.name.to_string(), object(rates)));
-            let vs = THROUGHPUT_TARGETS
-                .iter()
-                .map(|(other, _)| {
-                    (
-                        format!("vs {other}"),
-                        json_number(self.ratio(case.name, SUBJECT, other), 3),
-                    )
-                })
-                .collect();
-            ratios.push((case.name.to_string(), object(vs)));
+            let mut by_server = Map::new();
+            let mut latencies = Map::new();
+            for server in servers {
+                let rate = self.rate(case.name, server);
+                let get = |f: fn(&Throughput) -> Option<f64>| {
+                    self.field(case.name, server, f).map(|(m, _, _)| m)
+                };
+                let mut entry = json!({
+                    "group": servers::group(server).map(Group::name),
+                    "median": number(rate.map(|r| r.0), 1),
+                    "min": number(rate.map(|r| r.1), 1),
+                    "max": number(rate.map(|r| r.2), 1),
+                    "rounds": self.runs(case.name, server).len(),
+                    "cpu_us_per_msg": number(get(|r| Some(r.server_us_per_message)), 3),
+                    "server_cores": number(get(|r| Some(r.server_cores)), 3),
+                    "generator_cores": number(get(|r| Some(r.generator_cores)), 3),
+                    "generator_bound": self.generator_bound(case.name, server),
+                    "allocs_per_msg": number(get(|r| r.allocations_per_message), 3),
+                });
+                if case.churn.is_some()
+                    && let Some(map) = entry.as_object_mut()
+                {
+                    map.insert(
+                        "handshakes_per_second".into(),
+                        number(get(|r| r.handshakes_per_second), 1),
+                    );
+                }
+                by_server.insert(server.to_string(), entry);
+                if case.latency() {
+                    let p = |f: fn(&Throughput) -> Option<f64>| {
+                        self.field(case.name, server, f)
+                            .map_or(json!(null), |(m, lo, hi)| {
+                                json!({"median": number(Some(m), 2), "min": number(Some(lo), 2), "max": number(Some(hi), 2)})
+                            })
+                    };
+                    latencies.insert(
+                        server.to_string(),
+                        json!({
+                            "p50_us": p(|r| r.latency_us.map(|l| l.0)),
+                            "p99_us": p(|r| r.latency_us.map(|l| l.1)),
+                        }),
+                    );
+                }
+            }
+            throughput.insert(case.name.into(), Value::Object(by_server));
+            if case.latency() {
+                latency.insert(case.name.into(), Value::Object(latencies));
+            }
+            let mut groups = Map::new();
+            for (group, subject, peers) in self.groups(servers) {
+                let mut pairs = Map::new();
+                for peer in peers {
+                    let ratio = self.paired_ratio(case.name, subject, peer);
+                    pairs.insert(
+                        format!("{subject} / {peer}"),
+                        json!({
+                            "median": number(ratio.map(|r| r.0), 3),
+                            "min": number(ratio.map(|r| r.1), 3),
+                            "max": number(ratio.map(|r| r.2), 3),
+                        }),
+                    );
+                }
+                groups.insert(group.name().into(), Value::Object(pairs));
+            }
+            ratios.insert(case.name.into(), Value::Object(groups));
         }
-        ratios.push((
-            "memory: tokio-tungstenite over wsmachine".into(),
-            json_number(self.memory_ratio(), 3),
-        ));
-        let memory = servers
+        let memory: Map<String, Value> = memory_servers
             .iter()
-            .map(|s| (s.to_string(), json_number(self.memory.get(s).copied(), 1)))
+            .map(|s| (s.to_string(), number(self.memory.get(s).copied(), 1)))
             .collect();
-        top.push(("memory".into(), object(memory)));
-        top.push(("ratios".into(), object(ratios)));
-        let body: Vec<String> = top
-            .into_iter()
-            .map(|(k, v)| format!("  {k:?}: {v}"))
-            .collect();
-        format!("{{\n{}\n}}\n", body.join(",\n"))
+        ratios.insert(
+            "memory: tokio-tungstenite-send / wsmachine-send".into(),
+            number(self.memory_ratio(), 3),
+        );
+        json!({
+            "meta": meta,
+            "throughput": throughput,
+            "latency": latency,
+            "ratios": ratios,
+            "memory": memory,
+            "failures": self.failures,
+        })
     }
 }
 
