@@ -142,6 +142,8 @@ fn session(url: &str, role: Role) -> Result<Ended, String> {
     let mut echoed = 0;
     let mut rejected = None;
     let mut app = |client: &mut Client<OsEntropy>, event: Event, _now: Duration| match event {
+        // Whole frames: `Config::piece_size` is not set here.
+        Event::Piece(_) => {}
         Event::Frame(frame) => match assembler.push(frame) {
             Ok(Some(Message::Text(text))) => match role {
                 Role::ReadCount if first_text.is_none() => {

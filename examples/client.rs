@@ -118,6 +118,8 @@ fn run(url: &str, messages: &[String], proxy: Option<ProxyConfig>) -> io::Result
     // fails with it.
     let mut problem = None;
     let mut app = |client: &mut Client<OsEntropy>, event: Event, now: Duration| match event {
+        // Whole frames: `Config::piece_size` is not set here.
+        Event::Piece(_) => {}
         Event::Accepted(_) => {
             for message in messages {
                 if let Err(error) = client.send_text(message) {

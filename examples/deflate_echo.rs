@@ -155,6 +155,8 @@ impl App<ServerRole> for EchoApp {
             .assembler
             .get_or_insert_with(|| MessageAssembler::new(LIMIT as usize));
         match event {
+            // Whole frames: `Config::piece_size` is not set here.
+            Event::Piece(_) => {}
             Event::Request(_) => {
                 let _ = server.accept(now, Accept::default());
             }
@@ -272,6 +274,8 @@ struct CheckApp {
 impl App<ClientRole<OsEntropy>> for CheckApp {
     fn on_event(&mut self, client: &mut Client<OsEntropy>, event: Event, now: Duration) {
         match event {
+            // Whole frames: `Config::piece_size` is not set here.
+            Event::Piece(_) => {}
             Event::Accepted(accepted) => {
                 self.extensions = accepted.extensions;
                 for (kind, data, fragmented) in &self.plan {

@@ -81,6 +81,15 @@ pub struct Config {
     /// Default 64 KiB: a few system calls per large message, and nothing
     /// held between reads.
     pub read_buffer: usize,
+    /// Hand out data payload in pieces of at most this many bytes, as it
+    /// arrives ([`Event::Piece`](crate::Event::Piece)), instead of whole
+    /// frames: a frame of any length then needs no buffer of its length,
+    /// and [`max_frame_size`](Self::max_frame_size) plays no part unless
+    /// set. [`max_message_size`](Self::max_message_size) still bounds each
+    /// message; `u64::MAX` lifts it, for an app that streams messages of
+    /// any size. Sizes below 4 are taken as 4, the longest UTF-8
+    /// character. Default `None`: whole frames, as [`Event::Frame`](crate::Event::Frame).
+    pub piece_size: Option<usize>,
     /// permessage-deflate (RFC 7692): a client offers it, a server accepts
     /// it when offered (unless its app's `Accept` chose extensions itself).
     /// Default off, in both roles and in every way of making a connection:
@@ -101,6 +110,7 @@ impl Default for Config {
             keepalive: None,
             high_water_mark: 1 << 20,
             read_buffer: 64 * 1024,
+            piece_size: None,
             #[cfg(feature = "deflate")]
             deflate: None,
         }
@@ -170,6 +180,19 @@ impl Config {
     pub fn read_buffer(mut self, bytes: usize) -> Self {
         self.read_buffer = bytes;
         self
+    }
+
+    /// Sets [`piece_size`](Self::piece_size).
+    #[must_use]
+    pub fn piece_size(mut self, bytes: Option<usize>) -> Self {
+        self.piece_size = bytes;
+        self
+    }
+
+    /// The size of the pieces data payload is handed out in, if it is
+    /// (see [`piece_size`](Self::piece_size)): at least 4.
+    pub fn piece_limit(&self) -> Option<usize> {
+        self.piece_size.map(|size| size.max(4))
     }
 
     /// Turns permessage-deflate on with its default parameters, or off.

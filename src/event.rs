@@ -4,10 +4,13 @@ use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::String;
 
+use bytes::Bytes;
+
 use crate::close::CloseCode;
 use crate::error::Error;
 use crate::frame::Frame;
 use crate::handshake::{Accepted, HandshakeRequest, Rejection};
+use crate::protocol::DataKind;
 use crate::proxy::ProxyRejection;
 
 /// An event for the app, from [`Connection::poll_event`](crate::Connection::poll_event).
@@ -28,10 +31,44 @@ pub enum Event {
     ProxyRejected(ProxyRejection),
     /// A data or control frame from the peer. Text payloads are valid UTF-8
     /// across fragments. Close frames come as [`Event::Close`] instead.
+    /// With [`Config::piece_size`](crate::config::Config::piece_size) set,
+    /// data frames come as [`Event::Piece`] instead.
     Frame(Frame),
+    /// Payload of a data message as it arrives, when
+    /// [`Config::piece_size`](crate::config::Config::piece_size) is set.
+    Piece(Piece),
     /// The connection is closing or closed. Emitted exactly once for a
     /// connection that opened.
     Close(Close),
+}
+
+/// A piece of a data message's payload, handed out as soon as it has
+/// arrived (and, for text, been checked), without waiting for its frame's
+/// end: see [`Config::piece_size`](crate::config::Config::piece_size).
+///
+/// The pieces of a message, in order, concatenate to its payload; their
+/// flags mark where the message and each of its frames start and end, and
+/// control frames between fragments come as their own events in between.
+/// A text piece is valid UTF-8 on its own: a character split between reads
+/// waits for its last byte, and one split between frames goes with the
+/// frame where it ends ([`Piece::text`] gives it as text without checking
+/// it again).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Piece {
+    /// The message's kind.
+    pub kind: DataKind,
+    /// The bytes, unmasked. At most the configured piece size (and never
+    /// empty, except for the one piece of an empty frame or of a frame
+    /// that holds only part of a character).
+    pub payload: Bytes,
+    /// The first piece of the message.
+    pub message_start: bool,
+    /// The first piece of a frame.
+    pub frame_start: bool,
+    /// The last piece of a frame.
+    pub frame_end: bool,
+    /// The last piece of the message (and of its last frame).
+    pub message_end: bool,
 }
 
 /// An event from [`Connection::poll_event_ref`](crate::Connection::poll_event_ref):

@@ -427,6 +427,23 @@ struct InProgress {
     header: FrameHeader,
     /// Payload bytes at the front of the buffer that are already unmasked.
     unmasked: usize,
+    /// Payload bytes already taken off the buffer as pieces
+    /// ([`FrameDecoder::take_payload`]): the buffer holds the rest.
+    taken: u64,
+}
+
+impl InProgress {
+    /// The payload bytes not yet taken, as a buffer length (saturated).
+    fn left(&self) -> usize {
+        usize::try_from(self.header.payload_len - self.taken).unwrap_or(usize::MAX)
+    }
+
+    /// The masking key's phase at the first buffered payload byte plus
+    /// `offset`.
+    fn phase(&self, offset: usize) -> usize {
+        // Only the phase modulo 4 matters: the key repeats every 4 bytes.
+        (self.taken % 4) as usize + offset % 4
+    }
 }
 
 /// A whole frame at the front of a buffer, its payload unmasked in place:
@@ -484,15 +501,16 @@ impl FrameDecoder {
             self.current = Some(InProgress {
                 header,
                 unmasked: 0,
+                taken: 0,
             });
             return Ok(Some(Decoded::Header(header)));
         };
-        let payload_len = usize::try_from(current.header.payload_len).unwrap_or(usize::MAX);
+        let payload_len = current.left();
         let available = buf.len().min(payload_len);
         if let Some(key) = current.header.mask
             && let Some(fresh) = buf.get_mut(current.unmasked..available)
         {
-            mask::apply_mask(fresh, key, current.unmasked);
+            mask::apply_mask(fresh, key, current.phase(current.unmasked));
         }
         current.unmasked = available;
         if available < payload_len {
@@ -523,10 +541,9 @@ impl FrameDecoder {
             && let Some(key) = current.header.mask
             && current.unmasked == buf.len()
         {
-            let payload_len = usize::try_from(current.header.payload_len).unwrap_or(usize::MAX);
-            let wanted = payload_len.saturating_sub(current.unmasked);
+            let wanted = current.left().saturating_sub(current.unmasked);
             let (payload, after) = data.split_at(wanted.min(data.len()));
-            mask::extend_masked(buf, payload, key, current.unmasked);
+            mask::extend_masked(buf, payload, key, current.phase(current.unmasked));
             // At most `payload_len`, so no overflow.
             current.unmasked += payload.len();
             rest = after;
@@ -583,9 +600,52 @@ impl FrameDecoder {
     /// The declared payload length of the frame in progress, and how many of
     /// its bytes are still to come when `buffered` bytes follow its header.
     pub(crate) fn payload_missing(&self, buffered: usize) -> Option<(u64, u64)> {
-        let payload_len = self.current.as_ref()?.header.payload_len;
+        let current = self.current.as_ref()?;
+        let payload_len = current.header.payload_len;
         let buffered = u64::try_from(buffered).unwrap_or(u64::MAX);
-        Some((payload_len, payload_len.saturating_sub(buffered)))
+        let missing = (payload_len - current.taken).saturating_sub(buffered);
+        Some((payload_len, missing))
+    }
+
+    /// Unmasks the payload bytes of the frame in progress that have
+    /// arrived, without taking them or ending the frame: the way to a
+    /// frame's payload in pieces ([`take_payload`](Self::take_payload)).
+    pub(crate) fn unmask_available(&mut self, buf: &mut BytesMut) {
+        let Some(current) = &mut self.current else {
+            return;
+        };
+        let available = buf.len().min(current.left());
+        if let Some(key) = current.header.mask
+            && let Some(fresh) = buf.get_mut(current.unmasked..available)
+        {
+            mask::apply_mask(fresh, key, current.phase(current.unmasked));
+        }
+        current.unmasked = current.unmasked.max(available);
+    }
+
+    /// Takes up to `max` payload bytes of the frame in progress off the
+    /// front of `buf`, unmasked, without waiting for the frame's end: the
+    /// bytes and whether they end the frame. `None` when no frame is in
+    /// progress, or no payload byte has arrived and the frame has some to
+    /// come. An empty frame gives one empty piece that ends it.
+    ///
+    /// Call [`unmask_available`](Self::unmask_available) first: this takes
+    /// only bytes already unmasked.
+    pub(crate) fn take_payload(&mut self, buf: &mut BytesMut, max: usize) -> Option<(Bytes, bool)> {
+        let current = self.current.as_mut()?;
+        let left = current.left();
+        let n = current.unmasked.min(max).min(buf.len());
+        if n == 0 && left > 0 {
+            return None;
+        }
+        let piece = buf.split_to(n).freeze();
+        current.taken += n as u64;
+        current.unmasked -= n;
+        let ends = current.taken == current.header.payload_len;
+        if ends {
+            self.current = None;
+        }
+        Some((piece, ends))
     }
 
     /// The unmasked payload bytes of the current frame received so far.

@@ -20,3 +20,13 @@ impl<T: Default> Kept<T> for Option<T> {
         self.unwrap_or_default()
     }
 }
+
+/// Takes the value an invariant guarantees, or `fallback` in a release
+/// build if it is broken (asserted in debug builds and tests): for types
+/// with no default.
+#[inline]
+#[track_caller]
+pub(crate) fn kept_or<T>(value: Option<T>, fallback: T) -> T {
+    debug_assert!(value.is_some(), "an invariant the code keeps is broken");
+    value.unwrap_or(fallback)
+}

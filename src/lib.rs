@@ -131,7 +131,7 @@ pub use client::{Client, ClientRole};
 pub use close::{CloseCode, CloseFrame};
 pub use connection::{Connection, Role};
 pub use error::{Error, SendError};
-pub use event::{Close, Event, EventRef, FrameRef, Initiator};
+pub use event::{Close, Event, EventRef, FrameRef, Initiator, Piece};
 pub use frame::{Frame, Opcode};
 pub use message::{Message, Utf8Bytes};
 pub use protocol::{DataKind, Fragment};

@@ -304,6 +304,19 @@ fn sequence_len(lead: u8) -> usize {
     }
 }
 
+/// Of the (at most 3) bytes `before` a cut in valid text, how many belong
+/// to a character the cut splits: they go with the bytes after the cut.
+pub(crate) fn split_char_len(before: &[u8]) -> usize {
+    let tail = before.get(before.len().saturating_sub(3)..).kept();
+    for (i, &byte) in tail.iter().enumerate().rev() {
+        if byte & 0xc0 != 0x80 {
+            let have = tail.len() - i;
+            return if sequence_len(byte) > have { have } else { 0 };
+        }
+    }
+    0
+}
+
 /// Where validation of a byte slice stopped, as `core::str::Utf8Error`
 /// describes it.
 #[derive(Clone, Copy)]
@@ -790,6 +803,13 @@ impl MessageValidator {
                 .offset()
                 .map(|offset| base.saturating_add(offset as u64)),
         })
+    }
+
+    /// The bytes of an unfinished character at the end of what was fed: 0
+    /// to 3.
+    #[must_use]
+    pub fn pending_len(&self) -> usize {
+        self.utf8.pending_len()
     }
 
     /// Ends the message, and starts over for the next one.

@@ -386,6 +386,8 @@ pub fn serve_echo(
     let limit = usize::try_from(config.config.max_message_size).unwrap_or(usize::MAX);
     let mut assembler = MessageAssembler::new(limit);
     let mut app = |server: &mut Server, event: Event, now: Duration| match event {
+        // Whole frames: `Config::piece_size` is not set here.
+        Event::Piece(_) => {}
         Event::Request(request) => {
             log(&format!("accepted {}", request.target()));
             if let Err(error) = server.accept(now, Accept::default()) {

@@ -5,6 +5,7 @@ pub mod client_stream;
 pub mod deflate_stream;
 pub mod frame_decode;
 pub mod pair_ops;
+pub mod pieces;
 pub mod proxy_response;
 pub mod request_head;
 pub mod response_head;

@@ -378,6 +378,53 @@ impl MessageCodec {
         Ok(0)
     }
 
+    /// One bounded inflate step, for payload handed out in pieces (see
+    /// `DeflateCodec::inflate_piece`); `None` without a codec.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn inflate_piece(
+        &mut self,
+        input: &[u8],
+        allowance: u64,
+        limit: u64,
+        cap: usize,
+        text: Option<&mut MessageValidator>,
+    ) -> Option<Result<(usize, bool), ProtocolError>> {
+        let deflate = self.deflate.as_mut()?;
+        Some(
+            deflate
+                .inflate_piece(input, allowance, limit, cap, text)
+                .map(|step| (step.consumed, step.more)),
+        )
+    }
+
+    /// The tail a compressed message lacks, inflated after its last frame.
+    #[cfg(feature = "deflate")]
+    pub(crate) const INFLATE_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+    /// A message inflated in pieces has ended.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn end_inflated_message(&mut self) {
+        if let Some(deflate) = &mut self.deflate {
+            deflate.end_inflated_message();
+        }
+    }
+
+    /// Takes the first `n` bytes of the inflated output.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn take_inflated_prefix(&mut self, n: usize) -> Bytes {
+        self.deflate
+            .as_mut()
+            .map_or_else(Bytes::new, |deflate| deflate.take_inflated_prefix(n))
+    }
+
+    /// Bytes inflated and not yet taken.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn inflated_bytes(&self) -> &[u8] {
+        self.deflate
+            .as_ref()
+            .map_or(&[], |deflate| deflate.inflated_bytes())
+    }
+
     /// The inflated payload of the frame just finished.
     pub(crate) fn take_inflated(&mut self) -> Bytes {
         #[cfg(feature = "deflate")]

@@ -736,6 +736,100 @@ impl DeflateCodec {
         Ok(produced)
     }
 
+    /// One bounded step for payload handed out in pieces: inflates from
+    /// `input` until the output holds `cap` bytes or `input` is used up,
+    /// with the message allowed `allowance` more bytes out of `limit`; text
+    /// is validated as it comes out. Returns how much of `input` it took
+    /// and whether it stopped for want of room, so that output may still
+    /// come without more input. Over the allowance, the output is cut at it
+    /// (and validated) before the error, so the bytes up to the limit can
+    /// still go out.
+    pub(crate) fn inflate_piece(
+        &mut self,
+        input: &[u8],
+        allowance: u64,
+        limit: u64,
+        cap: usize,
+        text: Option<&mut MessageValidator>,
+    ) -> Result<InflatedStep, ProtocolError> {
+        let bits = self.inflate_window_bits;
+        let inflater = self
+            .inflater
+            .get_or_insert_with(|| Decompress::new_with_window_bits(false, bits));
+        let start = self.inflated.len();
+        // One byte more than the message may still grow by: producing it
+        // proves the message is over the limit.
+        let left = usize::try_from(allowance.saturating_add(1)).unwrap_or(usize::MAX);
+        let room = cap.saturating_sub(start).min(left);
+        if room == 0 {
+            return Ok(InflatedStep {
+                consumed: 0,
+                more: true,
+            });
+        }
+        let most = start.saturating_add(room);
+        if self.inflated.capacity() > most {
+            self.inflated.shrink_to(most);
+        } else {
+            self.inflated.reserve_exact(room);
+        }
+        let room = self.inflated.capacity().min(most) - start;
+        let (in_before, out_before) = (inflater.total_in(), inflater.total_out());
+        let result = inflater.decompress_vec(input, &mut self.inflated, FlushDecompress::None);
+        let consumed = usize::try_from(inflater.total_in().saturating_sub(in_before)).unwrap_or(0);
+        let out = usize::try_from(inflater.total_out().saturating_sub(out_before))
+            .unwrap_or(0)
+            .min(self.inflated.len().saturating_sub(start));
+        let over = out as u64 > allowance;
+        if over {
+            let end = start.saturating_add(usize::try_from(allowance).unwrap_or(usize::MAX));
+            self.inflated.truncate(end);
+        }
+        if let Some(text) = text {
+            text.feed(self.inflated.get(start..).kept())?;
+        }
+        if over {
+            return Err(ProtocolError::MessageTooLarge { limit });
+        }
+        let status = result.map_err(|_| ProtocolError::InvalidCompressedData)?;
+        let more = out == room;
+        if status == Status::StreamEnd {
+            // RFC 7692 §7.2.3.4: what follows a final block starts a new
+            // deflate stream.
+            inflater.reset(false);
+        } else if !more && consumed == 0 && !input.is_empty() {
+            // zlib neither consumed nor produced: the input cannot be
+            // inflated.
+            return Err(ProtocolError::InvalidCompressedData);
+        }
+        Ok(InflatedStep { consumed, more })
+    }
+
+    /// A message inflated in pieces has ended: without context takeover,
+    /// the next one starts from an empty window.
+    pub(crate) fn end_inflated_message(&mut self) {
+        if self.inflate_reset
+            && let Some(inflater) = &mut self.inflater
+        {
+            inflater.reset(false);
+        }
+    }
+
+    /// Takes the first `n` bytes of the inflated output.
+    pub(crate) fn take_inflated_prefix(&mut self, n: usize) -> Bytes {
+        let n = n.min(self.inflated.len());
+        if n == self.inflated.len() {
+            return Bytes::from(core::mem::take(&mut self.inflated));
+        }
+        let rest = self.inflated.split_off(n);
+        Bytes::from(core::mem::replace(&mut self.inflated, rest))
+    }
+
+    /// Bytes inflated and not yet taken.
+    pub(crate) fn inflated_bytes(&self) -> &[u8] {
+        &self.inflated
+    }
+
     /// The inflated payload of the frame just finished.
     pub(crate) fn take_inflated(&mut self) -> Bytes {
         let mut inflated = core::mem::take(&mut self.inflated);
@@ -758,6 +852,15 @@ impl DeflateCodec {
     pub(crate) fn inflated_len(&self) -> usize {
         self.inflated.len()
     }
+}
+
+/// What one [`DeflateCodec::inflate_piece`] step did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct InflatedStep {
+    /// The input bytes it took.
+    pub(crate) consumed: usize,
+    /// It stopped for want of output room: more may come without input.
+    pub(crate) more: bool,
 }
 
 #[cfg(test)]

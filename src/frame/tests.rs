@@ -324,3 +324,75 @@ fn extend_appends_after_masked_bytes_it_has_not_seen() {
     decode_available(&mut decoder, &mut buf, &mut decoded);
     assert_eq!(decoded, frames);
 }
+
+#[test]
+fn payload_taken_in_pieces_is_the_payload_however_split() {
+    let payload: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+    let mut wire = BytesMut::new();
+    Frame::new(Opcode::Binary, payload.clone()).encode(Some([9, 8, 7, 6]), &mut wire);
+    Frame::new(Opcode::Text, &b"next"[..]).encode(Some([1, 2, 3, 4]), &mut wire);
+    for read in [1, 3, 7, 64, 999, wire.len()] {
+        for max in [1, 5, 100, usize::MAX] {
+            let mut decoder = FrameDecoder::new();
+            let mut buf = BytesMut::new();
+            let mut taken = Vec::new();
+            let mut ended = false;
+            for chunk in wire.chunks(read) {
+                // Half the chunks through the masking copy, half appended.
+                if chunk.len() % 2 == 0 {
+                    decoder.extend(&mut buf, chunk);
+                } else {
+                    buf.extend_from_slice(chunk);
+                }
+                if decoder.current_header().is_none() && !ended {
+                    match decoder.decode(&mut buf) {
+                        Ok(Some(Decoded::Header(header))) => assert_eq!(header.payload_len, 1000),
+                        Ok(None) => continue,
+                        other => panic!("{other:?}"),
+                    }
+                }
+                while !ended {
+                    decoder.unmask_available(&mut buf);
+                    let Some((piece, ends)) = decoder.take_payload(&mut buf, max) else {
+                        break;
+                    };
+                    assert!(piece.len() <= max);
+                    assert!(
+                        !piece.is_empty(),
+                        "a piece of a non-empty frame holds bytes"
+                    );
+                    taken.extend_from_slice(&piece);
+                    ended = ends;
+                }
+            }
+            assert!(ended, "read {read} max {max}");
+            assert_eq!(taken, payload, "read {read} max {max}");
+            // The next frame decodes as usual after the pieces.
+            assert!(matches!(
+                decoder.decode(&mut buf),
+                Ok(Some(Decoded::Header(_)))
+            ));
+            let Ok(Some(Decoded::Frame(next))) = decoder.decode(&mut buf) else {
+                panic!("read {read} max {max}");
+            };
+            assert_eq!(&next.payload[..], b"next");
+        }
+    }
+}
+
+#[test]
+fn an_empty_frame_is_one_empty_piece_that_ends_it() {
+    let mut wire = BytesMut::new();
+    Frame::new(Opcode::Binary, Bytes::new()).encode(Some([9, 8, 7, 6]), &mut wire);
+    let mut decoder = FrameDecoder::new();
+    assert!(matches!(
+        decoder.decode(&mut wire),
+        Ok(Some(Decoded::Header(_)))
+    ));
+    decoder.unmask_available(&mut wire);
+    assert_eq!(
+        decoder.take_payload(&mut wire, 10),
+        Some((Bytes::new(), true))
+    );
+    assert_eq!(decoder.take_payload(&mut wire, 10), None);
+}

@@ -165,3 +165,30 @@ impl fmt::Display for Utf8Bytes {
         f.write_str(self.as_str())
     }
 }
+
+impl crate::event::Piece {
+    /// A text piece as text, without checking it again: the connection
+    /// checked it as it came, and a text piece never splits a character.
+    /// `None` for a binary piece.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use wsmachine::{Event, Server, config::Config};
+    ///
+    /// let config = Config::default().piece_size(Some(1024));
+    /// let mut server = Server::new_open(config, Duration::ZERO);
+    /// // A masked text frame of 4 bytes ("h€"), of which 2 have arrived.
+    /// server.receive(Duration::ZERO, &[0x81, 0x84, 0, 0, 0, 0, b'h', 0xe2])?;
+    /// let Some(Event::Piece(piece)) = server.poll_event() else { panic!() };
+    /// assert_eq!(piece.text().unwrap(), "h"); // the € waits for its bytes
+    /// server.receive(Duration::ZERO, &[0x82, 0xac])?;
+    /// let Some(Event::Piece(piece)) = server.poll_event() else { panic!() };
+    /// assert_eq!(piece.text().unwrap(), "€");
+    /// assert!(piece.message_end);
+    /// # Ok::<(), wsmachine::Error>(())
+    /// ```
+    pub fn text(&self) -> Option<Utf8Bytes> {
+        (self.kind == crate::protocol::DataKind::Text)
+            .then(|| Utf8Bytes::from_checked(self.payload.clone()))
+    }
+}

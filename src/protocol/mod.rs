@@ -27,6 +27,7 @@
 
 mod closing;
 mod output;
+mod pieces;
 mod receive;
 mod recv_buffer;
 mod send;
@@ -116,6 +117,8 @@ struct Incoming {
     /// Payload bytes of the current frame already validated or inflated.
     processed: usize,
     utf8: MessageValidator,
+    /// The message's progress when its payload goes out in pieces.
+    pieces: pieces::Pieces,
 }
 
 /// The message being sent.

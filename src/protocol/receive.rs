@@ -10,7 +10,7 @@ use bytes::Buf;
 use super::{DataKind, Engine, Incoming, MaskSource, Timer};
 use crate::close::{CloseCode, CloseFrame};
 use crate::error::{Error, ProtocolError};
-use crate::event::{Event, EventRef, FrameRef};
+use crate::event::{Event, EventRef, FrameRef, Piece};
 use crate::extensions::MessageCodec;
 use crate::frame::{Decoded, Frame, FrameHeader, Opcode, WholeFrame};
 use crate::invariant::Kept;
@@ -50,9 +50,19 @@ impl Engine {
             if !self.phase.reads_frames() {
                 return None;
             }
+            if let Some(piece) = self.next_piece() {
+                match piece {
+                    Ok(event) => return event,
+                    Err(error) => return self.failed(masks, error),
+                }
+            }
             let result = match self.take_whole_frame() {
-                Some(Ok(frame)) => return Some(Event::Frame(frame)),
-                Some(Err(error)) => Err(error.into()),
+                Some(Ok(frame)) => return Some(self.whole_frame_event(frame)),
+                Some(Err((frame, error))) => match self.failed_whole_frame_in_pieces(frame, &error)
+                {
+                    Some(piece) => return Some(piece),
+                    None => Err(error.into()),
+                },
                 None => match self.decoder.decode(self.recv.bytes()) {
                     Err(error) => Err(error.into()),
                     Ok(None) => match self.process_partial() {
@@ -77,10 +87,13 @@ impl Engine {
     /// Takes a whole frame that needs nothing but unmasking and, for text,
     /// UTF-8 validation (see `unmask_whole_frame`).
     #[inline]
-    fn take_whole_frame(&mut self) -> Option<Result<Frame, ProtocolError>> {
+    fn take_whole_frame(&mut self) -> Option<Result<Frame, (Frame, ProtocolError)>> {
         let (whole, checked) = self.unmask_whole_frame()?;
         let frame = whole.split_off(self.recv.bytes());
-        Some(checked.map(|()| frame))
+        Some(match checked {
+            Ok(()) => Ok(frame),
+            Err(error) => Err((frame, error)),
+        })
     }
 
     /// Unmasks in place a whole frame that needs nothing but unmasking and,
@@ -96,7 +109,11 @@ impl Engine {
             return None;
         }
         let masked = !self.is_client;
-        let max_payload = self.config.frame_limit();
+        // In pieces, a frame that fits one goes out whole as one.
+        let max_payload = match self.config.piece_limit() {
+            Some(piece) => (piece as u64).min(self.config.max_message_size),
+            None => self.config.frame_limit(),
+        };
         let simple = |header: &FrameHeader| {
             header.fin
                 && header.rsv == 0
@@ -128,6 +145,7 @@ impl Engine {
     #[inline]
     pub(crate) fn poll_event_ref(&mut self, masks: &mut impl MaskSource) -> Option<EventRef<'_>> {
         if self.events.is_empty()
+            && self.config.piece_size.is_none()
             && self.phase.reads_frames()
             && let Some((whole, checked)) = self.unmask_whole_frame()
         {
@@ -141,6 +159,27 @@ impl Engine {
             }));
         }
         self.poll_event(masks).map(EventRef::Event)
+    }
+
+    /// The event for a whole frame the fast path took: the frame, or in
+    /// pieces its one piece.
+    fn whole_frame_event(&self, frame: Frame) -> Event {
+        if self.config.piece_size.is_none() {
+            return Event::Frame(frame);
+        }
+        let kind = if frame.opcode == Opcode::Text {
+            DataKind::Text
+        } else {
+            DataKind::Binary
+        };
+        Event::Piece(Piece {
+            kind,
+            payload: frame.payload,
+            message_start: true,
+            frame_start: true,
+            frame_end: true,
+            message_end: true,
+        })
     }
 
     /// Fails the connection with `error` and returns the event that reports
@@ -193,10 +232,11 @@ impl Engine {
                     limit: frame_limit,
                 });
             }
-            // A compressed frame is held whole before it inflates: its
-            // wire size is bounded by the most that deflate can make of a
+            // A compressed frame is held whole before it inflates (unless
+            // it goes out in pieces): its wire size is bounded by the most that deflate can make of a
             // message of the limit (data it cannot shrink grows a little).
             if self.incoming.compressed
+                && self.config.piece_size.is_none()
                 && header.payload_len > deflate_bound(self.config.max_message_size)
             {
                 return Err(ProtocolError::MessageTooLarge {
@@ -219,6 +259,9 @@ impl Engine {
         };
         self.incoming.frame_is_compressed = !header.opcode.is_control() && self.incoming.compressed;
         self.incoming.processed = 0;
+        if self.config.piece_size.is_some() && !header.opcode.is_control() {
+            self.start_piece_frame(header);
+        }
         Ok(())
     }
 

@@ -126,6 +126,8 @@ fn serve(stream: &mut TcpStream) -> std::io::Result<String> {
         };
         while let Some(event) = server.poll_event() {
             match event {
+                // Whole frames: `Config::piece_size` is not set here.
+                Event::Piece(_) => {}
                 Event::Request(request) => {
                     let target = request.target().to_string();
                     let path = target.split('?').next().unwrap_or_default().to_string();

@@ -56,6 +56,7 @@ corpus_tests!(
     pair_ops => "../../fuzz/src/pair_ops.rs",
     proxy_response => "../../fuzz/src/proxy_response.rs",
     socks5_reply => "../../fuzz/src/socks5_reply.rs",
+    pieces => "../../fuzz/src/pieces.rs",
 );
 
 #[cfg(feature = "deflate")]

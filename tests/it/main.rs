@@ -41,6 +41,7 @@ mod message_props;
 mod ordered_effects;
 mod pair_props;
 mod pending_output;
+mod pieces_props;
 mod proxy_client;
 mod proxy_props;
 mod proxy_tinyproxy;

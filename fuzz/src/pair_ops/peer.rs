@@ -213,6 +213,8 @@ impl<R: Role> Peer<R> {
         let mut request = false;
         while let Some(event) = self.conn.poll_event() {
             match event {
+                // Whole frames: `Config::piece_size` is not set here.
+                Event::Piece(_) => {}
                 Event::Request(_) => {
                     assert!(!self.is_client);
                     request = true;

@@ -6,6 +6,7 @@
 use crate::support;
 
 mod negotiation;
+mod pieces;
 mod receiving;
 mod round_trips;
 mod sending;

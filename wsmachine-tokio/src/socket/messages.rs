@@ -98,6 +98,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     return Poll::Ready(Some(Err(error)));
                 }
             };
+            let event = match event {
+                // A piece assembles as a fragment of its message would.
+                Event::Piece(piece) => Event::Frame(piece_as_fragment(piece)),
+                event => event,
+            };
             match event {
                 Event::Frame(frame) => match self.assembler.push(frame) {
                     Ok(Some(message)) => return Poll::Ready(Some(Ok(message))),
@@ -119,7 +124,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     Some(error) => self.fail_with(from_core(error)),
                 },
                 // Handshake events come before a socket exists.
-                Event::Request(_)
+                Event::Piece(_)
+                | Event::Request(_)
                 | Event::Accepted(_)
                 | Event::HandshakeRejected(_)
                 | Event::ProxyRejected(_) => {}
@@ -280,4 +286,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
         }
         Pin::new(this).poll_flush(cx)
     }
+}
+
+/// A piece of a message (`Config::piece_size`) as the fragment it stands
+/// for: the message's first piece opens it, its last one ends it.
+fn piece_as_fragment(piece: wsmachine::Piece) -> wsmachine::Frame {
+    let opcode = match (piece.message_start, piece.kind) {
+        (false, _) => wsmachine::Opcode::Continuation,
+        (true, wsmachine::DataKind::Text) => wsmachine::Opcode::Text,
+        (true, wsmachine::DataKind::Binary) => wsmachine::Opcode::Binary,
+    };
+    let mut frame = wsmachine::Frame::new(opcode, piece.payload);
+    frame.fin = piece.message_end;
+    frame
 }
