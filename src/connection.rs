@@ -300,6 +300,54 @@ impl<R: Role> Connection<R> {
         self.engine.send_fragment(&mut self.role, fragment, data)
     }
 
+    /// Begins a frame of `len` payload bytes whose payload follows in
+    /// pieces, through [`write_frame_payload`](Self::write_frame_payload):
+    /// a message of any length, known up front, without a buffer of its
+    /// length. A client masks each piece as it comes. `fragment` places the
+    /// frame in its message ([`Fragment::Whole`] for a message in one
+    /// frame); a message sent this way is not compressed (permessage-deflate
+    /// lets any message go uncompressed), and a fragmented message can go
+    /// on in frames begun this way and in [`send_fragment`](Self::send_fragment)s
+    /// alike, unless it started compressed.
+    ///
+    /// Until the frame's last byte is written, nothing else can be sent
+    /// ([`SendError::FrameInProgress`]), and the control frames the
+    /// connection sends on its own (a pong, the reply to the peer's Close)
+    /// wait and follow it. If the connection fails meanwhile, the frame
+    /// cannot be finished and no Close follows it: close the transport.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use wsmachine::{DataKind, Fragment, Server, config::Config};
+    ///
+    /// let mut server = Server::new_open(Config::default(), Duration::ZERO);
+    /// server.begin_frame(Fragment::Whole(DataKind::Binary), 6)?;
+    /// server.write_frame_payload(b"abc")?;
+    /// server.write_frame_payload(b"def")?;
+    /// let wire = server.poll_transmit().unwrap();
+    /// assert_eq!(&wire[..], b"\x82\x06abcdef");
+    /// # Ok::<(), wsmachine::SendError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`send_fragment`](Self::send_fragment), and
+    /// [`SendError::CompressedMessage`] to go on with a compressed message.
+    pub fn begin_frame(&mut self, fragment: Fragment, len: u64) -> Result<(), SendError> {
+        self.engine.begin_frame(&mut self.role, fragment, len)
+    }
+
+    /// Writes the next piece of the payload of the frame
+    /// [`begin_frame`](Self::begin_frame) began. Text is UTF-8 checked
+    /// across pieces; a refused piece changes nothing.
+    ///
+    /// # Errors
+    /// [`SendError::NoFrameInProgress`], [`SendError::FrameOverrun`] for
+    /// more bytes than the frame has left, [`SendError::InvalidUtf8`],
+    /// [`SendError::NotOpen`] once the connection has failed or closed.
+    pub fn write_frame_payload(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.engine.write_frame_payload(data)
+    }
+
     /// Sends a ping.
     ///
     /// # Errors

@@ -80,6 +80,23 @@ pub enum SendError {
     /// Text fragments that are not valid UTF-8.
     #[error("text is not valid UTF-8")]
     InvalidUtf8,
+    /// Something else was sent while a frame begun with
+    /// [`Connection::begin_frame`](crate::Connection::begin_frame) still
+    /// lacks payload.
+    #[error("a frame's payload is being written")]
+    FrameInProgress,
+    /// Payload was written with no frame begun.
+    #[error("no frame is being written")]
+    NoFrameInProgress,
+    /// More payload was written than the frame declared.
+    #[error("the frame has {left} bytes of payload left")]
+    FrameOverrun {
+        /// The bytes the frame still takes.
+        left: u64,
+    },
+    /// A compressed message cannot go on in a frame of known length.
+    #[error("the message in progress is compressed")]
+    CompressedMessage,
     /// The compressor failed (permessage-deflate). It was reset; a
     /// fragmented message stays in progress.
     #[cfg(feature = "deflate")]

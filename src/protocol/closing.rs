@@ -121,6 +121,9 @@ impl Engine {
     ) -> Result<(), SendError> {
         // Checked before anything changes, so a refused close does nothing.
         CloseFrame::encode(code, reason, &mut &mut [0u8; 2 + MAX_REASON_LEN][..])?;
+        if self.outgoing.frame.is_some() {
+            return Err(SendError::FrameInProgress);
+        }
         let Some(next) = step(self.is_client, self.phase, Input::LocalClose) else {
             return Err(SendError::NotOpen {
                 state: self.state(),

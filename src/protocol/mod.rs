@@ -78,8 +78,9 @@ impl DataKind {
     }
 }
 
-/// One piece of a fragmented message, for
-/// [`Connection::send_fragment`](crate::Connection::send_fragment).
+/// Where a frame stands in its message, for
+/// [`Connection::send_fragment`](crate::Connection::send_fragment) and
+/// [`Connection::begin_frame`](crate::Connection::begin_frame).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Fragment {
     /// The first fragment of a new message of this kind.
@@ -88,6 +89,8 @@ pub enum Fragment {
     Continue,
     /// The final fragment.
     Last,
+    /// A whole message of this kind in one frame.
+    Whole(DataKind),
 }
 
 /// How many bytes may pass through the receive or the output buffer before
@@ -128,6 +131,12 @@ struct Outgoing {
     /// Whether the fragmented message in progress is compressed.
     compressed: bool,
     utf8: Utf8Validator,
+    /// A frame whose payload the app writes in pieces
+    /// (`Connection::begin_frame`).
+    frame: Option<send::OpenFrame>,
+    /// Control frames the connection sends while such a frame is open
+    /// (pongs, a Close reply): they follow its last byte.
+    deferred: bytes::BytesMut,
 }
 
 /// The shared engine. See the module docs.

@@ -1,5 +1,6 @@
-//! What the app sends: data messages whole, owned or in fragments, and
-//! control frames, masked by a client and compressed when the message is.
+//! What the app sends: data messages whole, owned or in fragments, frames
+//! of known length written in pieces, and control frames, masked by a
+//! client and compressed when the message is.
 
 use bytes::{Bytes, BytesMut};
 
@@ -24,7 +25,14 @@ impl Engine {
     ) -> Result<(), EntropyError> {
         let mask = masks.next_mask()?;
         let header = FrameHeader::new(opcode, fin, mask, payload.len() as u64);
-        encode_frame(&header, payload, self.out.buf());
+        // A control frame cannot go inside a frame the app is writing in
+        // pieces: it waits for the frame's end.
+        let out = if opcode.is_control() && self.outgoing.frame.is_some() {
+            &mut self.outgoing.deferred
+        } else {
+            self.out.buf()
+        };
+        encode_frame(&header, payload, out);
         Ok(())
     }
 
@@ -73,14 +81,16 @@ impl Engine {
         self.queue_frame(masks, Opcode::Close, true, payload.get(..len).kept())
     }
 
-    fn require_open(&self) -> Result<(), SendError> {
-        if self.phase.sends_frames() {
-            Ok(())
-        } else {
-            Err(SendError::NotOpen {
+    pub(super) fn require_open(&self) -> Result<(), SendError> {
+        if !self.phase.sends_frames() {
+            return Err(SendError::NotOpen {
                 state: self.state(),
-            })
+            });
         }
+        if self.outgoing.frame.is_some() {
+            return Err(SendError::FrameInProgress);
+        }
+        Ok(())
     }
 
     pub(crate) fn send_message(
@@ -136,18 +146,10 @@ impl Engine {
         payload: &[u8],
     ) -> Result<(), SendError> {
         self.require_open()?;
-        let (opcode, fin, kind) = match (fragment, self.outgoing.message) {
-            (Fragment::First(_), Some(_)) => return Err(SendError::MessageInProgress),
-            (Fragment::Continue | Fragment::Last, None) => {
-                return Err(SendError::NoMessageInProgress);
-            }
-            (Fragment::First(kind), None) => (kind.opcode(), false, kind),
-            (Fragment::Continue, Some(kind)) => (Opcode::Continuation, false, kind),
-            (Fragment::Last, Some(kind)) => (Opcode::Continuation, true, kind),
-        };
+        let (opcode, fin, kind, first) = self.place(fragment)?;
         // Checked on a copy, kept only once the frame is queued, so that a
         // refused fragment (bad text or a failed mask) changes nothing.
-        let mut utf8 = if fragment == Fragment::First(kind) {
+        let mut utf8 = if first {
             Utf8Validator::new()
         } else {
             self.outgoing.utf8.clone()
@@ -160,7 +162,6 @@ impl Engine {
         }
         // A fragmented message is compressed when its first fragment alone
         // reaches the threshold; its size is not known before.
-        let first = fragment == Fragment::First(kind);
         let compressed = if first {
             self.codec.compresses(payload.len())
         } else {
@@ -170,6 +171,101 @@ impl Engine {
         self.outgoing.utf8 = utf8;
         self.outgoing.compressed = compressed;
         self.outgoing.message = if fin { None } else { Some(kind) };
+        Ok(())
+    }
+
+    /// A frame's opcode, FIN bit and message kind for its place in a
+    /// message, and whether it starts the message.
+    fn place(&self, fragment: Fragment) -> Result<(Opcode, bool, DataKind, bool), SendError> {
+        Ok(match (fragment, self.outgoing.message) {
+            (Fragment::First(_) | Fragment::Whole(_), Some(_)) => {
+                return Err(SendError::MessageInProgress);
+            }
+            (Fragment::Continue | Fragment::Last, None) => {
+                return Err(SendError::NoMessageInProgress);
+            }
+            (Fragment::First(kind), None) => (kind.opcode(), false, kind, true),
+            (Fragment::Whole(kind), None) => (kind.opcode(), true, kind, true),
+            (Fragment::Continue, Some(kind)) => (Opcode::Continuation, false, kind, false),
+            (Fragment::Last, Some(kind)) => (Opcode::Continuation, true, kind, false),
+        })
+    }
+
+    /// Starts a frame of `len` payload bytes that the app writes in pieces
+    /// (`write_frame_payload`), masked as they come.
+    pub(crate) fn begin_frame(
+        &mut self,
+        masks: &mut impl MaskSource,
+        fragment: Fragment,
+        len: u64,
+    ) -> Result<(), SendError> {
+        self.require_open()?;
+        let (opcode, fin, kind, first) = self.place(fragment)?;
+        // Its compressed length cannot be known before its payload: a
+        // message sent this way is not compressed.
+        if !first && self.outgoing.compressed {
+            return Err(SendError::CompressedMessage);
+        }
+        let mask = masks.next_mask()?;
+        let header = FrameHeader::new(opcode, fin, mask, len);
+        self.out.buf().extend_from_slice(header.encode().as_bytes());
+        if first {
+            self.outgoing.utf8 = Utf8Validator::new();
+            self.outgoing.compressed = false;
+        }
+        self.outgoing.message = Some(kind);
+        self.outgoing.frame = Some(OpenFrame {
+            left: len,
+            mask,
+            phase: 0,
+            kind,
+            fin,
+        });
+        if len == 0 {
+            self.write_frame_payload(&[])?;
+        }
+        Ok(())
+    }
+
+    /// Writes the next piece of the frame `begin_frame` started; its last
+    /// byte ends the frame, and the control frames that waited follow.
+    pub(crate) fn write_frame_payload(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        if self.error.is_some() {
+            return Err(SendError::NotOpen {
+                state: self.state(),
+            });
+        }
+        let Some(frame) = &mut self.outgoing.frame else {
+            return Err(SendError::NoFrameInProgress);
+        };
+        if payload.len() as u64 > frame.left {
+            return Err(SendError::FrameOverrun { left: frame.left });
+        }
+        let ends = payload.len() as u64 == frame.left;
+        if frame.kind == DataKind::Text {
+            // Checked on a copy: a refused piece changes nothing.
+            let mut utf8 = self.outgoing.utf8.clone();
+            utf8.feed(payload).map_err(|_| SendError::InvalidUtf8)?;
+            if ends && frame.fin {
+                utf8.finish().map_err(|_| SendError::InvalidUtf8)?;
+            }
+            self.outgoing.utf8 = utf8;
+        }
+        let out = self.out.buf();
+        match frame.mask {
+            Some(key) => frame.phase = mask::extend_masked(out, payload, key, frame.phase),
+            None => out.extend_from_slice(payload),
+        }
+        frame.left -= payload.len() as u64;
+        if ends {
+            let fin = frame.fin;
+            self.outgoing.frame = None;
+            if fin {
+                self.outgoing.message = None;
+            }
+            let deferred = core::mem::take(&mut self.outgoing.deferred);
+            self.out.buf().extend_from_slice(&deferred);
+        }
         Ok(())
     }
 
@@ -186,4 +282,17 @@ impl Engine {
         }
         Ok(self.queue_frame(masks, opcode, true, payload)?)
     }
+}
+
+/// A frame whose payload the app writes in pieces
+/// (`Connection::begin_frame`).
+#[derive(Clone, Debug)]
+pub(super) struct OpenFrame {
+    /// Payload bytes still to come.
+    left: u64,
+    /// The frame's masking key, and its phase at the next byte.
+    mask: Option<[u8; 4]>,
+    phase: usize,
+    kind: DataKind,
+    fin: bool,
 }

@@ -101,10 +101,12 @@ impl<R: Role> Peer<R> {
                     self.sent.push(Message::Binary(data.to_vec().into()));
                 })
             }
+            // Bit 4 of the index writes the fragment as a frame of known
+            // length, in pieces.
             Op::Large(_, Some(fragment), index) => {
-                self.send_fragment(*fragment, large_payload(*index))
+                self.send_fragment(*fragment, large_payload(*index), index & 16 != 0)
             }
-            Op::Fragment(_, fragment, data) => self.send_fragment(*fragment, data),
+            Op::Fragment(_, fragment, data) => self.send_fragment(*fragment, data, false),
             Op::Ping(_, payload) => self.conn.send_ping(payload),
             Op::Pong(_, payload) => self.conn.send_pong(payload),
             Op::Close(_, code, reason) => self.conn.close(now, CloseCode(*code), reason),
@@ -131,9 +133,46 @@ impl<R: Role> Peer<R> {
         }
     }
 
-    fn send_fragment(&mut self, fragment: Fragment, data: &[u8]) -> Result<(), SendError> {
-        self.conn.send_fragment(fragment, data)?;
+    fn send_fragment(
+        &mut self,
+        fragment: Fragment,
+        data: &[u8],
+        in_pieces: bool,
+    ) -> Result<(), SendError> {
+        // Binary only: a text piece that does not go on from the text
+        // before it would be refused after its frame's header went out.
+        let binary = match fragment {
+            Fragment::First(kind) | Fragment::Whole(kind) => kind == DataKind::Binary,
+            Fragment::Continue | Fragment::Last => {
+                matches!(self.sending, Some((DataKind::Binary, _)))
+            }
+        };
+        if in_pieces && binary {
+            self.conn.begin_frame(fragment, data.len() as u64)?;
+            for piece in data.chunks(1000) {
+                self.conn
+                    .write_frame_payload(piece)
+                    .expect("a begun frame takes its payload");
+            }
+        } else {
+            self.conn.send_fragment(fragment, data)?;
+        }
         match fragment {
+            Fragment::Whole(kind) => {
+                assert!(
+                    self.sending.is_none(),
+                    "{}: a whole message inside another",
+                    self.name()
+                );
+                self.sent.push(match kind {
+                    DataKind::Text => Message::Text(
+                        String::from_utf8(data.to_vec())
+                            .expect("sent text is UTF-8")
+                            .into(),
+                    ),
+                    DataKind::Binary => Message::Binary(data.to_vec().into()),
+                });
+            }
             Fragment::First(kind) => {
                 assert!(
                     self.sending.is_none(),

@@ -408,3 +408,165 @@ fn owned_messages_reach_the_peer_in_order() {
         .collect();
     assert_eq!(lengths, [10, 5000, 20, 100_000]);
 }
+
+// ---------------------------------------------------------------------------
+// A frame of known length written in pieces.
+// ---------------------------------------------------------------------------
+
+/// What a server decodes from what `client` sent.
+fn decoded_by_a_server(
+    client: &mut wsmachine::Client<wsmachine::entropy::FixedEntropy>,
+) -> Vec<Event> {
+    let wire = drain_transmit(client);
+    let mut server = server_open();
+    server.receive(Duration::ZERO, &wire).expect("valid frames");
+    drain_events(&mut server)
+}
+
+#[test]
+fn a_frame_written_in_pieces_is_one_masked_frame() {
+    let mut client = client_open();
+    let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    client
+        .begin_frame(Fragment::Whole(DataKind::Binary), payload.len() as u64)
+        .unwrap();
+    for piece in payload.chunks(4099) {
+        client.write_frame_payload(piece).unwrap();
+    }
+    let events = decoded_by_a_server(&mut client);
+    assert_eq!(
+        events,
+        [Event::Frame(wsmachine::Frame::new(Opcode::Binary, payload))]
+    );
+}
+
+#[test]
+fn only_the_declared_payload_is_taken_and_nothing_else_is_sent_meanwhile() {
+    let mut server = server_open();
+    assert_eq!(
+        server.write_frame_payload(b"x"),
+        Err(SendError::NoFrameInProgress)
+    );
+    server
+        .begin_frame(Fragment::Whole(DataKind::Binary), 4)
+        .unwrap();
+    assert_eq!(
+        server.write_frame_payload(b"abcde"),
+        Err(SendError::FrameOverrun { left: 4 })
+    );
+    assert_eq!(server.send_text("no"), Err(SendError::FrameInProgress));
+    assert_eq!(server.send_ping(b"no"), Err(SendError::FrameInProgress));
+    assert_eq!(
+        server.close(Duration::ZERO, CloseCode::NORMAL, ""),
+        Err(SendError::FrameInProgress)
+    );
+    assert_eq!(
+        server.begin_frame(Fragment::Whole(DataKind::Binary), 1),
+        Err(SendError::FrameInProgress)
+    );
+    server.write_frame_payload(b"abcd").unwrap();
+    server.send_text("yes").unwrap();
+    assert_eq!(drain_transmit(&mut server), b"\x82\x04abcd\x81\x03yes");
+}
+
+#[test]
+fn text_written_in_pieces_is_checked_across_them() {
+    let mut server = server_open();
+    let text = "h€llo".as_bytes();
+    server
+        .begin_frame(Fragment::Whole(DataKind::Text), text.len() as u64)
+        .unwrap();
+    // The € split between pieces is fine; a bad byte is refused and changes
+    // nothing.
+    server.write_frame_payload(&text[..2]).unwrap();
+    assert_eq!(
+        server.write_frame_payload(&[0xff]),
+        Err(SendError::InvalidUtf8)
+    );
+    server.write_frame_payload(&text[2..5]).unwrap();
+    // The frame ends the message: it may not end inside a character.
+    let mut short = server_open();
+    short
+        .begin_frame(Fragment::Whole(DataKind::Text), 2)
+        .unwrap();
+    assert_eq!(
+        short.write_frame_payload(&text[1..3]),
+        Err(SendError::InvalidUtf8)
+    );
+    server.write_frame_payload(&text[5..]).unwrap();
+    let mut wire = vec![0x81, text.len() as u8];
+    wire.extend_from_slice(text);
+    assert_eq!(drain_transmit(&mut server), wire);
+}
+
+#[test]
+fn the_connections_own_control_frames_wait_for_the_frames_end() {
+    let mut server = server_open();
+    server
+        .begin_frame(Fragment::Whole(DataKind::Binary), 4)
+        .unwrap();
+    server.write_frame_payload(b"ab").unwrap();
+    // A ping arrives mid-frame: its pong waits.
+    server
+        .receive(
+            Duration::ZERO,
+            &masked_frame(Opcode::Ping, true, b"p", [1, 2, 3, 4]),
+        )
+        .unwrap();
+    assert!(
+        matches!(server.poll_event(), Some(Event::Frame(frame)) if frame.opcode == Opcode::Ping)
+    );
+    assert_eq!(drain_transmit(&mut server), b"\x82\x04ab");
+    server.write_frame_payload(b"cd").unwrap();
+    assert_eq!(drain_transmit(&mut server), b"cd\x8a\x01p");
+}
+
+#[test]
+fn frames_written_in_pieces_and_fragments_make_one_message() {
+    let mut client = client_open();
+    client
+        .begin_frame(Fragment::First(DataKind::Text), 3)
+        .unwrap();
+    client.write_frame_payload(b"one").unwrap();
+    client.send_fragment(Fragment::Continue, b" two").unwrap();
+    client.begin_frame(Fragment::Last, 6).unwrap();
+    client.write_frame_payload(b" three").unwrap();
+    let mut server = server_open();
+    server
+        .receive(Duration::ZERO, &drain_transmit(&mut client))
+        .unwrap();
+    let mut assembler = wsmachine::message::MessageAssembler::new(1 << 20);
+    let mut message = None;
+    while let Some(Event::Frame(frame)) = server.poll_event() {
+        message = assembler.push(frame).unwrap().or(message);
+    }
+    assert_eq!(
+        message,
+        Some(wsmachine::Message::Text("one two three".into()))
+    );
+}
+
+#[test]
+fn an_empty_frame_is_written_at_once() {
+    let mut server = server_open();
+    server
+        .begin_frame(Fragment::Whole(DataKind::Binary), 0)
+        .unwrap();
+    assert_eq!(drain_transmit(&mut server), b"\x82\x00");
+    server.send_text("next").unwrap();
+}
+
+#[test]
+fn a_large_frame_in_pieces_holds_one_piece_at_a_time() {
+    let mut client = client_open();
+    let piece = vec![7u8; 64 << 10];
+    client
+        .begin_frame(Fragment::Whole(DataKind::Binary), 64 * piece.len() as u64)
+        .unwrap();
+    for _ in 0..64 {
+        client.write_frame_payload(&piece).unwrap();
+        assert!(client.pending_output() <= piece.len() + 14);
+        drain_transmit(&mut client);
+    }
+    client.send_text("after").unwrap();
+}

@@ -151,3 +151,29 @@ fn a_deflate_bomb_fails_with_1009_at_the_limit_in_bounded_pieces() {
         (100_000, true, None)
     );
 }
+
+#[test]
+fn a_frame_of_known_length_goes_uncompressed_on_a_deflate_connection() {
+    let mut pair = deflate_pair(1 << 16, 64 << 20);
+    let payload = vec![b'z'; 10_000];
+    pair.client
+        .begin_frame(Fragment::Whole(DataKind::Binary), payload.len() as u64)
+        .unwrap();
+    for piece in payload.chunks(1000) {
+        pair.client.write_frame_payload(piece).unwrap();
+    }
+    let wire = drain_transmit(&mut pair.client);
+    assert_eq!(wire[0], 0x82, "FIN and binary, RSV1 clear: not compressed");
+    assert_eq!(wire.len(), 4 + 4 + payload.len());
+    // A message begun compressed cannot go on in such a frame.
+    pair.client
+        .send_fragment(Fragment::First(DataKind::Binary), &payload)
+        .unwrap();
+    assert_eq!(
+        pair.client.begin_frame(Fragment::Last, 10),
+        Err(wsmachine::SendError::CompressedMessage)
+    );
+    let (messages, close) = joined(1 << 16, 64 << 20, &wire, &[]);
+    assert_eq!((messages.len(), close), (1, None));
+    assert_eq!(messages[0].1, payload);
+}
