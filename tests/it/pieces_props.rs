@@ -231,19 +231,21 @@ proptest! {
 
 #[test]
 fn invalid_utf8_mid_frame_fails_at_its_byte_after_the_text_before_it() {
-    // A text frame that declares 1 MiB: 1000 valid bytes, then a bad byte;
-    // the rest never comes. The valid bytes go out, then the 1007.
-    let mut frame = masked_frame(Opcode::Text, true, &vec![b'a'; 1 << 20], [1, 2, 3, 4]);
-    let header_len = frame.len() - (1 << 20);
-    // Byte 1000 of the payload is masked with key byte 1000 % 4 = 0, which
-    // is 1: it unmasks to 0xff, which is never UTF-8.
-    frame[header_len + 1000] = 0xff ^ 1;
-    frame.truncate(header_len + 4096);
-    let config = Config::default().piece_size(Some(64 << 10));
+    // A text frame that declares 1 GiB: 1000 valid bytes, then a bad byte;
+    // the rest never comes. The valid bytes go out, then the 1007, with no
+    // buffer of the frame's length.
+    let key = [1, 2, 3, 4];
+    let mut wire = vec![0x81, 0x80 | 127];
+    wire.extend_from_slice(&(1u64 << 30).to_be_bytes());
+    wire.extend_from_slice(&key);
+    let mut payload = vec![b'a'; 4096];
+    payload[1000] = 0xff;
+    wire.extend(payload.iter().enumerate().map(|(i, byte)| byte ^ key[i % 4]));
+    let config = Config::default()
+        .piece_size(Some(64 << 10))
+        .max_message_size(u64::MAX);
     let mut server = server_with(config);
-    server
-        .receive(std::time::Duration::ZERO, &frame)
-        .expect("taken");
+    server.receive(std::time::Duration::ZERO, &wire).expect("taken");
     let Some(Event::Piece(piece)) = server.poll_event() else {
         panic!("the valid bytes come first")
     };
@@ -252,6 +254,12 @@ fn invalid_utf8_mid_frame_fails_at_its_byte_after_the_text_before_it() {
         panic!("then the failure")
     };
     assert_eq!(close.code, CloseCode::INVALID_PAYLOAD);
+    assert_eq!(
+        close.error,
+        Some(wsmachine::Error::Protocol(
+            wsmachine::error::ProtocolError::InvalidUtf8 { offset: Some(1000) }
+        ))
+    );
     assert_eq!(server.state(), State::Closed);
 }
 
