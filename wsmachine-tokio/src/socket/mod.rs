@@ -29,8 +29,10 @@ use crate::error::Error;
 use wsmachine::config::Config;
 mod messages;
 mod split;
+mod streaming;
 
 pub use split::{ReuniteError, SplitSink, SplitStream};
+pub use streaming::{MessageReader, MessageWriter};
 
 /// How many writes one vectored write gathers.
 const MAX_SLICES: usize = 64;
@@ -124,6 +126,11 @@ pub struct WebSocket<S> {
     /// The stream has handed out its end (`None`, or the failure): every
     /// later poll gives `None`.
     fused: bool,
+    /// A message handed out by `recv_streaming` has not been read to its
+    /// end: whatever reads next drops the rest of its data.
+    skip_rest: bool,
+    /// The peer's Close, once `recv_streaming` has seen it.
+    peer_close: Option<Option<wsmachine::CloseFrame>>,
 }
 
 /// The tasks to wake when the transport or a timer is ready: the one
@@ -191,6 +198,8 @@ impl<S> WebSocket<S> {
             closing: None,
             protocol: None,
             fused: false,
+            skip_rest: false,
+            peer_close: None,
         }
     }
 
