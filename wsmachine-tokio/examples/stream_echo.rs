@@ -150,9 +150,14 @@ pub fn config(deflate: bool) -> Config {
 }
 
 /// The server configuration for the options.
+/// `--whole` keeps the driver's default (no piece size, whole frames), as
+/// the whole-message path runs by default.
 pub fn server_config(options: &Options) -> ServerConfig {
     let mut server = ServerConfig::default();
     server.config = config(options.deflate);
+    if options.whole {
+        server.config.piece_size = None;
+    }
     server
 }
 
