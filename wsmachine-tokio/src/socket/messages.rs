@@ -263,6 +263,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
         // flush, or the stream before it waits for the transport, writes
         // the whole queue at once (one write for the replies to a read).
         if this.unflushed() <= this.config.high_water_mark {
+            this.sink_waiting = false;
             return Poll::Ready(Ok(()));
         }
         this.poll_output(cx)?;
@@ -270,6 +271,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
             this.sink_waiting = true;
             Poll::Pending
         } else {
+            this.sink_waiting = false;
             Poll::Ready(Ok(()))
         }
     }

@@ -553,8 +553,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 continue;
             }
             // Backpressure: a peer that does not read its pongs and echoes
-            // is not read from either.
-            if self.read_done || self.unflushed() > self.config.high_water_mark {
+            // is not read from either. The app's own sends wait on the mark
+            // themselves: while one waits (`sink_waiting`), reading goes on
+            // up to twice the mark, so that a task that sends and reads at
+            // once (split halves, a streamed message and its echo) does not
+            // wait on a peer that waits on it to read.
+            let mark = if self.sink_waiting {
+                self.config.high_water_mark.saturating_mul(2)
+            } else {
+                self.config.high_water_mark
+            };
+            if self.read_done || self.unflushed() > mark {
                 return Poll::Pending;
             }
             if budget == 0 {
