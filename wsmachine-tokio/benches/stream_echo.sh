@@ -45,7 +45,7 @@ run() {
     local server_args=()
     while [ "$1" != -- ]; do server_args+=("$1"); shift; done
     shift
-    "$BIN" "$ADDR" --quiet "${server_args[@]}" &
+    "$BIN" "$ADDR" --quiet "${server_args[@]}" 2>/dev/null &
     SERVER=$!
     for _ in $(seq 100); do
         (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
