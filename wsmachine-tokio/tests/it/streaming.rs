@@ -382,3 +382,72 @@ async fn python_websockets_streams_through_stream_echo() {
     })
     .await;
 }
+
+/// A reader dropped before its message's end: the rest of the message is
+/// dropped, by `recv_streaming` and by the message stream alike; pings in
+/// the middle are answered.
+#[tokio::test]
+async fn a_dropped_reader_drops_the_rest_of_its_message() {
+    bounded(async {
+        let (listener, addr) = loopback().await;
+        let server = async {
+            let (stream, _) = listener.accept().await.expect("accept");
+            let config = Config::default().piece_size(Some(4));
+            wsmachine_tokio::accept_with_config(stream, config)
+                .await
+                .expect("handshake")
+        };
+        let raw = async {
+            let mut stream = TcpStream::connect(addr).await.expect("connect");
+            stream
+                .write_all(upgrade_request("/").as_bytes())
+                .await
+                .expect("request");
+            assert!(read_head(&mut stream).await.starts_with(b"HTTP/1.1 101"));
+            stream
+        };
+        let (mut ws, mut raw) = tokio::join!(server, raw);
+        let mut bytes = Vec::new();
+        for _ in 0..2 {
+            bytes.extend(masked_frame(0x1, false, b"abcdefgh"));
+            bytes.extend(masked_frame(0x9, true, b"mid"));
+            bytes.extend(masked_frame(0x0, true, b"ijkl"));
+            bytes.extend(masked_frame(0x2, true, b"next"));
+        }
+        bytes.extend(masked_frame(0x8, true, &1000u16.to_be_bytes()));
+        raw.write_all(&bytes).await.expect("frames");
+
+        let mut reader = ws.recv_streaming().await.expect("a message").expect("ok");
+        assert_eq!(
+            &reader.next().await.expect("a piece").expect("ok")[..],
+            b"abcd"
+        );
+        drop(reader);
+        let reader = ws.recv_streaming().await.expect("a message").expect("ok");
+        assert_eq!(reader.kind(), DataKind::Binary);
+        assert_eq!(reader.collect_bytes().await.expect("read"), b"next");
+
+        let mut reader = ws.recv_streaming().await.expect("a message").expect("ok");
+        assert_eq!(
+            &reader.next().await.expect("a piece").expect("ok")[..],
+            b"abcd"
+        );
+        drop(reader);
+        // The message stream skips the rest too (the ping is its own).
+        assert_eq!(
+            ws.next().await.expect("a message").expect("ok"),
+            Message::Ping(Bytes::from_static(b"mid"))
+        );
+        assert_eq!(
+            ws.next().await.expect("a message").expect("ok"),
+            Message::binary(b"next".to_vec())
+        );
+        assert!(matches!(ws.next().await, Some(Ok(Message::Close(Some(_))))));
+        assert!(ws.next().await.is_none());
+        // Both pings were answered, and the Close.
+        let frames = server_frames(&mut raw).await;
+        let opcodes: Vec<u8> = frames.iter().map(|f| f.0).collect();
+        assert_eq!(opcodes, [0xA, 0xA, 0x8]);
+    })
+    .await;
+}
