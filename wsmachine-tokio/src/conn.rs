@@ -97,6 +97,14 @@ impl Conn {
         both!(self, c => c.send_binary_owned(data))
     }
 
+    pub(crate) fn send_fragment(
+        &mut self,
+        fragment: wsmachine::Fragment,
+        data: &[u8],
+    ) -> Result<(), SendError> {
+        both!(self, c => c.send_fragment(fragment, data))
+    }
+
     pub(crate) fn send_ping(&mut self, data: &[u8]) -> Result<(), SendError> {
         both!(self, c => c.send_ping(data))
     }

@@ -87,7 +87,7 @@ pub use client::connect_tls;
 pub use client::{IntoClientConfig, client, connect, connect_with_config};
 pub use error::{Error, Timeout};
 pub use server::{Decision, accept, accept_with, accept_with_config};
-pub use socket::{ReuniteError, SplitSink, SplitStream, WebSocket};
+pub use socket::{MessageReader, MessageWriter, ReuniteError, SplitSink, SplitStream, WebSocket};
 #[cfg(feature = "rustls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub use tls::client_config as tls_client_config;
@@ -98,7 +98,7 @@ pub use wsmachine::config::{Config, Keepalive};
 pub use wsmachine::extensions::permessage_deflate::DeflateConfig;
 pub use wsmachine::handshake::client::ClientConfig;
 pub use wsmachine::handshake::server::ServerConfig;
-pub use wsmachine::{CloseCode, CloseFrame, Message, Utf8Bytes};
+pub use wsmachine::{CloseCode, CloseFrame, DataKind, Message, Utf8Bytes};
 
 /// The tokio guide's examples (`docs/tokio.md`), compiled as doctests.
 #[cfg(doctest)]

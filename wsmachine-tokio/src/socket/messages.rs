@@ -62,7 +62,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
     }
 
-    /// The next message for the stream, from the engine's events.
+    /// The next data frame (or piece, as the fragment it stands for) or
+    /// the peer's Close, from the engine's events: what both the message
+    /// stream and the streaming reader build on.
     ///
     /// The end comes last, after what is owed: a failure is handed out
     /// once the replies queued before it and the failure's Close are
@@ -70,7 +72,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// that short), and the peer's Close once our answer is written. So an
     /// app that stops at the first error, or at the Close, and drops the
     /// socket has lost nothing it sent.
-    fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+    pub(super) fn poll_received(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Received, Error>>> {
         loop {
             if self.fused {
                 return Poll::Ready(None);
@@ -98,19 +103,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     return Poll::Ready(Some(Err(error)));
                 }
             };
-            let event = match event {
-                // A piece assembles as a fragment of its message would.
-                Event::Piece(piece) => Event::Frame(piece_as_fragment(piece)),
-                event => event,
-            };
             match event {
-                Event::Frame(frame) => match self.assembler.push(frame) {
-                    Ok(Some(message)) => return Poll::Ready(Some(Ok(message))),
-                    Ok(None) => {}
-                    // The core checks fragmentation, UTF-8 and the size
-                    // limit before a frame gets here.
-                    Err(error) => self.fail_with(Error::Protocol(assembly_error(error))),
-                },
+                // A piece is handed on as the fragment it stands for.
+                Event::Piece(piece) => {
+                    return Poll::Ready(Some(Ok(Received::Frame(piece_as_fragment(piece)))));
+                }
+                Event::Frame(frame) => return Poll::Ready(Some(Ok(Received::Frame(frame)))),
                 Event::Close(close) => match close.error {
                     None => {
                         let frame = (close.code != CloseCode::NO_STATUS).then_some(CloseFrame {
@@ -124,20 +122,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     Some(error) => self.fail_with(from_core(error)),
                 },
                 // Handshake events come before a socket exists.
-                Event::Piece(_)
-                | Event::Request(_)
+                Event::Request(_)
                 | Event::Accepted(_)
                 | Event::HandshakeRejected(_)
                 | Event::ProxyRejected(_) => {}
             }
             if self.closing.is_some() {
-                return self.poll_closing(cx);
+                return self
+                    .poll_closing(cx)
+                    .map(|closed| closed.map(|close| close.map(Received::Close)));
+            }
+        }
+    }
+
+    /// The next message for the stream: the frames of [`poll_received`]
+    /// assembled. The rest of a message a [`MessageReader`] left unread is
+    /// dropped.
+    ///
+    /// [`MessageReader`]: super::MessageReader
+    fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        loop {
+            let frame = match ready!(self.poll_received(cx)) {
+                None => return Poll::Ready(None),
+                Some(Err(error)) => return Poll::Ready(Some(Err(error))),
+                Some(Ok(Received::Close(close))) => return Poll::Ready(Some(Ok(close))),
+                Some(Ok(Received::Frame(frame))) => frame,
+            };
+            if self.skip_rest && !frame.opcode.is_control() {
+                self.skip_rest = !frame.fin;
+                continue;
+            }
+            match self.assembler.push(frame) {
+                Ok(Some(message)) => return Poll::Ready(Some(Ok(message))),
+                Ok(None) => {}
+                // The core checks fragmentation, UTF-8 and the size
+                // limit before a frame gets here.
+                Err(error) => self.fail_with(Error::Protocol(assembly_error(error))),
             }
         }
     }
 
     /// Holds the connection's failure until what is owed is written.
-    fn fail_with(&mut self, error: Error) {
+    pub(super) fn fail_with(&mut self, error: Error) {
         crate::trace::failure(&error);
         self.failure = Some(error);
     }
@@ -168,10 +194,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 }
 
+/// What [`WebSocket::poll_received`] hands on.
+pub(super) enum Received {
+    /// A data or control frame, or a piece as the fragment it stands for.
+    Frame(wsmachine::Frame),
+    /// The peer's Close, once our answer is written.
+    Close(Message),
+}
+
 /// An assembler's refusal as the violation it is. The core checks
 /// fragmentation, UTF-8 and the size limit before a frame reaches the
 /// assembler, so none is expected; a refusal still fails the connection.
-fn assembly_error(error: wsmachine::message::MessageError) -> ProtocolError {
+pub(super) fn assembly_error(error: wsmachine::message::MessageError) -> ProtocolError {
     use wsmachine::message::MessageError;
     debug_assert!(
         false,
@@ -229,6 +263,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
         // flush, or the stream before it waits for the transport, writes
         // the whole queue at once (one write for the replies to a read).
         if this.unflushed() <= this.config.high_water_mark {
+            this.sink_waiting = false;
             return Poll::Ready(Ok(()));
         }
         this.poll_output(cx)?;
@@ -236,6 +271,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
             this.sink_waiting = true;
             Poll::Pending
         } else {
+            this.sink_waiting = false;
             Poll::Ready(Ok(()))
         }
     }
@@ -290,7 +326,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
 
 /// A piece of a message (`Config::piece_size`) as the fragment it stands
 /// for: the message's first piece opens it, its last one ends it.
-fn piece_as_fragment(piece: wsmachine::Piece) -> wsmachine::Frame {
+pub(super) fn piece_as_fragment(piece: wsmachine::Piece) -> wsmachine::Frame {
     let opcode = match (piece.message_start, piece.kind) {
         (false, _) => wsmachine::Opcode::Continuation,
         (true, wsmachine::DataKind::Text) => wsmachine::Opcode::Text,

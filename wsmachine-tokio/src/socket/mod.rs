@@ -29,8 +29,10 @@ use crate::error::Error;
 use wsmachine::config::Config;
 mod messages;
 mod split;
+mod streaming;
 
 pub use split::{ReuniteError, SplitSink, SplitStream};
+pub use streaming::{MessageReader, MessageWriter};
 
 /// How many writes one vectored write gathers.
 const MAX_SLICES: usize = 64;
@@ -124,6 +126,11 @@ pub struct WebSocket<S> {
     /// The stream has handed out its end (`None`, or the failure): every
     /// later poll gives `None`.
     fused: bool,
+    /// A message handed out by `recv_streaming` has not been read to its
+    /// end: whatever reads next drops the rest of its data.
+    skip_rest: bool,
+    /// The peer's Close, once `recv_streaming` has seen it.
+    peer_close: Option<Option<wsmachine::CloseFrame>>,
 }
 
 /// The tasks to wake when the transport or a timer is ready: the one
@@ -191,6 +198,8 @@ impl<S> WebSocket<S> {
             closing: None,
             protocol: None,
             fused: false,
+            skip_rest: false,
+            peer_close: None,
         }
     }
 
@@ -544,8 +553,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 continue;
             }
             // Backpressure: a peer that does not read its pongs and echoes
-            // is not read from either.
-            if self.read_done || self.unflushed() > self.config.high_water_mark {
+            // is not read from either. The app's own sends wait on the mark
+            // themselves: while one waits (`sink_waiting`), reading goes on
+            // up to twice the mark, so that a task that sends and reads at
+            // once (split halves, a streamed message and its echo) does not
+            // wait on a peer that waits on it to read.
+            let mark = if self.sink_waiting {
+                self.config.high_water_mark.saturating_mul(2)
+            } else {
+                self.config.high_water_mark
+            };
+            if self.read_done || self.unflushed() > mark {
                 return Poll::Pending;
             }
             if budget == 0 {

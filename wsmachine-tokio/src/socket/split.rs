@@ -23,7 +23,7 @@ use wsmachine::Message;
 /// [`Sink`] of [`Message`]s.
 #[derive(Debug)]
 pub struct SplitSink<S> {
-    socket: Arc<Mutex<WebSocket<S>>>,
+    pub(super) socket: Arc<Mutex<WebSocket<S>>>,
 }
 
 /// The receiving half of a [`WebSocket`], from [`WebSocket::split`]: a
@@ -31,7 +31,7 @@ pub struct SplitSink<S> {
 /// sink queued, as the whole socket's stream does.
 #[derive(Debug)]
 pub struct SplitStream<S> {
-    socket: Arc<Mutex<WebSocket<S>>>,
+    pub(super) socket: Arc<Mutex<WebSocket<S>>>,
 }
 
 /// [`SplitStream::reunite`] was given the half of another socket; both are
@@ -71,7 +71,7 @@ impl<S> WebSocket<S> {
 /// for longer than one poll. A poll that panicked leaves the socket as the
 /// engine left it, which is as consistent as at any return: the lock is
 /// taken back rather than poisoning the other half.
-fn lock<S>(socket: &Mutex<WebSocket<S>>) -> MutexGuard<'_, WebSocket<S>> {
+pub(super) fn lock<S>(socket: &Mutex<WebSocket<S>>) -> MutexGuard<'_, WebSocket<S>> {
     socket
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

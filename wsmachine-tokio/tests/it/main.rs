@@ -50,6 +50,7 @@ mod handshake;
 mod interop;
 mod proxy;
 mod socks5;
+mod streaming;
 mod tls;
 mod tracing;
 mod upgrades;
