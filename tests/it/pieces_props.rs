@@ -240,12 +240,19 @@ fn invalid_utf8_mid_frame_fails_at_its_byte_after_the_text_before_it() {
     wire.extend_from_slice(&key);
     let mut payload = vec![b'a'; 4096];
     payload[1000] = 0xff;
-    wire.extend(payload.iter().enumerate().map(|(i, byte)| byte ^ key[i % 4]));
+    wire.extend(
+        payload
+            .iter()
+            .enumerate()
+            .map(|(i, byte)| byte ^ key[i % 4]),
+    );
     let config = Config::default()
         .piece_size(Some(64 << 10))
         .max_message_size(u64::MAX);
     let mut server = server_with(config);
-    server.receive(std::time::Duration::ZERO, &wire).expect("taken");
+    server
+        .receive(std::time::Duration::ZERO, &wire)
+        .expect("taken");
     let Some(Event::Piece(piece)) = server.poll_event() else {
         panic!("the valid bytes come first")
     };

@@ -8,7 +8,7 @@
 //! cargo run -p wsmachine-tokio --example stream_echo [-- ADDR] [--no-deflate] [--whole] [--quiet]
 //! cargo run -p wsmachine-tokio --example stream_echo -- --client [ADDR]
 //!     (--stream-file PATH | --bytes N) [--save PATH] [--fragment N]
-//!     [--deflate] [--messages-of N]
+//!     [--deflate] [--messages-of N] [--one-frame] [--text]
 //! ```
 //!
 //! ADDR defaults to 127.0.0.1:9006. The server accepts permessage-deflate
@@ -23,8 +23,11 @@
 //! default), reads its echo at the same time, and prints the bytes, the
 //! time and the throughput (of the payload, one way). `--messages-of N`
 //! sends the bytes as whole messages of N bytes instead (the message sink
-//! and stream), the path to compare with. `--save PATH` writes the echo to
-//! PATH.
+//! and stream), the path to compare with. `--one-frame` sends the `--bytes`
+//! as ONE frame of that length, written `--fragment` bytes at a time
+//! (`send_stream_sized`). `--text` sends text of 3-byte characters, which
+//! fragments and pieces of a power of two split. `--save PATH` writes the
+//! echo to PATH.
 
 mod common;
 
@@ -67,6 +70,11 @@ pub struct Options {
     pub fragment: usize,
     /// The client sends whole messages of this size instead.
     pub messages_of: Option<usize>,
+    /// The client sends its one message as one frame of known length.
+    pub one_frame: bool,
+    /// The client sends text (3-byte characters, split between fragments)
+    /// instead of binary noise.
+    pub text: bool,
 }
 
 fn parse_size(value: Option<String>, option: &str) -> Result<u64, String> {
@@ -90,6 +98,8 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Str
         save: None,
         fragment: 64 * 1024,
         messages_of: None,
+        one_frame: false,
+        text: false,
     };
     let mut deflate_set = false;
     let mut args = args.into_iter();
@@ -104,6 +114,8 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Str
                 deflate_set = true;
             }
             "--whole" => options.whole = true,
+            "--one-frame" => options.one_frame = true,
+            "--text" => options.text = true,
             "--quiet" | "-q" => options.quiet = true,
             "--client" => options.client = true,
             "--stream-file" => {
@@ -168,7 +180,7 @@ async fn main() -> ExitCode {
         Err(message) => {
             eprintln!("stream_echo: {message}");
             eprintln!(
-                "usage: stream_echo [ADDR] [--no-deflate] [--whole] [--quiet]\n       stream_echo --client [ADDR] (--stream-file PATH | --bytes N) [--save PATH] [--fragment N] [--deflate] [--messages-of N]"
+                "usage: stream_echo [ADDR] [--no-deflate] [--whole] [--quiet]\n       stream_echo --client [ADDR] (--stream-file PATH | --bytes N) [--save PATH] [--fragment N] [--deflate] [--messages-of N] [--one-frame] [--text]"
             );
             return ExitCode::from(2);
         }
@@ -316,8 +328,15 @@ impl std::fmt::Display for Report {
 }
 
 /// The payload of `--bytes`: `len` bytes in chunks of `chunk`, sliced from
-/// one buffer of noise (so that deflate has work to do).
-fn generated(len: u64, chunk: usize) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> {
+/// one buffer of noise (so that deflate has work to do), or with `text`
+/// from one of 3-byte characters (so that chunks of a power of two split
+/// them; `len` and `chunk` should then be multiples of 3 for whole
+/// messages).
+fn generated(
+    len: u64,
+    chunk: usize,
+    text: bool,
+) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> {
     let mut noise = vec![0u8; 1 << 20];
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
     for byte in &mut noise {
@@ -325,6 +344,9 @@ fn generated(len: u64, chunk: usize) -> impl futures_util::Stream<Item = std::io
         state ^= state >> 7;
         state ^= state << 17;
         *byte = state as u8;
+    }
+    if text {
+        noise = "€".repeat((1 << 20) / 3).into_bytes();
     }
     let noise = Bytes::from(noise);
     let chunk = chunk.min(noise.len());
@@ -336,6 +358,7 @@ fn generated(len: u64, chunk: usize) -> impl futures_util::Stream<Item = std::io
         }
         let take = (chunk as u64).min(left) as usize;
         if at + take > noise.len() {
+            // Back to a character's start.
             at = 0;
         }
         let piece = noise.slice(at..at + take);
@@ -379,13 +402,25 @@ pub async fn run_client(options: &Options) -> Result<Report, String> {
     };
 
     let send = async {
+        let kind = if options.text {
+            DataKind::Text
+        } else {
+            DataKind::Binary
+        };
         if let Some(size) = options.messages_of {
             let mut left = total;
-            let mut data = generated(total, size);
+            let mut data = generated(total, size, options.text);
             while let Some(chunk) = data.next().await {
                 let chunk = chunk.map_err(Error::Io)?;
                 left -= chunk.len() as u64;
-                tx.feed(Message::Binary(chunk)).await?;
+                let message = if options.text {
+                    let text = wsmachine::message::Utf8Bytes::try_from(chunk)
+                        .map_err(|_| Error::Io(std::io::ErrorKind::InvalidData.into()))?;
+                    Message::Text(text)
+                } else {
+                    Message::Binary(chunk)
+                };
+                tx.feed(message).await?;
             }
             tx.flush().await?;
             return Ok::<u64, Error>(total - left);
@@ -400,8 +435,12 @@ pub async fn run_client(options: &Options) -> Result<Report, String> {
                 )
                 .await
             }
+            None if options.one_frame => {
+                let data = generated(total, options.fragment, options.text);
+                tx.send_stream_sized(kind, total, data).await
+            }
             None => {
-                tx.send_stream(DataKind::Binary, generated(total, options.fragment))
+                tx.send_stream(kind, generated(total, options.fragment, options.text))
                     .await
             }
         }
@@ -412,6 +451,9 @@ pub async fn run_client(options: &Options) -> Result<Report, String> {
         if options.messages_of.is_some() {
             while received < total {
                 match rx.next().await {
+                    Some(Ok(Message::Text(text))) => {
+                        received += text.len() as u64;
+                    }
                     Some(Ok(Message::Binary(data))) => {
                         received += data.len() as u64;
                         if let Some(file) = &mut save {

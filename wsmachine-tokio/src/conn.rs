@@ -105,6 +105,18 @@ impl Conn {
         both!(self, c => c.send_fragment(fragment, data))
     }
 
+    pub(crate) fn begin_frame(
+        &mut self,
+        fragment: wsmachine::Fragment,
+        len: u64,
+    ) -> Result<(), SendError> {
+        both!(self, c => c.begin_frame(fragment, len))
+    }
+
+    pub(crate) fn write_frame_payload(&mut self, data: &[u8]) -> Result<(), SendError> {
+        both!(self, c => c.write_frame_payload(data))
+    }
+
     pub(crate) fn send_ping(&mut self, data: &[u8]) -> Result<(), SendError> {
         both!(self, c => c.send_ping(data))
     }

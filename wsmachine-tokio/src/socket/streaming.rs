@@ -171,6 +171,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         Poll::Ready(self.conn.send_fragment(fragment, data).map_err(send_error))
     }
 
+    /// Writes the next piece of a frame of declared length once the queue
+    /// is below the high-water mark, beginning the frame first with
+    /// `begin`.
+    fn poll_frame_payload(
+        &mut self,
+        cx: &mut Context<'_>,
+        begin: Option<(Fragment, u64)>,
+        data: &[u8],
+    ) -> Poll<Result<(), Error>> {
+        ready!(Sink::<Message>::poll_ready(Pin::new(&mut *self), cx))?;
+        if self.io_dead || self.finished {
+            return Poll::Ready(Err(Error::Closed));
+        }
+        if let Some((fragment, len)) = begin {
+            self.conn.begin_frame(fragment, len).map_err(send_error)?;
+        }
+        if data.is_empty() {
+            // Nothing to write (an empty frame ends as it begins).
+            return Poll::Ready(Ok(()));
+        }
+        Poll::Ready(self.conn.write_frame_payload(data).map_err(send_error))
+    }
+
     /// The next data message, handed out while it is still arriving: a
     /// [`MessageReader`] of its payload. Pings and pongs are not handed
     /// out (the core answers pings); a message a previous reader left
@@ -244,6 +267,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         self.message_writer(kind).send_all(chunks).await
     }
 
+    /// A writer of one message of `kind` and of `len` bytes known up front,
+    /// sent as ONE frame whose payload goes out as it is written (masked
+    /// on the fly by a client): a message of any length, without a buffer
+    /// of its length. Such a message is not compressed. See
+    /// [`MessageWriter`].
+    pub fn message_writer_sized(&mut self, kind: DataKind, len: u64) -> MessageWriter<'_, S> {
+        MessageWriter::sized(SocketRef::Whole(self), kind, len)
+    }
+
+    /// Sends one message of `kind` and of `len` bytes whose payload is
+    /// `chunks`, as one frame (see
+    /// [`message_writer_sized`](Self::message_writer_sized)); returns the
+    /// payload's length.
+    ///
+    /// # Errors
+    /// As [`send_streaming`](Self::send_streaming); [`Error::Send`] when
+    /// `chunks` give more or fewer bytes than `len`.
+    pub async fn send_stream_sized(
+        &mut self,
+        kind: DataKind,
+        len: u64,
+        chunks: impl Stream<Item = io::Result<Bytes>>,
+    ) -> Result<u64, Error> {
+        self.message_writer_sized(kind, len).send_all(chunks).await
+    }
+
     /// The peer's Close (its code and reason, `None` without a code), once
     /// [`recv_streaming`](Self::recv_streaming) has met it.
     pub fn peer_close(&self) -> Option<&Option<wsmachine::CloseFrame>> {
@@ -294,6 +343,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> SplitSink<S> {
         chunks: impl Stream<Item = io::Result<Bytes>>,
     ) -> Result<u64, Error> {
         self.message_writer(kind).send_all(chunks).await
+    }
+
+    /// [`WebSocket::message_writer_sized`] on the sending half.
+    pub fn message_writer_sized(&mut self, kind: DataKind, len: u64) -> MessageWriter<'_, S> {
+        MessageWriter::sized(SocketRef::Half(&self.socket), kind, len)
+    }
+
+    /// [`WebSocket::send_stream_sized`] on the sending half.
+    ///
+    /// # Errors
+    /// As [`WebSocket::send_stream_sized`].
+    pub async fn send_stream_sized(
+        &mut self,
+        kind: DataKind,
+        len: u64,
+        chunks: impl Stream<Item = io::Result<Bytes>>,
+    ) -> Result<u64, Error> {
+        self.message_writer_sized(kind, len).send_all(chunks).await
     }
 }
 
@@ -433,11 +500,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for MessageReader<'_, S> {
 /// ends, the socket sends no other data message (only control frames):
 /// dropping the writer before its shutdown leaves the message unfinished,
 /// and the connection can then only be closed.
+///
+/// A writer from [`WebSocket::message_writer_sized`] sends its message as
+/// one frame of the declared length instead: each write is the next piece
+/// of its payload, and the shutdown checks that all of it was written.
 pub struct MessageWriter<'a, S> {
     socket: SocketRef<'a, S>,
     kind: DataKind,
     started: bool,
     ended: bool,
+    /// For one frame of declared length: the payload bytes still to come.
+    sized_left: Option<u64>,
 }
 
 impl<S> std::fmt::Debug for MessageWriter<'_, S> {
@@ -457,13 +530,32 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> MessageWriter<'a, S> {
             kind,
             started: false,
             ended: false,
+            sized_left: None,
         }
     }
 
-    /// Sends `data` as the message's next fragment.
+    fn sized(socket: SocketRef<'a, S>, kind: DataKind, len: u64) -> Self {
+        MessageWriter {
+            sized_left: Some(len),
+            ..MessageWriter::new(socket, kind)
+        }
+    }
+
+    /// Sends `data` as the message's next fragment, or for one frame of
+    /// declared length as the next piece of its payload.
     fn poll_fragment(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<Result<(), Error>> {
         if self.ended {
             return Poll::Ready(Err(Error::Closed));
+        }
+        if let Some(left) = self.sized_left {
+            let begin = (!self.started).then_some((Fragment::Whole(self.kind), left));
+            ready!(
+                self.socket
+                    .with(|socket| socket.poll_frame_payload(cx, begin, data))
+            )?;
+            self.started = true;
+            self.sized_left = Some(left - data.len() as u64);
+            return Poll::Ready(Ok(()));
         }
         let fragment = if self.started {
             Fragment::Continue
@@ -485,6 +577,18 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> MessageWriter<'a, S> {
 
     /// Ends the message and writes it out.
     fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if let Some(left) = self.sized_left
+            && !self.ended
+        {
+            if !self.started {
+                // An empty message: its frame is begun and ended at once.
+                ready!(self.poll_fragment(cx, &[]))?;
+            } else if left > 0 {
+                // The frame still lacks payload: the message cannot end.
+                return Poll::Ready(Err(send_error(wsmachine::SendError::FrameInProgress)));
+            }
+            self.ended = true;
+        }
         if !self.ended {
             if !self.started {
                 ready!(self.poll_fragment(cx, &[]))?;

@@ -451,3 +451,35 @@ async fn a_dropped_reader_drops_the_rest_of_its_message() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_sized_message_goes_out_as_one_frame() {
+    let (mut raw, mut ws) = crate::support::raw::raw_tcp_pair().await;
+    let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let sent = bounded(ws.send_stream_sized(
+        DataKind::Binary,
+        payload.len() as u64,
+        chunks(&payload, 4099),
+    ))
+    .await
+    .expect("sent");
+    assert_eq!(sent, payload.len() as u64);
+    // Text split between writes, a character across them.
+    let text = "h€llo wörld".as_bytes();
+    let mut writer = ws.message_writer_sized(DataKind::Text, text.len() as u64);
+    for piece in text.chunks(2) {
+        bounded(writer.send(piece)).await.expect("a piece");
+    }
+    bounded(writer.finish()).await.expect("finished");
+    // A writer that ends short of its length is refused.
+    let mut short = ws.message_writer_sized(DataKind::Binary, 10);
+    bounded(short.send(b"12345")).await.expect("a piece");
+    assert!(matches!(
+        bounded(short.finish()).await,
+        Err(Error::Send(wsmachine::SendError::FrameInProgress))
+    ));
+    drop(ws);
+    let frames = bounded(server_frames(&mut raw)).await;
+    assert_eq!(frames[0], (0x2, payload));
+    assert_eq!(frames[1], (0x1, text.to_vec()));
+}
