@@ -300,6 +300,23 @@ impl<R: Role> Connection<R> {
         self.engine.send_fragment(&mut self.role, fragment, data)
     }
 
+    /// [`send_fragment`](Self::send_fragment) with a payload handed over:
+    /// queued as it is, never copied (a client masks it in place), unless
+    /// it is under 1 KiB or its message is compressed, as
+    /// [`send_binary_owned`](Self::send_binary_owned) does for whole
+    /// messages.
+    ///
+    /// # Errors
+    /// As [`send_fragment`](Self::send_fragment).
+    pub fn send_fragment_owned(
+        &mut self,
+        fragment: Fragment,
+        data: impl Into<Bytes>,
+    ) -> Result<(), SendError> {
+        self.engine
+            .send_fragment_owned(&mut self.role, fragment, data.into())
+    }
+
     /// Begins a frame of `len` payload bytes whose payload follows in
     /// pieces, through [`write_frame_payload`](Self::write_frame_payload):
     /// a message of any length, known up front, without a buffer of its

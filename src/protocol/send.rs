@@ -123,8 +123,20 @@ impl Engine {
         if self.outgoing.message.is_some() {
             return Err(SendError::MessageInProgress);
         }
+        self.queue_owned(masks, kind.opcode(), true, payload)
+    }
+
+    /// Queues an uncompressed frame whose payload the app handed over:
+    /// masked in place (a client) and queued as its own buffer.
+    fn queue_owned(
+        &mut self,
+        masks: &mut impl MaskSource,
+        opcode: Opcode,
+        fin: bool,
+        payload: Bytes,
+    ) -> Result<(), SendError> {
         let mask = masks.next_mask()?;
-        let header = FrameHeader::new(kind.opcode(), true, mask, payload.len() as u64);
+        let header = FrameHeader::new(opcode, fin, mask, payload.len() as u64);
         let payload = match mask {
             Some(key) => {
                 // Without a copy when the app held the only handle.
@@ -136,6 +148,44 @@ impl Engine {
         };
         self.out.buf().extend_from_slice(header.encode().as_bytes());
         self.out.push_owned(payload);
+        Ok(())
+    }
+
+    /// Sends a fragment whose payload the app hands over, without a copy
+    /// unless it is small or its message compressed (then as
+    /// `send_fragment`).
+    pub(crate) fn send_fragment_owned(
+        &mut self,
+        masks: &mut impl MaskSource,
+        fragment: Fragment,
+        payload: Bytes,
+    ) -> Result<(), SendError> {
+        self.require_open()?;
+        let (opcode, fin, kind, first) = self.place(fragment)?;
+        let compressed = if first {
+            self.codec.compresses(payload.len())
+        } else {
+            self.outgoing.compressed
+        };
+        if payload.len() < OWNED_PAYLOAD_MIN || compressed {
+            return self.send_fragment(masks, fragment, &payload);
+        }
+        // Checked on a copy, kept only once the frame is queued.
+        let mut utf8 = if first {
+            Utf8Validator::new()
+        } else {
+            self.outgoing.utf8.clone()
+        };
+        if kind == DataKind::Text {
+            utf8.feed(&payload).map_err(|_| SendError::InvalidUtf8)?;
+            if fin {
+                utf8.finish().map_err(|_| SendError::InvalidUtf8)?;
+            }
+        }
+        self.queue_owned(masks, opcode, fin, payload)?;
+        self.outgoing.utf8 = utf8;
+        self.outgoing.compressed = false;
+        self.outgoing.message = if fin { None } else { Some(kind) };
         Ok(())
     }
 

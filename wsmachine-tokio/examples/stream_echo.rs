@@ -277,7 +277,8 @@ pub async fn stream_echo(ws: WebSocket<TcpStream>, log: &(dyn Fn(&str) + Sync)) 
         let mut writer = tx.message_writer(reader.kind());
         while let Some(piece) = reader.next().await {
             let sent = match piece {
-                Ok(piece) => writer.send(&piece).await,
+                // Handed over: a large piece goes out without a copy.
+                Ok(piece) => writer.send_owned(piece).await,
                 Err(error) => {
                     log(&format!("closed: error: {error}"));
                     return;

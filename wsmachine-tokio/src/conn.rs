@@ -105,6 +105,14 @@ impl Conn {
         both!(self, c => c.send_fragment(fragment, data))
     }
 
+    pub(crate) fn send_fragment_owned(
+        &mut self,
+        fragment: wsmachine::Fragment,
+        data: Bytes,
+    ) -> Result<(), SendError> {
+        both!(self, c => c.send_fragment_owned(fragment, data))
+    }
+
     pub(crate) fn begin_frame(
         &mut self,
         fragment: wsmachine::Fragment,

@@ -570,3 +570,65 @@ fn a_large_frame_in_pieces_holds_one_piece_at_a_time() {
     }
     client.send_text("after").unwrap();
 }
+
+#[test]
+fn owned_fragments_put_the_same_bytes_on_the_wire_as_borrowed_ones() {
+    let large = vec![b'x'; 5000];
+    for owned in [false, true] {
+        let mut server = server_open();
+        let mut client = client_open();
+        for conn_is_server in [true, false] {
+            let pieces: [(Fragment, &[u8]); 3] = [
+                (Fragment::First(DataKind::Text), &large),
+                (Fragment::Continue, b"small"),
+                (Fragment::Last, &large),
+            ];
+            for (fragment, data) in pieces {
+                let sent = match (conn_is_server, owned) {
+                    (true, true) => server.send_fragment_owned(fragment, data.to_vec()),
+                    (true, false) => server.send_fragment(fragment, data),
+                    (false, true) => client.send_fragment_owned(fragment, data.to_vec()),
+                    (false, false) => client.send_fragment(fragment, data),
+                };
+                sent.unwrap();
+            }
+        }
+        let wire = (drain_transmit(&mut server), drain_transmit(&mut client));
+        let mut expected_server = Vec::new();
+        for (first, fin, data) in [
+            (0x01, 0x00, &large[..]),
+            (0x00, 0x00, b"small"),
+            (0x00, 0x80, &large[..]),
+        ] {
+            expected_server.extend(unmasked_frame_raw(fin | first, data));
+        }
+        assert_eq!(wire.0, expected_server, "owned: {owned}");
+        // The client's frames decode to the same message.
+        let mut peer = client_open();
+        peer.receive(Duration::ZERO, &wire.0).unwrap();
+        let mut decoder = server_open();
+        decoder.receive(Duration::ZERO, &wire.1).unwrap();
+        let joined: Vec<u8> = drain_events(&mut decoder)
+            .into_iter()
+            .flat_map(|event| match event {
+                Event::Frame(frame) => frame.payload.to_vec(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(joined, [&large[..], b"small", &large[..]].concat());
+    }
+    // Text is checked across owned fragments too.
+    let mut server = server_open();
+    server
+        .send_fragment_owned(Fragment::First(DataKind::Text), vec![b'a'; 2000])
+        .unwrap();
+    assert_eq!(
+        server.send_fragment_owned(Fragment::Last, vec![0xff; 2000]),
+        Err(SendError::InvalidUtf8)
+    );
+}
+
+/// An unmasked frame: the first byte as given, then the length.
+fn unmasked_frame_raw(first: u8, payload: &[u8]) -> Vec<u8> {
+    raw_frame(first, None, payload)
+}

@@ -162,13 +162,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         &mut self,
         cx: &mut Context<'_>,
         fragment: Fragment,
-        data: &[u8],
+        data: Payload<'_>,
     ) -> Poll<Result<(), Error>> {
         ready!(Sink::<Message>::poll_ready(Pin::new(&mut *self), cx))?;
         if self.io_dead || self.finished {
             return Poll::Ready(Err(Error::Closed));
         }
-        Poll::Ready(self.conn.send_fragment(fragment, data).map_err(send_error))
+        let sent = match data {
+            Payload::Borrowed(data) => self.conn.send_fragment(fragment, data),
+            // Queued as it is: no copy of a large piece.
+            Payload::Owned(data) => self.conn.send_fragment_owned(fragment, data.clone()),
+        };
+        Poll::Ready(sent.map_err(send_error))
     }
 
     /// Writes the next piece of a frame of declared length once the queue
@@ -543,18 +548,23 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> MessageWriter<'a, S> {
 
     /// Sends `data` as the message's next fragment, or for one frame of
     /// declared length as the next piece of its payload.
-    fn poll_fragment(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<Result<(), Error>> {
+    fn poll_fragment(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: Payload<'_>,
+    ) -> Poll<Result<(), Error>> {
         if self.ended {
             return Poll::Ready(Err(Error::Closed));
         }
         if let Some(left) = self.sized_left {
             let begin = (!self.started).then_some((Fragment::Whole(self.kind), left));
+            let bytes = data.bytes();
             ready!(
                 self.socket
-                    .with(|socket| socket.poll_frame_payload(cx, begin, data))
+                    .with(|socket| socket.poll_frame_payload(cx, begin, bytes))
             )?;
             self.started = true;
-            self.sized_left = Some(left - data.len() as u64);
+            self.sized_left = Some(left - bytes.len() as u64);
             return Poll::Ready(Ok(()));
         }
         let fragment = if self.started {
@@ -582,7 +592,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> MessageWriter<'a, S> {
         {
             if !self.started {
                 // An empty message: its frame is begun and ended at once.
-                ready!(self.poll_fragment(cx, &[]))?;
+                ready!(self.poll_fragment(cx, Payload::Borrowed(&[])))?;
             } else if left > 0 {
                 // The frame still lacks payload: the message cannot end.
                 return Poll::Ready(Err(send_error(wsmachine::SendError::FrameInProgress)));
@@ -591,12 +601,13 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> MessageWriter<'a, S> {
         }
         if !self.ended {
             if !self.started {
-                ready!(self.poll_fragment(cx, &[]))?;
+                ready!(self.poll_fragment(cx, Payload::Borrowed(&[])))?;
             }
-            ready!(
-                self.socket
-                    .with(|socket| socket.poll_send_fragment(cx, Fragment::Last, &[]))
-            )?;
+            ready!(self.socket.with(|socket| socket.poll_send_fragment(
+                cx,
+                Fragment::Last,
+                Payload::Borrowed(&[])
+            )))?;
             self.ended = true;
         }
         self.poll_flush_socket(cx)
@@ -608,7 +619,16 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> MessageWriter<'a, S> {
     /// As [`WebSocket::send`]; [`Error::Send`] for a text that is not UTF-8
     /// (a character may still be split between two fragments).
     pub async fn send(&mut self, data: &[u8]) -> Result<(), Error> {
-        std::future::poll_fn(|cx| self.poll_fragment(cx, data)).await
+        std::future::poll_fn(|cx| self.poll_fragment(cx, Payload::Borrowed(data))).await
+    }
+
+    /// Sends `data` as one fragment, handed over: a large one is queued as
+    /// it is, without a copy (see `wsmachine`'s `send_fragment_owned`).
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub async fn send_owned(&mut self, data: Bytes) -> Result<(), Error> {
+        std::future::poll_fn(|cx| self.poll_fragment(cx, Payload::Owned(&data))).await
     }
 
     /// Ends the message and writes it out.
@@ -648,8 +668,8 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> MessageWriter<'a, S> {
             if chunk.is_empty() {
                 continue;
             }
-            self.send(&chunk).await?;
             total += chunk.len() as u64;
+            self.send_owned(chunk).await?;
         }
         self.finish().await?;
         Ok(total)
@@ -666,7 +686,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MessageWriter<'_, S> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        ready!(this.poll_fragment(cx, buf)).map_err(io::Error::other)?;
+        ready!(this.poll_fragment(cx, Payload::Borrowed(buf))).map_err(io::Error::other)?;
         Poll::Ready(Ok(buf.len()))
     }
 
@@ -678,5 +698,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MessageWriter<'_, S> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.get_mut().poll_end(cx).map_err(io::Error::other)
+    }
+}
+
+/// A fragment's payload: lent, or handed over as `Bytes` (queued without a
+/// copy when large).
+#[derive(Clone, Copy)]
+enum Payload<'d> {
+    Borrowed(&'d [u8]),
+    Owned(&'d Bytes),
+}
+
+impl Payload<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Payload::Borrowed(bytes) => bytes,
+            Payload::Owned(bytes) => bytes,
+        }
     }
 }
