@@ -120,8 +120,10 @@ struct Incoming {
     /// Payload bytes of the current frame already validated or inflated.
     processed: usize,
     utf8: MessageValidator,
-    /// The message's progress when its payload goes out in pieces.
-    pieces: pieces::Pieces,
+    /// The message's progress when its payload goes out in pieces; boxed,
+    /// and made on first use, so that the whole-frame path's state stays
+    /// small.
+    pieces: Option<alloc::boxed::Box<pieces::Pieces>>,
 }
 
 /// The message being sent.

@@ -16,6 +16,7 @@
 //! its limit, a message that ends inside a character) is reported after
 //! every byte before it that could be handed out has been.
 
+use alloc::boxed::Box;
 use bytes::{Bytes, BytesMut};
 
 use super::{DataKind, Engine};
@@ -78,7 +79,11 @@ impl Engine {
             _ => kept_or(self.incoming.message, DataKind::Binary),
         };
         self.incoming.message = Some(kind);
-        let pieces = &mut self.incoming.pieces;
+        let pieces = self
+            .incoming
+            .pieces
+            .get_or_insert_with(Box::default)
+            .as_mut();
         pieces.in_frame = true;
         pieces.frame_fin = header.fin;
         pieces.frame_len = header.payload_len;
@@ -94,7 +99,12 @@ impl Engine {
     /// more bytes are needed. `None` otherwise, for the frame path.
     pub(super) fn next_piece(&mut self) -> Option<Result<Option<Event>, Error>> {
         let max = self.config.piece_limit()?;
-        if !self.incoming.pieces.in_frame {
+        if !self
+            .incoming
+            .pieces
+            .as_ref()
+            .is_some_and(|pieces| pieces.in_frame)
+        {
             return None;
         }
         // Without the `deflate` feature no message is compressed.
@@ -115,7 +125,11 @@ impl Engine {
             .decoder
             .payload_missing(recv.len())
             .is_some_and(|(_, missing)| missing == 0);
-        let pieces = &mut self.incoming.pieces;
+        let pieces = self
+            .incoming
+            .pieces
+            .get_or_insert_with(Box::default)
+            .as_mut();
         if kind == DataKind::Text && pieces.failure.is_none() {
             let fresh = self
                 .decoder
@@ -208,7 +222,11 @@ impl Engine {
                 .decoder
                 .payload_missing(recv.len())
                 .is_none_or(|(_, missing)| missing == 0);
-            let pieces = &mut self.incoming.pieces;
+            let pieces = self
+                .incoming
+                .pieces
+                .get_or_insert_with(Box::default)
+                .as_mut();
             let input_done = arrived
                 && buffered == 0
                 && !pieces.more_output
@@ -273,7 +291,11 @@ impl Engine {
                 .inflate_piece(input, allowance, limit, max, validator);
             let produced = self.codec.inflated_bytes().len().saturating_sub(before);
             self.incoming.size = self.incoming.size.saturating_add(produced as u64);
-            let pieces = &mut self.incoming.pieces;
+            let pieces = self
+                .incoming
+                .pieces
+                .get_or_insert_with(Box::default)
+                .as_mut();
             match kept_or(step, Err(ProtocolError::InvalidCompressedData)) {
                 Ok((consumed, more)) => {
                     if from_buffer {
@@ -336,7 +358,11 @@ impl Engine {
         let mut payload = frame.payload;
         payload.truncate(valid);
         self.incoming.message = Some(DataKind::Text);
-        let pieces = &mut self.incoming.pieces;
+        let pieces = self
+            .incoming
+            .pieces
+            .get_or_insert_with(Box::default)
+            .as_mut();
         pieces.in_frame = true;
         pieces.frame_fin = true;
         pieces.failure = Some(error.clone().into());
@@ -347,7 +373,11 @@ impl Engine {
     /// Hands out `payload` as the next piece of the message, and closes
     /// the frame and the message where it ends them.
     fn emit_piece(&mut self, kind: DataKind, payload: Bytes, ends_frame: bool) -> Event {
-        let pieces = &mut self.incoming.pieces;
+        let pieces = self
+            .incoming
+            .pieces
+            .get_or_insert_with(Box::default)
+            .as_mut();
         pieces.handed = pieces.handed.saturating_add(payload.len() as u64);
         let message_end = ends_frame && pieces.frame_fin;
         let piece = Piece {
@@ -371,7 +401,8 @@ impl Engine {
             }
             self.incoming.message = None;
             self.incoming.size = 0;
-            self.incoming.pieces = Pieces::default();
+            // Kept for the next message: one allocation per connection.
+            *pieces = Pieces::default();
         }
         Event::Piece(piece)
     }

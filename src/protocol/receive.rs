@@ -50,14 +50,20 @@ impl Engine {
             if !self.phase.reads_frames() {
                 return None;
             }
-            if let Some(piece) = self.next_piece() {
+            // Checked here, so that the whole-frame path pays one branch.
+            if self.config.piece_size.is_some()
+                && let Some(piece) = self.next_piece()
+            {
                 match piece {
                     Ok(event) => return event,
                     Err(error) => return self.failed(masks, error),
                 }
             }
             let result = match self.take_whole_frame() {
-                Some(Ok(frame)) => return Some(self.whole_frame_event(frame)),
+                Some(Ok(frame)) if self.config.piece_size.is_none() => {
+                    return Some(Event::Frame(frame));
+                }
+                Some(Ok(frame)) => return Some(self.whole_frame_piece(frame)),
                 Some(Err((frame, error))) => match self.failed_whole_frame_in_pieces(frame, &error)
                 {
                     Some(piece) => return Some(piece),
@@ -161,12 +167,10 @@ impl Engine {
         self.poll_event(masks).map(EventRef::Event)
     }
 
-    /// The event for a whole frame the fast path took: the frame, or in
-    /// pieces its one piece.
-    fn whole_frame_event(&self, frame: Frame) -> Event {
-        if self.config.piece_size.is_none() {
-            return Event::Frame(frame);
-        }
+    /// A whole frame the fast path took, when payload goes out in pieces:
+    /// its one piece.
+    #[cold]
+    fn whole_frame_piece(&self, frame: Frame) -> Event {
         let kind = if frame.opcode == Opcode::Text {
             DataKind::Text
         } else {

@@ -79,8 +79,10 @@ impl RecvBuffer {
 
     /// Lends the first `len` bytes from the front, until the next call that
     /// touches the buffer drops them (`settle`). `range` lies within them.
+    /// Call it right after `bytes` (which settled what was lent before).
+    #[inline]
     pub(crate) fn lend_front(&mut self, len: usize, range: core::ops::Range<usize>) -> &[u8] {
-        self.settle();
+        debug_assert!(self.borrowed == 0 && self.lent == Lent::Nothing);
         debug_assert!(range.end <= len && len <= self.bytes.len());
         self.borrowed = len;
         self.bytes.get(range).kept()
