@@ -230,33 +230,19 @@ pub async fn serve(
     whole: bool,
     sink: Option<LogSink>,
 ) {
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                if let Some(sink) = &sink {
-                    sink(&format!("accept failed: {error}"));
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+    common::accept_forever(listener, sink, move |stream, log| {
         let config = Arc::clone(&config);
-        let sink = sink.clone();
-        tokio::spawn(async move {
-            let log = |line: &str| {
-                if let Some(sink) = &sink {
-                    sink(&format!("{peer} {line}"));
-                }
-            };
+        async move {
+            let log = |line: &str| log.line(line);
             let accepted = wsmachine_tokio::accept_with_config(stream, config.config.clone()).await;
             match accepted {
                 Ok(ws) if whole => common::echo(ws, &log).await,
                 Ok(ws) => stream_echo(ws, &log).await,
                 Err(error) => log(&format!("handshake failed: {error}")),
             }
-        });
-    }
+        }
+    })
+    .await;
 }
 
 /// Echoes every message piece by piece as it arrives, until the

@@ -15,7 +15,6 @@ mod common;
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use wsmachine::extensions::permessage_deflate::DeflateConfig;
@@ -106,30 +105,11 @@ async fn main() -> ExitCode {
 
 /// Accepts connections forever, each in its own task.
 pub async fn serve(listener: TcpListener, config: Arc<ServerConfig>, sink: Option<LogSink>) {
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                // Out of descriptors, usually: wait for some to come back
-                // rather than spin.
-                if let Some(sink) = &sink {
-                    sink(&format!("accept failed: {error}"));
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+    common::accept_forever(listener, sink, move |stream, log| {
         let config = Arc::clone(&config);
-        let sink = sink.clone();
-        tokio::spawn(async move {
-            let log = |line: &str| {
-                if let Some(sink) = &sink {
-                    sink(&format!("{peer} {line}"));
-                }
-            };
-            serve_connection(stream, &config, &log).await;
-        });
-    }
+        async move { serve_connection(stream, &config, &|line| log.line(line)).await }
+    })
+    .await;
 }
 
 /// Runs one connection to its end: the handshake, then the echo.

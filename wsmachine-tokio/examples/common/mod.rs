@@ -1,5 +1,6 @@
-//! What the server examples share: the echo behind every endpoint, and the
-//! page that `axum_echo` and `hyper_upgrade` serve at `/`.
+//! What the server examples share: the echo behind every endpoint, the
+//! accept loop of the TCP servers, and the page that `axum_echo` and
+//! `hyper_upgrade` serve at `/`.
 //!
 //! Not an example of its own: cargo builds only `examples/*.rs` and
 //! `examples/*/main.rs` as examples. The transport loop is the driver's;
@@ -15,6 +16,53 @@ use wsmachine_tokio::{Message, WebSocket};
 
 /// Where log lines go: stderr in the examples, a vector in the tests.
 pub type LogSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// One connection's log: each line after its peer's address, to the sink
+/// if there is one.
+#[derive(Clone)]
+pub struct PeerLog {
+    peer: std::net::SocketAddr,
+    sink: Option<LogSink>,
+}
+
+impl PeerLog {
+    /// Logs `line`.
+    pub fn line(&self, line: &str) {
+        if let Some(sink) = &self.sink {
+            sink(&format!("{} {line}", self.peer));
+        }
+    }
+}
+
+/// Accepts connections forever, each served by `serve` in its own task.
+pub async fn accept_forever<F, Fut>(
+    listener: tokio::net::TcpListener,
+    sink: Option<LogSink>,
+    serve: F,
+) where
+    F: Fn(tokio::net::TcpStream, PeerLog) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of descriptors, usually: wait for some to come back
+                // rather than spin.
+                if let Some(sink) = &sink {
+                    sink(&format!("accept failed: {error}"));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let log = PeerLog {
+            peer,
+            sink: sink.clone(),
+        };
+        tokio::spawn(serve(stream, log));
+    }
+}
 
 /// The page at `/`: a text box that sends to `/ws` and shows the echoes.
 /// Each event adds one line to `#log` (`open`, `echo: TEXT`, `closed:
