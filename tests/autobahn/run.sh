@@ -42,6 +42,8 @@
 # (wsmachine-tokio-via-nginx, ...) and not compared with docs/conformance.md.
 # AUTOBAHN_DRIVER=axum (the axum extractor's axum_echo, its /ws endpoint) is
 # a server role too. tests/reverse_proxy/run.sh runs these.
+# AUTOBAHN_DRIVER=stream runs the server role against stream_echo (payload
+# in pieces, echoed piece by piece as fragments).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 START=$SECONDS
@@ -68,13 +70,19 @@ case "${AUTOBAHN_DRIVER:-blocking}" in
     SERVER_EXAMPLE=plain_echo CLIENT_EXAMPLE=
     AGENT=wsmachine-plain SECTION=ci-plain
     ;;
+  stream)
+    # The server role only: stream_echo, which hands payload out in pieces
+    # (Config::piece_size) and echoes each piece as a fragment.
+    SERVER_EXAMPLE=stream_echo CLIENT_EXAMPLE=
+    AGENT=wsmachine-stream SECTION=
+    ;;
   axum)
     # The server role only, at the app's WebSocket route.
     SERVER_EXAMPLE=axum_echo CLIENT_EXAMPLE=
     AGENT=wsmachine-axum SECTION=
     ;;
   *)
-    echo "AUTOBAHN_DRIVER must be blocking, tokio, plain or axum" >&2
+    echo "AUTOBAHN_DRIVER must be blocking, tokio, plain, stream or axum" >&2
     exit 2
     ;;
 esac
