@@ -49,6 +49,9 @@ pub struct Options {
     /// A bound on the whole session, for tests and one-shot clients; `None`
     /// leaves it to the connection's own timers.
     pub time_limit: Option<Duration>,
+    /// How long the loop, once done, reads and drops what the peer still
+    /// sends before it closes the socket (see [`run`]).
+    pub linger: Duration,
 }
 
 impl Default for Options {
@@ -57,6 +60,7 @@ impl Default for Options {
             read_buffer: 64 * 1024,
             write_timeout: Duration::from_secs(30),
             time_limit: None,
+            linger: Duration::from_secs(2),
         }
     }
 }
@@ -205,12 +209,41 @@ pub fn run<R: Role>(
     );
     // RFC 6455 §7.1.1: the server closes the TCP connection first; a client
     // gets here after the server's EOF or the close timeout.
+    if outcome.is_ok() && !progress.peer_gone {
+        linger(stream, options.linger);
+    }
     let _ = stream.shutdown(Shutdown::Both);
     report.outcome = match outcome {
         Ok(()) => progress.outcome(conn),
         Err(error) => Outcome::Io(error),
     };
     report
+}
+
+/// Sends FIN after the last output, then reads and drops the peer's input
+/// until its end, an error or `limit`. Closing a socket that has unread
+/// input resets it, and a reset throws away output the kernel has not yet
+/// sent: after a failure (a bad frame with more bytes behind it) or a
+/// rejection, that would be the Close or the HTTP response the peer most
+/// needs, and a proxy in between passes the loss on.
+fn linger(stream: &mut TcpStream, limit: Duration) {
+    if stream.shutdown(Shutdown::Write).is_err() {
+        return;
+    }
+    let until = Instant::now() + limit;
+    let mut scratch = [0u8; 4096];
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match stream.read(&mut scratch) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
 }
 
 fn drive<R: Role>(

@@ -36,6 +36,8 @@ const LOOP_LIMIT: Duration = Duration::from_secs(15);
 fn loop_options() -> Options {
     Options {
         time_limit: Some(LOOP_LIMIT),
+        // The raw peers mostly keep their side open: do not wait long for it.
+        linger: Duration::from_millis(500),
         ..Options::default()
     }
 }
@@ -96,6 +98,21 @@ struct RawFrame {
 }
 
 fn read_frame(stream: &mut TcpStream) -> RawFrame {
+    read_frame_from(stream)
+}
+
+/// A reader that takes at most 16 KiB at a time, pausing before each read.
+struct SlowReader<'a>(&'a mut TcpStream);
+
+impl Read for SlowReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        thread::sleep(Duration::from_millis(2));
+        let len = buf.len().min(16 * 1024);
+        self.0.read(&mut buf[..len])
+    }
+}
+
+fn read_frame_from(stream: &mut impl Read) -> RawFrame {
     let mut header = [0u8; 2];
     stream.read_exact(&mut header).unwrap();
     let masked = header[1] & 0x80 != 0;
@@ -105,7 +122,11 @@ fn read_frame(stream: &mut TcpStream) -> RawFrame {
             stream.read_exact(&mut ext).unwrap();
             usize::from(u16::from_be_bytes(ext))
         }
-        127 => panic!("no test sends frames that large"),
+        127 => {
+            let mut ext = [0u8; 8];
+            stream.read_exact(&mut ext).unwrap();
+            usize::try_from(u64::from_be_bytes(ext)).unwrap()
+        }
         len => usize::from(len),
     };
     let mut key = [0u8; 4];
@@ -356,6 +377,50 @@ fn a_protocol_violation_is_a_failure_with_its_close_code() {
         } => assert_eq!(close.code, CloseCode::PROTOCOL_ERROR),
         other => panic!("not a protocol failure: {other:?}, log {lines:?}"),
     }
+}
+
+#[test]
+fn the_echo_before_a_violation_reaches_a_slow_reader_whole() {
+    // Autobahn 4.2.5 through nginx: a message, then a bad frame, then more
+    // bytes the server never reads. Closing a socket with unread input
+    // resets it, and a reset throws away what the kernel had not yet sent;
+    // the loop shuts its side down and reads to the peer's end first, so
+    // the echo and the Close arrive whole.
+    let (mut client, server) = connected_pair();
+    let session = echo_on(server, ServerConfig::default());
+    client.write_all(upgrade_request().as_bytes()).unwrap();
+    read_head(&mut client);
+    let message: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
+    let mut bytes = frame(0x2, &message, true);
+    bytes.extend(frame(0xf, b"reserved", true));
+    let mut writer = client.try_clone().unwrap();
+    let sent = on_thread(move || {
+        writer.write_all(&bytes).unwrap();
+        // Input the server has stopped reading by now.
+        thread::sleep(Duration::from_millis(200));
+        writer.write_all(&frame(0x9, b"late", true)).unwrap();
+    });
+    // The reader is slow: when the server has written its last byte, much
+    // of the echo still waits in its kernel buffers.
+    socket2::SockRef::from(&client)
+        .set_recv_buffer_size(64 * 1024)
+        .unwrap();
+    let mut slow = SlowReader(&mut client);
+    let echo = read_frame_from(&mut slow);
+    assert_eq!((echo.opcode, echo.payload.len()), (0x2, message.len()));
+    assert!(echo.payload == message, "the echo differs");
+    let close = read_frame(&mut client);
+    assert_eq!(close.opcode, 0x8);
+    assert_eq!(close.payload[..2], 1002u16.to_be_bytes());
+    wait_for(&sent);
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    assert!(read_to_end(&mut client).is_empty());
+    let (report, lines) = wait_for(&session);
+    assert!(
+        matches!(report.outcome, Outcome::Failed { .. }),
+        "{:?} {lines:?}",
+        report.outcome
+    );
 }
 
 #[test]
