@@ -81,6 +81,14 @@ pub struct Config {
     /// Default 64 KiB: a few system calls per large message, and nothing
     /// held between reads.
     pub read_buffer: usize,
+    /// The largest allocation the receive buffer and the output buffer each
+    /// keep for reuse once empty; a larger one is let go of as soon as it
+    /// is empty, so that a connection idle after a large message holds
+    /// little. An idle connection holds at most about twice this in the
+    /// two. Default 2 KiB: a connection that exchanges messages of up to
+    /// about 1 KiB reuses both buffers and allocates nothing per message.
+    /// 0 lets go of each buffer whenever it is empty.
+    pub kept_buffer_capacity: usize,
     /// Hand out data payload in pieces of at most this many bytes, as it
     /// arrives ([`Event::Piece`](crate::Event::Piece)), instead of whole
     /// frames: a frame of any length then needs no buffer of its length,
@@ -110,6 +118,7 @@ impl Default for Config {
             keepalive: None,
             high_water_mark: 1 << 20,
             read_buffer: 64 * 1024,
+            kept_buffer_capacity: 2 * 1024,
             piece_size: None,
             #[cfg(feature = "deflate")]
             deflate: None,

@@ -7,25 +7,13 @@
 //! back (owned, or copied from the lent payload), take the output with
 //! `poll_transmit` and drop it; 1000 echoes after 100 of warm-up.
 //!
-//! The goal is no allocation at all per echo. It is not met on today's
-//! core, so `steady_state_echo_allocates_no_more_than_today` pins today's
-//! counts as a ratchet (per 1000 echoes: 16 B borrowed 291, owned
-//! 402; 1 KiB borrowed 2000, owned 2040; text and binary alike). The cause,
-//! found with the backtraces below: the core lets go of its receive buffer
-//! (`Engine::release_idle_buffers`, src/protocol/mod.rs, called after each
-//! event from src/protocol/receive.rs) and of its output buffer
-//! (`Engine::take_output`) once they are empty and more than
-//! `KEPT_BUFFER_BYTES` (192) bytes have passed through them, so that an idle
-//! connection holds under 1 KiB (`tests/alloc.rs`). Each new buffer then
-//! costs its allocation (in `FrameDecoder::extend` for the next read, in
-//! `encode_frame` / `encode_short_frame` for the next send) and, at its
-//! first split, the `bytes` crate's 40-byte shared header
-//! (`WholeFrame::split_off` for an owned event, `out.split().freeze()` in
-//! `take_output`). A 1 KiB frame passes 192 bytes at once, so both buffers
-//! are new for every echo; a 16 B one every ninth to eleventh. With
-//! `KEPT_BUFFER_BYTES` unbounded every one of these echoes allocates
-//! nothing (checked by hand): the allocations are the idle-memory policy's,
-//! not the echo path's.
+//! After the warm-up, an echo allocates nothing: the receive buffer and
+//! the output buffer are each kept for reuse once empty while their
+//! allocation is at most `Config::kept_buffer_capacity` (2 KiB by default),
+//! and the `bytes` crate's shared header is made once per kept buffer, not
+//! once per split. With the setting at 0 each buffer is let go of whenever
+//! it is empty, and the echo allocates again (the second test), which is
+//! how the first one can fail.
 //!
 //! `WSM_ALLOC_BACKTRACE=1` prints a backtrace for every allocation made
 //! while measuring (the first `WSM_ALLOC_BACKTRACE_MAX`, default 8), to find
@@ -216,10 +204,10 @@ fn echo_once(server: &mut Server, wire: &[u8], take: Take, scratch: &mut Vec<u8>
 }
 
 /// Allocations per echo after a warm-up, over `MEASURED` echoes.
-fn allocations_per_echo(opcode: Opcode, len: usize, take: Take) -> f64 {
+fn allocations_per_echo(opcode: Opcode, len: usize, take: Take, config: Config) -> f64 {
     let body = payload(opcode, len);
     let wire = masked(opcode, &body);
-    let mut server = Server::new_open(config(), NOW);
+    let mut server = Server::new_open(config, NOW);
     let mut scratch = Vec::with_capacity(len);
     for _ in 0..WARM_UP {
         let out = echo_once(&mut server, &wire, take, &mut scratch);
@@ -240,32 +228,40 @@ fn allocations_per_echo(opcode: Opcode, len: usize, take: Take) -> f64 {
     per_echo
 }
 
-/// (opcode, payload length, how the event is taken, today's allocations in
-/// `MEASURED` echoes).
-const ECHOES: [(Opcode, usize, Take, u64); 8] = [
-    (Opcode::Binary, 16, Take::Borrowed, 291),
-    (Opcode::Binary, 16, Take::Owned, 402),
-    (Opcode::Text, 16, Take::Borrowed, 291),
-    (Opcode::Text, 16, Take::Owned, 402),
-    (Opcode::Binary, 1024, Take::Borrowed, 2000),
-    (Opcode::Binary, 1024, Take::Owned, 2040),
-    (Opcode::Text, 1024, Take::Borrowed, 2000),
-    (Opcode::Text, 1024, Take::Owned, 2040),
+/// Every (opcode, payload length, how the event is taken) measured.
+const ECHOES: [(Opcode, usize, Take); 8] = [
+    (Opcode::Binary, 16, Take::Borrowed),
+    (Opcode::Binary, 16, Take::Owned),
+    (Opcode::Text, 16, Take::Borrowed),
+    (Opcode::Text, 16, Take::Owned),
+    (Opcode::Binary, 1024, Take::Borrowed),
+    (Opcode::Binary, 1024, Take::Owned),
+    (Opcode::Text, 1024, Take::Borrowed),
+    (Opcode::Text, 1024, Take::Owned),
 ];
 
 #[test]
-fn steady_state_echo_allocates_no_more_than_today() {
+fn steady_state_echo_allocates_nothing() {
     let failures: Vec<String> = ECHOES
         .iter()
-        .filter_map(|&(opcode, len, take, today)| {
-            let count = (allocations_per_echo(opcode, len, take) * MEASURED as f64).round() as u64;
-            (count > today).then(|| {
-                format!("{opcode:?} {len} B {take:?}: {count} allocations, {today} before")
-            })
+        .filter_map(|&(opcode, len, take)| {
+            let per_echo = allocations_per_echo(opcode, len, take, config());
+            (per_echo > 0.0).then(|| format!("{opcode:?} {len} B {take:?}: {per_echo:.3} each"))
         })
         .collect();
-    assert!(
-        failures.is_empty(),
-        "more allocations than today: {failures:?}"
-    );
+    assert!(failures.is_empty(), "echoes that allocate: {failures:?}");
+}
+
+#[test]
+fn without_kept_buffers_every_echo_allocates() {
+    let mut config = config();
+    config.kept_buffer_capacity = 0;
+    for (opcode, len, take) in ECHOES {
+        let per_echo = allocations_per_echo(opcode, len, take, config.clone());
+        // A new receive buffer and a new output buffer for each echo.
+        assert!(
+            per_echo >= 2.0,
+            "{opcode:?} {len} B {take:?}: {per_echo:.3} each"
+        );
+    }
 }

@@ -93,11 +93,6 @@ pub enum Fragment {
     Whole(DataKind),
 }
 
-/// How many bytes may pass through the receive or the output buffer before
-/// it is let go of when empty. A buffer grows to at most about twice what
-/// passed through it, so an idle connection keeps under 1 KiB in the two,
-/// while small messages reuse a buffer for several reads or writes.
-pub(super) const KEPT_BUFFER_BYTES: usize = 192;
 /// Below this size an owned payload is copied into the output buffer like a
 /// borrowed one: one transmit instead of three costs less than the copy.
 const OWNED_PAYLOAD_MIN: usize = 1024;
@@ -177,18 +172,19 @@ pub struct Engine {
 
 impl Engine {
     pub(crate) fn new(config: Config, is_client: bool) -> Self {
+        let kept = config.kept_buffer_capacity;
         Engine {
             config,
             is_client,
             phase: Phase::Handshake,
-            recv: RecvBuffer::default(),
+            recv: RecvBuffer::new(kept),
             eof: false,
             latest_now: Duration::ZERO,
             clock_started: false,
             decoder: FrameDecoder::new(),
             incoming: Incoming::default(),
             outgoing: Outgoing::default(),
-            out: Output::default(),
+            out: Output::new(kept),
             events: crate::event::EventQueue::new(),
             error: None,
             timers: TimerTable::default(),

@@ -14,7 +14,6 @@
 use bytes::{Buf, BytesMut};
 use core::mem::MaybeUninit;
 
-use super::KEPT_BUFFER_BYTES;
 use crate::invariant::Kept;
 
 /// Room lent to the caller's transport, by length.
@@ -36,9 +35,12 @@ pub(crate) struct RecvBuffer {
     /// Bytes at the front of `bytes` that the last borrowed event lent:
     /// dropped by the next call that touches the buffer.
     borrowed: usize,
-    /// Bytes put into the buffer since it last started empty: a bound on
+    /// The largest allocation seen since the buffer was last let go of:
     /// the memory it holds (see `release_if_idle`).
-    appended: usize,
+    held: usize,
+    /// The largest allocation kept for reuse once empty
+    /// (`Config::kept_buffer_capacity`).
+    kept: usize,
     /// Room that follows `bytes` in the same allocation. Its bytes are
     /// initialised (zeroed when the room was first made, or left by earlier
     /// reads), so lending it again costs no zeroing.
@@ -52,6 +54,22 @@ pub(crate) struct RecvBuffer {
 }
 
 impl RecvBuffer {
+    /// An empty buffer that keeps an allocation of up to `kept` bytes for
+    /// reuse once empty.
+    pub(crate) fn new(kept: usize) -> Self {
+        RecvBuffer {
+            kept,
+            ..RecvBuffer::default()
+        }
+    }
+
+    /// Notes the allocation after it may have grown: `bytes` and the room
+    /// after it (one allocation, or two whose sum bounds what is held).
+    fn note_held(&mut self) {
+        let now = self.bytes.capacity().saturating_add(self.spare.capacity());
+        self.held = self.held.max(now);
+    }
+
     /// Settles what was lent: the frame a borrowed event lent leaves the
     /// buffer, and room never committed is given back.
     #[inline]
@@ -95,8 +113,8 @@ impl RecvBuffer {
         // The room shares `bytes`' allocation; without it, `bytes` can grow
         // into that allocation in place.
         self.spare = BytesMut::new();
-        self.appended = self.appended.saturating_add(data.len());
         append(&mut self.bytes, data);
+        self.note_held();
     }
 
     /// Lends `len` bytes of room after the received bytes. Safe code may
@@ -129,6 +147,7 @@ impl RecvBuffer {
                 self.bytes = self.grown(start, end, large_frame);
             }
             self.spare = self.bytes.split_off(start);
+            self.note_held();
         }
         self.lent = Lent::Room(len);
         self.spare.get_mut(..len).kept()
@@ -148,6 +167,7 @@ impl RecvBuffer {
             // Reclaims the allocation itself when it can, as `lend_room`.
             let target = self.growth_target(start, end, large_frame);
             self.bytes.reserve(target - start);
+            self.note_held();
         }
         self.lent = Lent::Uninit(len);
         self.bytes.spare_capacity_mut().get_mut(..len).kept()
@@ -202,13 +222,10 @@ impl RecvBuffer {
             // Contiguous with `bytes`: joined without a copy.
             let received = self.spare.split_to(n);
             self.bytes.unsplit(received);
-            self.appended = self.appended.saturating_add(n);
         }
-        if self.bytes.is_empty() {
-            // Room given back whole (a read that found nothing yet): an idle
-            // connection waiting on its transport holds no read buffer.
-            self.clear();
-        }
+        // Room given back whole (a read that found nothing yet): an idle
+        // connection waiting on its transport holds no large read buffer.
+        self.release_if_idle();
     }
 
     /// Takes the first `n` bytes of the room `lend_uninit` lent as received
@@ -230,11 +247,8 @@ impl RecvBuffer {
             // settles `lent` first). The `n` bytes after `len` lie within
             // the capacity (checked above) and the caller initialised them.
             unsafe { self.bytes.set_len(self.bytes.len() + n) };
-            self.appended = self.appended.saturating_add(n);
         }
-        if self.bytes.is_empty() {
-            self.clear();
-        }
+        self.release_if_idle();
     }
 
     /// How much room to lend for the next read, given the size the caller
@@ -258,16 +272,17 @@ impl RecvBuffer {
     pub(crate) fn clear(&mut self) {
         *self = RecvBuffer {
             peak: self.peak,
+            kept: self.kept,
             ..RecvBuffer::default()
         };
     }
 
-    /// Lets go of a buffer that is empty and may be large, so that an idle
-    /// connection holds little memory. A small one is kept: a connection
-    /// that gets one small message per read then reuses it instead of
-    /// allocating for each.
+    /// Lets go of a buffer that is empty and larger than `kept`, so that an
+    /// idle connection holds little memory. A small one is kept: a
+    /// connection that gets small messages then reuses it instead of
+    /// allocating for each read.
     pub(crate) fn release_if_idle(&mut self) {
-        if self.bytes.is_empty() && self.appended > KEPT_BUFFER_BYTES {
+        if self.bytes.is_empty() && self.lent == Lent::Nothing && self.held > self.kept {
             self.clear();
         }
     }
@@ -310,3 +325,45 @@ impl RecvBuffer {
 /// Received bytes of a frame in progress from which a growing receive
 /// buffer takes the size it needed before at once.
 pub(super) const LARGE_FRAME_START: usize = 32 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use super::RecvBuffer;
+
+    /// The memory the buffer holds: `bytes` and the room after it.
+    fn holds(buffer: &RecvBuffer) -> usize {
+        buffer.bytes.capacity() + buffer.spare.capacity()
+    }
+
+    /// A buffer that lent `len` bytes of room (one exact allocation: nothing
+    /// was received before) and got `received` of them.
+    fn after_read(kept: usize, len: usize, received: &[u8]) -> RecvBuffer {
+        let mut buffer = RecvBuffer::new(kept);
+        let room = buffer.lend_room(len, false);
+        room[..received.len()].copy_from_slice(received);
+        buffer.commit_room(received.len());
+        buffer
+    }
+
+    #[test]
+    fn an_empty_buffer_is_kept_up_to_the_kept_capacity_and_no_further() {
+        // A read that found nothing gives its room back.
+        assert_eq!(holds(&after_read(100, 100, b"")), 100);
+        assert_eq!(holds(&after_read(99, 100, b"")), 0);
+        // Bytes received and consumed.
+        for (kept, held) in [(100, 100), (99, 0)] {
+            let mut buffer = after_read(kept, 100, b"hello");
+            buffer.bytes().clear();
+            buffer.release_if_idle();
+            assert_eq!(holds(&buffer), held, "kept {kept}");
+        }
+    }
+
+    #[test]
+    fn a_buffer_that_still_holds_bytes_is_never_let_go_of() {
+        let mut buffer = after_read(0, 100, b"hello");
+        buffer.release_if_idle();
+        assert_eq!(buffer.len(), 5);
+        assert_eq!(&buffer.bytes()[..], b"hello");
+    }
+}
