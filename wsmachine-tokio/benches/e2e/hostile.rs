@@ -4,8 +4,9 @@
 //!
 //! 1. Autobahn|Testsuite's 9.x cases (large and heavily fragmented
 //!    messages) from `wstest -m fuzzingclient`: the server's CPU seconds
-//!    (utime + stime from `/proc/PID/stat`) over the run, the wall time,
-//!    and the cases' grades. Every server takes messages of up to 16 MiB
+//!    (utime + stime from `/proc/PID/stat`) over the run and per group
+//!    (9.1 to 9.8, a wstest run each), the wall time, and the cases'
+//!    grades. Every server takes messages of up to 16 MiB
 //!    here (`E2E_MAX_MESSAGE`), as 9.1.6 and 9.2.6 send 16 MiB.
 //! 2. A deflate bomb: one masked binary frame whose permessage-deflate
 //!    payload inflates to 1 GiB of zeros (about 1 MiB on the wire), sent to
@@ -29,7 +30,9 @@
 //! (a comma-separated subset of `autobahn,bomb,slow,unread`),
 //! `E2E_HOSTILE_CONNECTIONS` (default 1000), `E2E_HOSTILE_HOLD` (seconds
 //! of the slow-header part, default 15), `E2E_HOSTILE_BOMB_MIB` (default
-//! 1024), `E2E_HOSTILE_AUTOBAHN_CASES` (default `9.*`). The smoke run
+//! 1024), `E2E_HOSTILE_AUTOBAHN_CASES` (space-separated case patterns,
+//! each its own wstest run with its own CPU figure; default `9.1.*` to
+//! `9.8.*`, which are all of 9.x). The smoke run
 //! (without `--bench`) skips Autobahn and runs the rest small.
 //!
 //! Prints Markdown tables and writes `target/hostile.json` (not in the
@@ -115,7 +118,7 @@ fn settings(smoke: bool) -> Result<Settings, String> {
         unread_per_connection: 8 << 20,
         unread_deadline: Duration::from_secs(10),
         autobahn_cases: env("E2E_HOSTILE_AUTOBAHN_CASES")
-            .unwrap_or_else(|| "9.*".into())
+            .unwrap_or_else(|| "9.1.* 9.2.* 9.3.* 9.4.* 9.5.* 9.6.* 9.7.* 9.8.*".into())
             .split_whitespace()
             .map(String::from)
             .collect(),
@@ -209,6 +212,14 @@ pub fn run(smoke: bool) -> Result<(), String> {
         "{}",
         crate::hostile_report::markdown(&settings.servers, &results)
     );
+    println!(
+        "{}",
+        crate::hostile_report::autobahn_groups(
+            &settings.servers,
+            &results,
+            &settings.autobahn_cases
+        )
+    );
     if !smoke {
         let (commit, dirty) = crate::meta::commit();
         let json = json!({
@@ -285,19 +296,75 @@ const GRADES: [&str; 5] = [
     "FAILED",
 ];
 
-/// wstest's fuzzing client, `cases`, against a fresh `name` that takes
-/// messages up to [`AUTOBAHN_MAX_MESSAGE`].
-fn autobahn(name: &str, wstest: &[String], cases: &[String]) -> Result<Value, String> {
+/// wstest's fuzzing client against a fresh `name` that takes messages up
+/// to [`AUTOBAHN_MAX_MESSAGE`]: a run of wstest per pattern of `groups`
+/// (`9.1.*`, ...), one after the other against the same process, so that
+/// the server's CPU seconds are known per group as well as in all.
+fn autobahn(name: &str, wstest: &[String], groups: &[String]) -> Result<Value, String> {
     let dir = workspace().join("target/autobahn/hostile").join(name);
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let limit = [("E2E_MAX_MESSAGE", AUTOBAHN_MAX_MESSAGE.to_string())];
     let server = ServerProcess::start_with(name, false, &limit)?;
+    let (mut cpu, mut wall) = (0.0, 0.0);
+    let mut per_group = serde_json::Map::new();
+    let mut grades: BTreeMap<String, u64> = BTreeMap::new();
+    let mut slowest = (String::new(), 0u64);
+    let mut count = 0;
+    for (i, group) in groups.iter().enumerate() {
+        let group_dir = dir.join(format!("{i}"));
+        let (group_cpu, group_wall, cases) = wstest_run(&group_dir, name, &server, wstest, group)?;
+        (cpu, wall) = (cpu + group_cpu, wall + group_wall);
+        per_group.insert(
+            group.clone(),
+            json!({"cases": cases.len(), "server_cpu_s": group_cpu, "wall_s": group_wall}),
+        );
+        for (case, result) in &cases {
+            let grade = |key: &str| result.get(key).and_then(Value::as_str).unwrap_or("?");
+            // A case's grade is the worse of its behaviour and its closing.
+            let rank = |g: &str| GRADES.iter().position(|x| *x == g).unwrap_or(GRADES.len());
+            let worse = if rank(grade("behaviorClose")) > rank(grade("behavior")) {
+                grade("behaviorClose")
+            } else {
+                grade("behavior")
+            };
+            *grades.entry(worse.to_string()).or_default() += 1;
+            let duration = result.get("duration").and_then(Value::as_u64).unwrap_or(0);
+            if duration > slowest.1 {
+                slowest = (case.clone(), duration);
+            }
+        }
+        count += cases.len();
+    }
+    let peak_rss = peak(&server)?;
+    Ok(json!({
+        "cases": count,
+        "grades": grades,
+        "server_cpu_s": cpu,
+        "wall_s": wall,
+        "groups": per_group,
+        "server_peak_rss_bytes": peak_rss,
+        "slowest_case": slowest.0,
+        "slowest_case_ms": slowest.1,
+        "max_message": AUTOBAHN_MAX_MESSAGE,
+    }))
+}
+
+/// One run of wstest's fuzzing client, the cases of `pattern` against
+/// `server`, in `dir`: the server's CPU seconds over it, its wall time,
+/// and the cases' results from wstest's `index.json`.
+fn wstest_run(
+    dir: &std::path::Path,
+    name: &str,
+    server: &ServerProcess,
+    wstest: &[String],
+    pattern: &str,
+) -> Result<(f64, f64, serde_json::Map<String, Value>), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let spec = json!({
         "options": {"failByDrop": false},
         "outdir": dir.join("reports"),
         "servers": [{"agent": name, "url": format!("ws://{}/", server.addr)}],
-        "cases": cases,
+        "cases": [pattern],
         "exclude-cases": [],
         "exclude-agent-cases": {},
     });
@@ -311,52 +378,23 @@ fn autobahn(name: &str, wstest: &[String], cases: &[String]) -> Result<Value, St
         .args(args)
         .args(["-m", "fuzzingclient", "-s"])
         .arg(&spec_path)
-        .current_dir(&dir)
+        .current_dir(dir)
         .stdout(log.try_clone().map_err(|e| e.to_string())?)
         .stderr(log)
         .status()
         .map_err(|e| format!("wstest: {e}"))?;
     let wall = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds(server.pid()) - cpu_before;
-    let peak_rss = peak(&server)?;
-    drop(server);
     if !status.success() {
         return Err(format!("wstest: {status} (see {})", dir.display()));
     }
     let index = std::fs::read_to_string(dir.join("reports/index.json"))
         .map_err(|e| format!("index.json: {e}"))?;
-    let index: Value = serde_json::from_str(&index).map_err(|e| format!("index.json: {e}"))?;
-    let cases = index
-        .get(name)
-        .and_then(Value::as_object)
-        .ok_or("index.json has no entry for the server")?;
-    let mut grades: BTreeMap<String, u64> = BTreeMap::new();
-    let mut slowest = (String::new(), 0u64);
-    for (case, result) in cases {
-        let grade = |key: &str| result.get(key).and_then(Value::as_str).unwrap_or("?");
-        // A case's grade is the worse of its behaviour and its closing.
-        let rank = |g: &str| GRADES.iter().position(|x| *x == g).unwrap_or(GRADES.len());
-        let worse = if rank(grade("behaviorClose")) > rank(grade("behavior")) {
-            grade("behaviorClose")
-        } else {
-            grade("behavior")
-        };
-        *grades.entry(worse.to_string()).or_default() += 1;
-        let duration = result.get("duration").and_then(Value::as_u64).unwrap_or(0);
-        if duration > slowest.1 {
-            slowest = (case.clone(), duration);
-        }
+    let mut index: Value = serde_json::from_str(&index).map_err(|e| format!("index.json: {e}"))?;
+    match index.get_mut(name).map(Value::take) {
+        Some(Value::Object(cases)) => Ok((cpu, wall, cases)),
+        _ => Err(format!("{pattern}: index.json has no entry for the server")),
     }
-    Ok(json!({
-        "cases": cases.len(),
-        "grades": grades,
-        "server_cpu_s": cpu,
-        "wall_s": wall,
-        "server_peak_rss_bytes": peak_rss,
-        "slowest_case": slowest.0,
-        "slowest_case_ms": slowest.1,
-        "max_message": AUTOBAHN_MAX_MESSAGE,
-    }))
 }
 
 /// The bomb against `server` (a deflate variant), fresh.

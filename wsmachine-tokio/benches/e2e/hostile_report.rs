@@ -159,3 +159,34 @@ pub fn markdown(
     }
     out
 }
+
+/// The server's CPU seconds per Autobahn group (a wstest run each): a row
+/// per group of `groups`, a column per server.
+pub fn autobahn_groups(
+    servers: &[(&str, Result<&str, &str>)],
+    results: &BTreeMap<&str, BTreeMap<String, Value>>,
+    groups: &[String],
+) -> String {
+    let Some(autobahn) = results.get("autobahn") else {
+        return String::new();
+    };
+    let mut out = String::from("| Autobahn cases: server CPU |");
+    for (name, _) in servers {
+        out += &format!(" {name} |");
+    }
+    out += "\n|---|";
+    out += &"---|".repeat(servers.len());
+    out += "\n";
+    for group in groups {
+        out += &format!("| {group} |");
+        for (name, _) in servers {
+            let cell = autobahn
+                .get(*name)
+                .and_then(|v| v.get("groups")?.get(group)?.get("server_cpu_s")?.as_f64())
+                .map_or_else(|| "failed".into(), |cpu| format!("{cpu:.2} s"));
+            out += &format!(" {cell} |");
+        }
+        out += "\n";
+    }
+    out
+}
