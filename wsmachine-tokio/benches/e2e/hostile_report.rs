@@ -53,7 +53,7 @@ fn answers(value: &Value) -> String {
 type Row = (&'static str, &'static str, fn(&Value) -> Option<String>);
 
 /// (part, row title, cell).
-const ROWS: [Row; 12] = [
+const ROWS: [Row; 13] = [
     ("autobahn", "Autobahn 9.x: server CPU", |v| {
         Some(format!("{:.2} s", f(v, "server_cpu_s")?))
     }),
@@ -117,6 +117,15 @@ const ROWS: [Row; 12] = [
     }),
     ("unread", "Never read: RSS growth at the end", |v| {
         Some(mib(f(v, "rss_growth_at_end_bytes")?))
+    }),
+    ("unread", "Never read: kernel TCP memory then", |v| {
+        // Pages of 4 KiB.
+        let pages = |key: &str| Some(v.get(key)?.as_f64()? * 4096.0);
+        Some(format!(
+            "{} of its {} limit",
+            mib(pages("kernel_tcp_memory_pages")?),
+            mib(pages("kernel_tcp_memory_limit_pages")?)
+        ))
     }),
     ("unread", "Never read: the clients wrote", |v| {
         let stalled = v.get("writes_stalled")?.as_bool()?;
