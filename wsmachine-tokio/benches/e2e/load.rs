@@ -94,10 +94,10 @@ pub enum Check {
 
 /// The client's key is fixed (RFC 6455's sample nonce), so every answer must
 /// carry the sample's accept value.
-const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
-const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+pub const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+pub const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 /// The masking key of every frame. Servers unmask whatever the key is.
-const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+pub const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 /// The largest handshake response read.
 const MAX_HEAD: usize = 16 * 1024;
 
@@ -688,7 +688,7 @@ pub async fn throughput(
 
 /// A process's user + system CPU time, from `/proc/PID/stat` (in the
 /// kernel's USER_HZ ticks, 100 per second on Linux).
-fn cpu_seconds(pid: u32) -> f64 {
+pub fn cpu_seconds(pid: u32) -> f64 {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return f64::NAN;
     };
@@ -707,11 +707,17 @@ fn cpu_seconds(pid: u32) -> f64 {
 
 /// A process's resident memory in bytes (`VmRSS` of `/proc/PID/status`).
 pub fn resident_bytes(pid: u32) -> Result<u64, String> {
+    status_bytes(pid, "VmRSS")
+}
+
+/// A memory figure of `/proc/PID/status` in bytes: `VmRSS`, or `VmHWM`,
+/// the resident high-water mark since the process started.
+pub fn status_bytes(pid: u32, field: &str) -> Result<u64, String> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|value| {
             value
                 .trim()
@@ -721,7 +727,7 @@ pub fn resident_bytes(pid: u32) -> Result<u64, String> {
                 .ok()
         })
         .map(|kib| kib * 1024)
-        .ok_or_else(|| "no VmRSS".to_string())
+        .ok_or_else(|| format!("no {field}"))
 }
 
 /// Resident bytes per idle connection: the server's RSS before and after

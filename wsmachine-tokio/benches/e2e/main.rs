@@ -81,7 +81,26 @@
 //! ```
 //!
 //! `null` for what failed.
+//!
+//! # Hostile peers
+//!
+//! ```text
+//! cargo bench -p wsmachine-tokio --bench e2e -- hostile
+//! ```
+//!
+//! runs `hostile.rs` instead: what hostile peers cost each library's
+//! per-message server (Autobahn's 9.x cases, a deflate bomb, 1,000
+//! slow-header connections, 1,000 connections that never read), measured
+//! in the server process (CPU seconds, peak RSS), a fresh one per part.
+//! It prints a Markdown table and writes `target/hostile.json`; its
+//! settings are in `hostile.rs`. It needs wstest, which it installs with
+//! `tests/autobahn/install.sh` (`E2E_HOSTILE_PARTS=bomb,slow,unread`
+//! leaves Autobahn out). The smoke run (`cargo test`) runs it too, small
+//! and without Autobahn.
 
+mod hostile;
+mod hostile_load;
+mod hostile_report;
 mod load;
 mod meta;
 mod minimal;
@@ -212,8 +231,19 @@ struct ServerProcess {
 impl ServerProcess {
     /// Starts `e2e server NAME` and reads the port it listens on.
     fn start(name: &str, count_allocations: bool) -> Result<Self, String> {
+        Self::start_with(name, count_allocations, &[])
+    }
+
+    /// As [`start`](Self::start), with more environment for the server
+    /// (`E2E_MAX_MESSAGE`).
+    fn start_with(
+        name: &str,
+        count_allocations: bool,
+        env: &[(&str, String)],
+    ) -> Result<Self, String> {
         let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
         let mut command = Command::new(exe);
+        command.envs(env.iter().map(|(key, value)| (key, value)));
         if let Some(core) = SERVER_CORE.get() {
             command.env("E2E_SERVER_CORE", core.to_string());
         }
@@ -360,7 +390,15 @@ fn main() -> ExitCode {
     // gets a short run that checks every server echoes, as criterion's
     // benches do in test mode.
     let smoke = !args.iter().any(|arg| arg == "--bench");
-    match bench(smoke) {
+    let result = if args.iter().any(|arg| arg == "hostile") {
+        hostile::run(smoke)
+    } else if smoke {
+        // The smoke run covers the hostile mode's peers too, small.
+        bench(true).and_then(|()| hostile::run(true))
+    } else {
+        bench(false)
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("e2e: {error}");
@@ -485,7 +523,7 @@ fn bench(smoke: bool) -> Result<(), String> {
         let meta = meta::meta(&settings, heavy.unwrap_or(settings.rounds));
         let json = results.json(meta, &settings.servers, &settings.memory_servers);
         let text = serde_json::to_string_pretty(&json).map_err(|e| format!("json: {e}"))?;
-        let path = report::json_path();
+        let path = report::json_path("e2e.json");
         std::fs::write(&path, text + "\n").map_err(|e| format!("write {}: {e}", path.display()))?;
         println!("wrote {}", path.display());
     }

@@ -30,7 +30,7 @@ fn locked_version(name: &str, prefix: &str) -> Option<String> {
     })
 }
 
-fn command(program: &str, args: &[&str]) -> Option<String> {
+pub fn command(program: &str, args: &[&str]) -> Option<String> {
     let output = std::process::Command::new(program)
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -43,7 +43,7 @@ fn command(program: &str, args: &[&str]) -> Option<String> {
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for now.
-fn utc_now() -> String {
+pub fn utc_now() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -66,7 +66,7 @@ fn utc_now() -> String {
     )
 }
 
-fn cpu() -> Value {
+pub fn cpu() -> Value {
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {
@@ -83,11 +83,8 @@ fn cpu() -> Value {
     })
 }
 
-/// The run's description.
-pub fn meta(settings: &Settings, heavy_rounds: usize) -> Value {
-    let commit = command("git", &["rev-parse", "HEAD"]);
-    let dirty = command("git", &["status", "--porcelain", "--untracked-files=no"])
-        .map(|status| !status.is_empty());
+/// The libraries' versions in the lock file, and rustc's.
+pub fn versions() -> Value {
     let mut versions = serde_json::Map::new();
     for (name, prefix) in CRATES {
         let version = if name == "rustc" {
@@ -97,6 +94,21 @@ pub fn meta(settings: &Settings, heavy_rounds: usize) -> Value {
         };
         versions.insert(name.into(), json!(version));
     }
+    Value::Object(versions)
+}
+
+/// The commit checked out, and whether tracked files differ from it.
+pub fn commit() -> (Option<String>, Option<bool>) {
+    let commit = command("git", &["rev-parse", "HEAD"]);
+    let dirty = command("git", &["status", "--porcelain", "--untracked-files=no"])
+        .map(|status| !status.is_empty());
+    (commit, dirty)
+}
+
+/// The run's description.
+pub fn meta(settings: &Settings, heavy_rounds: usize) -> Value {
+    let (commit, dirty) = commit();
+    let versions = versions();
     let pinning = match (LOAD_CORE.get(), SERVER_CORE.get()) {
         (Some(load), Some(server)) => {
             format!("load generator on core {load}, servers on core {server}")

@@ -471,17 +471,18 @@ impl Results {
     }
 }
 
-/// `target/e2e.json` in the target directory this bench was built in
-/// (`target/release/deps/e2e-HASH`), so `CARGO_TARGET_DIR` is honoured.
-pub fn json_path() -> PathBuf {
+/// `target/NAME` (`e2e.json`, `hostile.json`) in the target directory this
+/// bench was built in (`target/release/deps/e2e-HASH`), so
+/// `CARGO_TARGET_DIR` is honoured.
+pub fn json_path(name: &str) -> PathBuf {
     let from_exe = std::env::current_exe().ok().and_then(|exe| {
         let target = exe.parent()?.parent()?.parent()?;
-        Some(target.join("e2e.json"))
+        Some(target.join(name))
     });
     from_exe.unwrap_or_else(|| {
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("..")
             .join("target")
-            .join("e2e.json")
+            .join(name)
     })
 }

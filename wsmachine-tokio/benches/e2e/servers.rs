@@ -13,7 +13,10 @@
 //! They run in a child process of the bench (`e2e server NAME`), on the
 //! same runtime: tokio's current-thread scheduler, one task per connection,
 //! Nagle off, permessage-deflate off, UTF-8 validation of text on, messages
-//! up to [`MAX_MESSAGE`].
+//! up to [`max_message`] bytes ([`MAX_MESSAGE`] unless `E2E_MAX_MESSAGE`
+//! says otherwise). The hostile mode (`hostile.rs`) also starts
+//! `wsmachine-deflate` and `yawc-deflate`, the per-message servers with
+//! permessage-deflate on; they are not in [`SERVERS`].
 
 use std::io::Write;
 use std::pin::Pin;
@@ -32,6 +35,18 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// The largest message every server takes: four times the 1 MiB case.
 pub const MAX_MESSAGE: usize = 4 << 20;
+
+/// The largest message every server of this process takes, in bytes:
+/// `E2E_MAX_MESSAGE` (the hostile mode raises it for Autobahn's 16 MiB
+/// cases, the same for every library) or [`MAX_MESSAGE`]. A message of
+/// exactly this size is taken: fastwebsockets and yawc refuse a size that
+/// reaches their limit, so they are given one byte more.
+pub fn max_message() -> usize {
+    std::env::var("E2E_MAX_MESSAGE")
+        .ok()
+        .and_then(|bytes| bytes.parse().ok())
+        .unwrap_or(MAX_MESSAGE)
+}
 
 /// How a server writes its echoes; ratios are taken within a group only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,8 +134,9 @@ pub fn run(name: &str) -> Result<(), String> {
         writeln!(stdout, "{port}").map_err(|e| e.to_string())?;
         stdout.flush().map_err(|e| e.to_string())?;
         match name {
-            "wsmachine-send" => serve(listener, |s| wsmachine_serve(s, true)).await,
-            "wsmachine-feed" => serve(listener, |s| wsmachine_serve(s, false)).await,
+            "wsmachine-send" => serve(listener, |s| wsmachine_serve(s, true, false)).await,
+            "wsmachine-feed" => serve(listener, |s| wsmachine_serve(s, false, false)).await,
+            "wsmachine-deflate" => serve(listener, |s| wsmachine_serve(s, true, true)).await,
             "tokio-tungstenite-send" => {
                 serve(listener, |s| tungstenite_send(s, tungstenite_config())).await
             }
@@ -135,6 +151,12 @@ pub fn run(name: &str) -> Result<(), String> {
             "fastwebsockets-buffered" => serve(listener, |s| fastwebsockets_http(s, true)).await,
             "yawc-send" => serve(listener, |s| yawc_http(s, yawc_options(), false)).await,
             "yawc-feed" => serve(listener, |s| yawc_http(s, yawc_options(), true)).await,
+            "yawc-deflate" => {
+                // The preset its docs call "a good default for most
+                // applications".
+                let options = Arc::new((*yawc_options()).clone().with_balanced_compression());
+                serve(listener, move |s| yawc_http(s, Arc::clone(&options), false)).await
+            }
             "yawc-tuned" => {
                 // yawc's `Options::with_write_buffer_capacity` example:
                 // "Many idle connections: start both buffers at 1 KiB."
@@ -177,11 +199,12 @@ where
 /// `send()` (its `examples/plain_echo.rs`) or `feed()` (its guide's echo,
 /// `examples/common/mod.rs`, and docs/tokio.md "Replies in one write": the
 /// stream writes the queued echoes before it waits for the transport, so
-/// the echoes of one read go out in one write).
-async fn wsmachine_serve(stream: TcpStream, flush_each: bool) {
+/// the echoes of one read go out in one write). `deflate`: permessage-deflate
+/// with the core's defaults, as docs/deflate.md turns it on.
+async fn wsmachine_serve(stream: TcpStream, flush_each: bool, deflate: bool) {
     let mut config = wsmachine::handshake::server::ServerConfig::default();
-    config.config.max_message_size = MAX_MESSAGE as u64;
-    config.config.deflate = None;
+    config.config.max_message_size = max_message() as u64;
+    config.config.deflate = deflate.then(wsmachine::config::DeflateConfig::default);
     let accepted =
         wsmachine_tokio::accept_with(stream, config, |_| wsmachine_tokio::Decision::accept());
     let Ok(mut ws) = accepted.await else {
@@ -205,8 +228,8 @@ async fn wsmachine_serve(stream: TcpStream, flush_each: bool) {
 /// Limits as large as the other servers'; the rest tungstenite's defaults.
 fn tungstenite_config() -> tungstenite::protocol::WebSocketConfig {
     tungstenite::protocol::WebSocketConfig::default()
-        .max_message_size(Some(MAX_MESSAGE))
-        .max_frame_size(Some(MAX_MESSAGE))
+        .max_message_size(Some(max_message()))
+        .max_frame_size(Some(max_message()))
 }
 
 /// tokio-tungstenite as its `examples/autobahn-server.rs` (lines 19-29):
@@ -274,7 +297,8 @@ async fn fastwebsockets_echo<S>(mut ws: fastwebsockets::WebSocket<S>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    ws.set_max_message_size(MAX_MESSAGE);
+    // Its check is `len >= max`, per frame.
+    ws.set_max_message_size(max_message() + 1);
     let mut ws = fastwebsockets::FragmentCollector::new(ws);
     while let Ok(frame) = ws.read_frame().await {
         let data = match frame.opcode {
@@ -340,13 +364,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for FlushBeforeRead<S> {
     }
 }
 
-/// yawc's options: limits as large as the other servers', no compression,
-/// and UTF-8 validation of text on (`Options::with_utf8`; off by default).
+/// yawc's options: limits as large as the other servers' (its limits are
+/// exclusive, hence the byte more), no compression, and UTF-8 validation
+/// of text on (`Options::with_utf8`; off by default).
 fn yawc_options() -> Arc<yawc::Options> {
     Arc::new(
         yawc::Options::default()
-            .with_max_payload_read(MAX_MESSAGE)
-            .with_max_read_buffer(MAX_MESSAGE)
+            .with_max_payload_read(max_message() + 1)
+            .with_max_read_buffer(max_message() + 1)
             .without_compression()
             .with_utf8(),
     )
