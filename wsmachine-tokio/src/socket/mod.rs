@@ -45,8 +45,19 @@ const READ_BUDGET: usize = 32;
 /// write for all), large ones only hold their buffers longer.
 const WRITE_AT_ONCE: usize = 256 * 1024;
 
-/// The smallest room lent for a read: a few small messages' worth.
+/// The smallest room lent for a read when the core keeps no buffer
+/// (`Config::kept_buffer_capacity` 0): a few small messages' worth.
 const MIN_READ_ROOM: usize = 4096;
+
+/// The smallest room lent for a read: the buffer the core keeps for reuse,
+/// so that small messages are read into the same allocation again and
+/// again instead of a new one per read.
+fn min_read_room(config: &wsmachine::config::Config) -> usize {
+    match config.kept_buffer_capacity {
+        0 => MIN_READ_ROOM,
+        kept => kept,
+    }
+}
 
 /// How long a closed socket goes on reading what the peer still sends.
 /// Closing a TCP socket with unread bytes resets the connection, and a
@@ -95,7 +106,7 @@ pub struct WebSocket<S> {
     wakers: Arc<Wakers>,
     proxy: Waker,
     /// The room to lend for the next read: it follows what reads bring,
-    /// from `MIN_READ_ROOM` up to `Config::read_buffer`, since the core
+    /// from `min_read_room` up to `Config::read_buffer`, since the core
     /// holds the room it lends until its buffer is empty again.
     read_room: usize,
     /// The transport gave its end (EOF or a reset); the core was told.
@@ -173,6 +184,7 @@ impl<S> WebSocket<S> {
         // SAFETY: `poll_message` pushes exactly the frames `conn.poll_event`
         // returns, unmodified and in order, and nothing else.
         let assembler = unsafe { MessageAssembler::for_connection(usize::MAX) };
+        let read_room = min_read_room(&config);
         WebSocket {
             conn,
             io,
@@ -186,7 +198,7 @@ impl<S> WebSocket<S> {
             sleep: None,
             proxy: Waker::from(Arc::clone(&wakers)),
             wakers,
-            read_room: MIN_READ_ROOM,
+            read_room,
             read_done: false,
             ended_while_closing: false,
             io_error: None,
@@ -493,7 +505,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             self.read_room = if filled == room_len {
                 room_len.saturating_mul(2)
             } else {
-                filled.saturating_mul(2).max(MIN_READ_ROOM)
+                filled.saturating_mul(2).max(min_read_room(&self.config))
             };
         }
         match polled {
