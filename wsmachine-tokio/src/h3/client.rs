@@ -346,7 +346,7 @@ pub(super) fn read_error(error: ReadFrameError) -> Error {
 
 /// A response from its decoded fields: `:status` and nothing else among
 /// the pseudo-header fields, before the other fields (RFC 9114 §4.3.2).
-fn response_from_fields(fields: Vec<(Vec<u8>, Vec<u8>)>) -> Result<http::Response<()>, Error> {
+fn response_from_fields(fields: Vec<qpack::Field>) -> Result<http::Response<()>, Error> {
     let malformed = |reason| protocol_error(H3_MESSAGE_ERROR, reason);
     let mut response = http::Response::new(());
     *response.version_mut() = http::Version::HTTP_3;

@@ -19,7 +19,7 @@
 //! - request streams: a HEADERS frame each way, then DATA frames carrying
 //!   the WebSocket's bytes; FIN is the transport's end, a reset
 //!   (H3_REQUEST_CANCELLED) its failure, which ends that WebSocket with
-//!   [`Error::UnexpectedEof`](crate::Error::UnexpectedEof) (1006) and no
+//!   [`Error::UnexpectedEof`] (1006) and no
 //!   other on the connection.
 //!
 //! The handshake is the core's ([`wsmachine::handshake::h2`], which covers
@@ -64,6 +64,9 @@ use std::sync::Arc;
 
 pub use client::Client;
 pub use qpack::{DEFAULT_MAX_FIELD_SECTION_SIZE, QpackError};
+/// quinn, whose `Connection` and `Endpoint` [`Client::handshake`] and
+/// [`Server::new`] take, at the version this crate uses.
+pub use quinn;
 pub use server::Server;
 pub use stream::H3Stream;
 
@@ -100,7 +103,7 @@ pub mod codes {
     pub const QPACK_DECOMPRESSION_FAILED: u64 = 0x200;
 }
 
-/// Why HTTP/3 failed, for [`Error::Http3`](crate::Error::Http3).
+/// Why HTTP/3 failed, for [`Error::Http3`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Http3Error {
@@ -152,7 +155,7 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// (which QUIC requires) on the ring provider, ALPN `h3`.
 ///
 /// # Errors
-/// [`Error::Tls`](crate::Error) when the provider cannot offer TLS 1.3.
+/// [`Error::Tls`] when the provider cannot offer TLS 1.3.
 pub fn client_tls_config(roots: rustls::RootCertStore) -> Result<rustls::ClientConfig, Error> {
     let mut config = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])

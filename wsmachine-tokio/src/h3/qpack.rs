@@ -89,6 +89,9 @@ const STATIC_TABLE: [(&str, &str); 99] = [
     ("x-frame-options", "deny"), ("x-frame-options", "sameorigin"),
 ];
 
+/// A decoded field: its name and its value.
+pub(crate) type Field = (Vec<u8>, Vec<u8>);
+
 /// The per-field overhead of RFC 9114 §4.2.2's field section size.
 const FIELD_OVERHEAD: usize = 32;
 
@@ -219,10 +222,7 @@ pub(crate) fn encode_field_section<'a>(
 /// # Errors
 /// [`QpackError`] for a section that is malformed, refers to a dynamic
 /// table, or is larger than `limit`.
-pub(crate) fn decode_field_section(
-    input: &[u8],
-    limit: usize,
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, QpackError> {
+pub(crate) fn decode_field_section(input: &[u8], limit: usize) -> Result<Vec<Field>, QpackError> {
     let (required_insert_count, used) = decode_integer(input, 8)?;
     if required_insert_count != 0 {
         return Err(QpackError::DynamicTable);

@@ -208,8 +208,12 @@ async fn serve_request(
             return refuse(send, reader, response).await;
         }
     };
-    let (request, protocol, missing) = match request_from_fields(fields) {
-        Ok(parts) => parts,
+    let RequestHead {
+        request,
+        protocol,
+        missing,
+    } = match request_from_fields(fields) {
+        Ok(head) => head,
         Err(reason) => return refuse(send, reader, status_only(400, reason)).await,
     };
     let config = &shared.config;
@@ -258,9 +262,7 @@ async fn serve_request(
 
 /// The fields of the request's HEADERS frame, frames of unknown types
 /// before it skipped.
-async fn read_request_fields(
-    reader: &mut FrameReader,
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Http3Error> {
+async fn read_request_fields(reader: &mut FrameReader) -> Result<Vec<qpack::Field>, Http3Error> {
     let limit = DEFAULT_MAX_FIELD_SECTION_SIZE;
     let stream_error = |error| match error {
         connection::ReadFrameError::Stream(error) => Http3Error::Stream(error),
@@ -306,10 +308,7 @@ async fn read_request_fields(
 /// `:protocol` apart; and which of `:scheme` and `:path` is missing while
 /// `:authority` is not, which the URI cannot tell. Malformed field
 /// sections (RFC 9114 §4.3.1) are refused with why.
-#[allow(clippy::type_complexity)]
-fn request_from_fields(
-    fields: Vec<(Vec<u8>, Vec<u8>)>,
-) -> Result<(http::Request<()>, Option<String>, Option<&'static str>), &'static str> {
+fn request_from_fields(fields: Vec<qpack::Field>) -> Result<RequestHead, &'static str> {
     let mut pseudo: [Option<String>; 5] = Default::default();
     const NAMES: [&str; 5] = [":method", ":scheme", ":authority", ":path", ":protocol"];
     let mut headers = http::HeaderMap::new();
@@ -353,7 +352,20 @@ fn request_from_fields(
     *request.uri_mut() = uri;
     *request.version_mut() = http::Version::HTTP_3;
     *request.headers_mut() = headers;
-    Ok((request, protocol, missing))
+    Ok(RequestHead {
+        request,
+        protocol,
+        missing,
+    })
+}
+
+/// A request as the core takes it, with what its URI cannot carry.
+struct RequestHead {
+    request: http::Request<()>,
+    /// `:protocol`, which the core takes apart.
+    protocol: Option<String>,
+    /// `:scheme` or `:path`, when missing beside an `:authority`.
+    missing: Option<&'static str>,
 }
 
 fn status_only(status: u16, body: &str) -> http::Response<String> {

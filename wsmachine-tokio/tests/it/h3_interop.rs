@@ -19,10 +19,10 @@
 
 #[allow(dead_code)]
 #[path = "../../examples/h3_client.rs"]
-mod h3_client;
+pub(crate) mod h3_client;
 #[allow(dead_code)]
 #[path = "../../examples/h3_echo.rs"]
-mod h3_echo;
+pub(crate) mod h3_echo;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -52,14 +52,14 @@ fn script_dir(name: &str) -> PathBuf {
 
 /// A certificate for localhost and 127.0.0.1, as DER and as PEM files in
 /// a directory of the test's own (removed when dropped).
-struct Certificate {
-    cert: rustls::pki_types::CertificateDer<'static>,
-    key: rustls::pki_types::PrivateKeyDer<'static>,
+pub(crate) struct Certificate {
+    pub(crate) cert: rustls::pki_types::CertificateDer<'static>,
+    pub(crate) key: rustls::pki_types::PrivateKeyDer<'static>,
     dir: PathBuf,
 }
 
 impl Certificate {
-    fn new(test: &str) -> Certificate {
+    pub(crate) fn new(test: &str) -> Certificate {
         let (cert, key, pem) = h3_echo::self_signed();
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("h3_interop-{test}-{}", std::process::id()));
@@ -81,13 +81,13 @@ impl Certificate {
         self.dir.join("key.pem")
     }
 
-    fn roots(&self) -> rustls::RootCertStore {
+    pub(crate) fn roots(&self) -> rustls::RootCertStore {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(self.cert.clone()).expect("a root");
         roots
     }
 
-    async fn client_to(&self, addr: SocketAddr) -> Client {
+    pub(crate) async fn client_to(&self, addr: SocketAddr) -> Client {
         let tls = client_tls_config(self.roots()).expect("TLS config");
         Client::connect_quic(addr, "localhost", tls)
             .await
@@ -176,7 +176,7 @@ impl Drop for PythonServer {
     }
 }
 
-async fn echo_every_size(socket: &mut WebSocket<H3Stream>, seed: usize) {
+pub(crate) async fn echo_every_size(socket: &mut WebSocket<H3Stream>, seed: usize) {
     for (index, size) in SIZES.into_iter().enumerate() {
         let text = Message::text(text_of_len(size, seed + index));
         socket.send(text.clone()).await.expect("send text");
@@ -190,7 +190,7 @@ async fn echo_every_size(socket: &mut WebSocket<H3Stream>, seed: usize) {
 
 /// Sends a Close and reads to the end: the peer's Close answer, then a
 /// clean end of the stream (FIN).
-async fn close_cleanly(mut socket: WebSocket<H3Stream>) {
+pub(crate) async fn close_cleanly(mut socket: WebSocket<H3Stream>) {
     socket
         .close(CloseCode::NORMAL, "done")
         .await
@@ -231,7 +231,7 @@ async fn close_handshake(mut socket: WebSocket<H3Stream>) {
 
 /// Three WebSockets at once on one QUIC connection, one with
 /// permessage-deflate, their echoes interleaved, then a fourth after them.
-async fn several_on_one_connection(client: &Client, base: &str, clean_close: bool) {
+pub(crate) async fn several_on_one_connection(client: &Client, base: &str, clean_close: bool) {
     let settings = wsmachine_tokio::Config::default().close_timeout(Duration::from_secs(1));
     let plain = ClientConfig::new(&format!("{base}/plain"))
         .expect("url")

@@ -46,6 +46,7 @@ mod examples;
 mod flow;
 mod h2;
 mod h2_interop;
+mod h3;
 mod h3_interop;
 mod handshake;
 mod interop;
