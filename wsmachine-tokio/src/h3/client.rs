@@ -175,7 +175,7 @@ impl Client {
                 .await
                 .map_err(|error| Http3Error::Stream(error.into()))?;
             let mut reader = FrameReader::new(recv);
-            let response = read_response(&mut reader).await?;
+            let response = read_response(&mut reader, config.head_limits.max_head_len).await?;
             Ok::<_, Error>((send, reader, response))
         };
         let (mut send, mut reader, response) = tokio::time::timeout_at(deadline, exchange)
@@ -280,13 +280,15 @@ fn encode_request(request: &http::Request<()>) -> BytesMut {
 
 /// The final response's head: interim (1xx) responses are passed over,
 /// frames of unknown types skipped.
-async fn read_response(reader: &mut FrameReader) -> Result<http::Response<()>, Error> {
-    let limit = DEFAULT_MAX_FIELD_SECTION_SIZE;
+async fn read_response(
+    reader: &mut FrameReader,
+    limit: usize,
+) -> Result<http::Response<()>, Error> {
     loop {
         let (frame_type, len) = reader
             .read_frame_header()
             .await
-            .map_err(read_error)?
+            .map_err(|error| read_error(error, limit))?
             .ok_or_else(|| {
                 protocol_error(H3_MESSAGE_ERROR, "the stream ended before a response")
             })?;
@@ -295,7 +297,7 @@ async fn read_response(reader: &mut FrameReader) -> Result<http::Response<()>, E
                 let section = reader
                     .read_payload(len, limit as u64)
                     .await
-                    .map_err(read_error)?;
+                    .map_err(|error| read_error(error, limit))?;
                 let fields =
                     qpack::decode_field_section(&section, limit).map_err(Http3Error::Qpack)?;
                 let response = response_from_fields(fields)?;
@@ -315,7 +317,10 @@ async fn read_response(reader: &mut FrameReader) -> Result<http::Response<()>, E
                     "a control frame on a request stream",
                 ));
             }
-            _ => reader.skip(len).await.map_err(read_error)?,
+            _ => reader
+                .skip(len)
+                .await
+                .map_err(|error| read_error(error, limit))?,
         }
     }
 }
@@ -331,16 +336,13 @@ fn is_control(frame_type: u64) -> bool {
     )
 }
 
-pub(super) fn read_error(error: ReadFrameError) -> Error {
+fn read_error(error: ReadFrameError, limit: usize) -> Error {
     match error {
         ReadFrameError::Stream(error) => Http3Error::Stream(error).into(),
         ReadFrameError::Truncated => {
             protocol_error(H3_MESSAGE_ERROR, "the stream ended inside a frame")
         }
-        ReadFrameError::TooLarge => Http3Error::Qpack(super::QpackError::TooLarge {
-            limit: DEFAULT_MAX_FIELD_SECTION_SIZE,
-        })
-        .into(),
+        ReadFrameError::TooLarge => Http3Error::Qpack(super::QpackError::TooLarge { limit }).into(),
     }
 }
 

@@ -12,8 +12,10 @@ use bytes::{BufMut, BytesMut};
 use super::huffman::{self, HuffmanError};
 
 /// The largest decoded field section accepted by default, in the size
-/// RFC 9114 §4.2.2 defines (each field's name and value lengths plus 32).
-pub const DEFAULT_MAX_FIELD_SECTION_SIZE: usize = 16 * 1024;
+/// RFC 9114 §4.2.2 defines (each field's name and value lengths plus 32):
+/// the core's default bound on a whole HTTP/1.1 head (32 KiB). A server
+/// and a client use their config's `head_limits.max_head_len` instead.
+pub const DEFAULT_MAX_FIELD_SECTION_SIZE: usize = wsmachine::http::HeadLimits::DEFAULT.max_head_len;
 
 /// Why a field section cannot be decoded (QPACK_DECOMPRESSION_FAILED, or a
 /// section over the limit).

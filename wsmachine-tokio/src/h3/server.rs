@@ -13,12 +13,13 @@ use wsmachine::handshake::h2::{
     self as extended_connect, ExtendedConnectError, ExtendedConnectRequest,
 };
 use wsmachine::handshake::server::{Accept, ServerConfig};
+use wsmachine::http::HeadError;
 
 use super::codes::{
     H3_FRAME_UNEXPECTED, H3_MESSAGE_ERROR, H3_NO_ERROR, QPACK_DECOMPRESSION_FAILED,
 };
 use super::connection::{self, FrameReader};
-use super::qpack::{self, DEFAULT_MAX_FIELD_SECTION_SIZE, QpackError};
+use super::qpack::{self, QpackError};
 use super::{H3Stream, Http3Error, frame};
 use crate::error::Error;
 use crate::socket::WebSocket;
@@ -159,7 +160,7 @@ async fn serve_connection(connection: Connection, shared: Shared) -> Result<(), 
     // its control stream is checked.
     let _settings = connection::spawn_peer_streams(connection.clone());
     let _local_streams =
-        connection::open_local_streams(&connection, DEFAULT_MAX_FIELD_SECTION_SIZE).await?;
+        connection::open_local_streams(&connection, shared.config.head_limits.max_head_len).await?;
     while let Ok((send, recv)) = connection.accept_bi().await {
         let shared = shared.clone();
         let connection = connection.clone();
@@ -181,15 +182,17 @@ async fn serve_request(
 ) -> Result<(), Error> {
     let mut reader = FrameReader::new(recv);
     let deadline = tokio::time::Instant::now() + shared.config.config.handshake_timeout;
-    let fields = match tokio::time::timeout_at(deadline, read_request_fields(&mut reader)).await {
+    let limit = shared.config.head_limits.max_head_len;
+    let reading = read_request_fields(&mut reader, limit);
+    let fields = match tokio::time::timeout_at(deadline, reading).await {
         Ok(Ok(fields)) => fields,
-        Ok(Err(Http3Error::Qpack(QpackError::TooLarge { .. }))) => {
-            return refuse(
-                send,
-                reader,
-                status_only(431, "request header fields too large\n"),
-            )
-            .await;
+        Ok(Err(Http3Error::Qpack(QpackError::TooLarge { limit }))) => {
+            // The core's 431, as for an HTTP/1.1 head over its limit.
+            let error = HandshakeError::InvalidRequestHead(HeadError::HeadTooLarge { limit });
+            let response = extended_connect::error_response(&error)
+                .unwrap_or_else(|| status_only(431, "request header fields too large\n"));
+            refuse(send, reader, response).await?;
+            return Err(Error::Handshake(error));
         }
         Ok(Err(Http3Error::Qpack(error))) => {
             // RFC 9204 §2.2: a section that cannot be decoded is a
@@ -217,7 +220,14 @@ async fn serve_request(
         Err(reason) => return refuse(send, reader, status_only(400, reason)).await,
     };
     let config = &shared.config;
-    let valid = match extended_connect::validate_request(&request, protocol.as_deref(), config) {
+    // The core's bounds on a head (line lengths, field count), as the
+    // axum extractor applies them to HTTP/2 requests.
+    let checked = config
+        .head_limits
+        .check_request(&request)
+        .map_err(HandshakeError::InvalidRequestHead)
+        .and_then(|()| extended_connect::validate_request(&request, protocol.as_deref(), config));
+    let valid = match checked {
         Ok(valid) => valid,
         Err(error) => {
             // A URI cannot be without a scheme and with an authority, so the
@@ -262,8 +272,10 @@ async fn serve_request(
 
 /// The fields of the request's HEADERS frame, frames of unknown types
 /// before it skipped.
-async fn read_request_fields(reader: &mut FrameReader) -> Result<Vec<qpack::Field>, Http3Error> {
-    let limit = DEFAULT_MAX_FIELD_SECTION_SIZE;
+async fn read_request_fields(
+    reader: &mut FrameReader,
+    limit: usize,
+) -> Result<Vec<qpack::Field>, Http3Error> {
     let stream_error = |error| match error {
         connection::ReadFrameError::Stream(error) => Http3Error::Stream(error),
         connection::ReadFrameError::TooLarge => Http3Error::Qpack(QpackError::TooLarge { limit }),

@@ -183,3 +183,62 @@ async fn a_server_without_extended_connect_is_a_typed_error() {
     })
     .await;
 }
+
+/// The size RFC 9114 §4.2.2 gives the field section of `config`'s request:
+/// each field's name and value, plus 32.
+fn field_section_size(config: &wsmachine_tokio::ClientConfig) -> usize {
+    let request = wsmachine::handshake::h2::build_request(config).expect("a request");
+    let uri = request.uri();
+    let pseudo = [
+        (":method", "CONNECT".to_owned()),
+        (":protocol", "websocket".to_owned()),
+        (":scheme", uri.scheme_str().expect("scheme").to_owned()),
+        (
+            ":authority",
+            uri.authority().expect("authority").to_string(),
+        ),
+        (":path", uri.path_and_query().expect("path").to_string()),
+    ];
+    let pseudo: usize = pseudo.iter().map(|(n, v)| n.len() + v.len() + 32).sum();
+    let fields: usize = request
+        .headers()
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 32)
+        .sum();
+    pseudo + fields
+}
+
+/// The server decodes a request's field section up to its config's
+/// `head_limits.max_head_len` and answers one byte more with the core's 431.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_field_section_limit_holds_at_its_boundary() {
+    let certificate = Certificate::new("rust-limit");
+    bounded(async {
+        for (slack, expected) in [(0, 200), (1, 431)] {
+            let tls =
+                server_tls_config(vec![certificate.cert.clone()], certificate.key.clone_key())
+                    .expect("TLS config");
+            // The URL names no port: the size does not depend on the
+            // server's, and the server does not check the authority.
+            let url = "wss://localhost/limit";
+            let config = wsmachine_tokio::ClientConfig::new(url)
+                .expect("url")
+                .with_header("x-pad", "p".repeat(1000));
+            let size = field_section_size(&config);
+            let mut server_config = ServerConfig::default();
+            server_config.head_limits.max_head_len = size - slack;
+            let mut server = Server::bind(any_port(), tls, server_config).expect("bind");
+            let addr = server.local_addr().expect("addr");
+            let client = certificate.client_to(addr).await;
+            match (client.connect(config).await, expected) {
+                (Ok((_socket, response)), 200) => {
+                    assert_eq!(response.status(), 200);
+                    assert!(server.accept().await.is_some());
+                }
+                (Err(Error::Rejected { status, .. }), 431) => assert_eq!(status, 431),
+                (other, _) => panic!("{size} - {slack}: {:?}", other.map(|(_, r)| r)),
+            }
+        }
+    })
+    .await;
+}
