@@ -13,7 +13,7 @@ use crate::h3_interop::{
 use crate::support::{bounded, masked_frame};
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
-use wsmachine::handshake::server::ServerConfig;
+use wsmachine::handshake::server::{Accept, ServerConfig};
 use wsmachine_tokio::h3::{Client, Server, client_tls_config, server_tls_config};
 use wsmachine_tokio::{Error, Message};
 
@@ -145,19 +145,54 @@ async fn a_client_reset_ends_one_server_websocket_only() {
     .await;
 }
 
+/// A QUIC endpoint serving `certificate` with ALPN `h3`.
+fn quic_endpoint(certificate: &Certificate) -> quinn::Endpoint {
+    let tls = server_tls_config(vec![certificate.cert.clone()], certificate.key.clone_key())
+        .expect("TLS config");
+    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls).expect("QUIC TLS");
+    let config = quinn::ServerConfig::with_crypto(std::sync::Arc::new(crypto));
+    quinn::Endpoint::server(config, any_port()).expect("bind")
+}
+
+/// `Server::new`'s decision picks the subprotocol of each 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_decision_picks_the_subprotocol() {
+    let certificate = Certificate::new("rust-decide");
+    bounded(async {
+        let endpoint = quic_endpoint(&certificate);
+        let addr = endpoint.local_addr().expect("addr");
+        let mut server = Server::new(endpoint, ServerConfig::default(), |request| {
+            let wanted = request.protocols().iter().find(|p| *p == "superchat");
+            match wanted {
+                Some(protocol) => Accept::default().with_protocol(protocol.clone()),
+                None => Accept::default(),
+            }
+        });
+        let client = certificate.client_to(addr).await;
+        let config = wsmachine_tokio::ClientConfig::new("wss://localhost/chat")
+            .expect("url")
+            .with_protocol("chat")
+            .with_protocol("superchat");
+        let (mut socket, response) = client.connect(config).await.expect("open");
+        assert_eq!(response.headers()["sec-websocket-protocol"], "superchat");
+        assert_eq!(socket.protocol(), Some("superchat"));
+        let (mut accepted, request) = server.accept().await.expect("accepted");
+        assert_eq!(request.path(), "/chat");
+        assert_eq!(accepted.protocol(), Some("superchat"));
+        socket.send(Message::text("hi")).await.expect("send");
+        let message = accepted.next().await.expect("a message").expect("text");
+        assert_eq!(message, Message::text("hi"));
+    })
+    .await;
+}
+
 /// A server whose SETTINGS leave extended CONNECT off: a typed error, no
 /// request sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_without_extended_connect_is_a_typed_error() {
     let certificate = Certificate::new("rust-no-connect");
     bounded(async {
-        let mut tls =
-            server_tls_config(vec![certificate.cert.clone()], certificate.key.clone_key())
-                .expect("TLS config");
-        tls.alpn_protocols = vec![b"h3".to_vec()];
-        let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls).expect("QUIC TLS");
-        let config = quinn::ServerConfig::with_crypto(std::sync::Arc::new(crypto));
-        let endpoint = quinn::Endpoint::server(config, any_port()).expect("bind");
+        let endpoint = quic_endpoint(&certificate);
         let addr = endpoint.local_addr().expect("addr");
         tokio::spawn(async move {
             let connection = endpoint

@@ -3,14 +3,14 @@
 //!
 //! - a client on aioquic's `H3Connection` (`h3_interop/h3_client.py`, with
 //!   its own frames and a zlib permessage-deflate) against the `h3_echo`
-//!   example, bad requests included;
+//!   example, bad requests included; and aioquic's own example client
+//!   (`examples/http3_client.py` of its source distribution);
 //! - the driver's client (`wsmachine_tokio::h3::Client`) against a server on
 //!   aioquic (`h3_interop/h3_server.py`), which also resets a stream in the
 //!   middle of a message, and against hypercorn's HTTP/3 (`--quic-bind`,
 //!   on aioquic and wsproto) serving `h2_interop/asgi_echo.py`;
-//! - the driver's client and server together: the `h3_client` example, a
-//!   refusal, a client's reset seen by the server, and a server whose
-//!   SETTINGS do not enable extended CONNECT.
+//!
+//! The driver's client and server together are in `h3.rs`.
 //!
 //! Certificates are made at each test's start (rcgen) and written as PEM
 //! files for the Python side. Python, aioquic and hypercorn are installed
@@ -536,4 +536,100 @@ async fn driver_client_keeps_the_refusal_of_hypercorn() {
     })
     .await;
     drop(server);
+}
+
+/// aioquic's own example client (`examples/http3_client.py`, in its source
+/// distribution, which pip does not install), fetched for the venv's
+/// aioquic version when missing. Returns its path.
+fn aioquic_example_client(python: &Path) -> PathBuf {
+    let version = Command::new(python)
+        .args(["-c", "import aioquic; print(aioquic.__version__)"])
+        .output()
+        .expect("ask aioquic its version");
+    let version = String::from_utf8(version.stdout).expect("a version");
+    let version = version.trim();
+    let interop = system::target_dir().join("interop");
+    let script = interop.join(format!("aioquic-{version}/examples/http3_client.py"));
+    if script.is_file() {
+        return script;
+    }
+    let download = interop.join(format!("aioquic-sdist-{}", std::process::id()));
+    let status = Command::new(python)
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(["--no-binary", ":all:", "--no-deps", "--dest"])
+        .arg(&download)
+        .arg(format!("aioquic=={version}"))
+        .status()
+        .expect("run pip download");
+    assert!(status.success(), "pip could not download aioquic's sources");
+    let status = Command::new("tar")
+        .arg("-xzf")
+        .arg(download.join(format!("aioquic-{version}.tar.gz")))
+        .arg("-C")
+        .arg(&interop)
+        .arg(format!("aioquic-{version}/examples/http3_client.py"))
+        .status()
+        .expect("run tar");
+    assert!(
+        status.success(),
+        "tar could not unpack aioquic's example client"
+    );
+    let _ = std::fs::remove_dir_all(download);
+    script
+}
+
+/// aioquic's example client opens a `wss://` URL over HTTP/3 (with wsproto,
+/// offering the subprotocols chat and superchat) and exchanges two
+/// messages with `h3_echo`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aioquics_example_client_against_h3_echo() {
+    let (python, client) = tokio::task::spawn_blocking(|| {
+        let python = python();
+        let client = aioquic_example_client(&python);
+        (python, client)
+    })
+    .await
+    .expect("venv");
+    let certificate = Certificate::new("aioquic-example");
+    bounded(async {
+        let server = h3_echo::bind(
+            "127.0.0.1:0".parse().expect("addr"),
+            certificate.cert.clone(),
+            certificate.key.clone_key(),
+        )
+        .expect("bind");
+        let port = server.local_addr().expect("addr").port();
+        tokio::spawn(h3_echo::serve(server));
+        let output = tokio::process::Command::new(python)
+            .arg(&client)
+            .arg("--ca-certs")
+            .arg(certificate.cert_file())
+            .arg(format!("wss://localhost:{port}/ws"))
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("run http3_client.py");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        println!("{stdout}{stderr}");
+        assert!(output.status.success(), "http3_client.py failed");
+        for i in 0..2 {
+            assert!(
+                stdout.contains(&format!("< Hello {i}, WebSocket!")),
+                "{stdout}"
+            );
+        }
+        // It ended its connection itself, with H3_NO_ERROR.
+        assert!(
+            stderr.contains("Connection close sent (code 0x100"),
+            "{stderr}"
+        );
+    })
+    .await;
 }
