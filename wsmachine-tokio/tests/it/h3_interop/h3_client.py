@@ -4,13 +4,14 @@ over HTTP/3, with frames of its own (wsframes.py).
 Usage: h3_client.py HOST PORT CA_PEM
 
 Over one QUIC connection: checks that the server's SETTINGS enable
-extended CONNECT; opens a WebSocket with permessage-deflate and one
-without, at once, and echoes text and binary messages of 0, 125, 126,
-65536 bytes and 1 MiB on both, interleaved; closes both cleanly (Close 1000
-echoed, then FIN both ways); then sends bad extended CONNECTs and prints
-the status each gets, and opens one more WebSocket after them. Prints
-`ok ...` per check and `h3 client: N passed, 0 failed` at the end; exits 1
-at the first failure.
+extended CONNECT; opens three WebSockets at once, one with
+permessage-deflate, and echoes text and binary messages of 0, 125, 126,
+65536 bytes and 1 MiB on all three, interleaved, with frames and a stream of
+reserved types (grease) mixed in; closes them cleanly (Close 1000 echoed,
+then FIN both ways); then sends bad extended CONNECTs and prints the status
+each gets, and opens one more WebSocket after them. Prints `ok ...` per
+check and `h3 client: N passed, 0 failed` at the end; exits 1 at the first
+failure.
 """
 
 import asyncio
@@ -21,7 +22,8 @@ import sys
 
 from aioquic.asyncio.client import connect
 from aioquic.asyncio.protocol import QuicConnectionProtocol
-from aioquic.h3.connection import H3_ALPN, H3Connection, Setting
+from aioquic.buffer import encode_uint_var
+from aioquic.h3.connection import H3_ALPN, H3Connection, Setting, encode_frame
 from aioquic.h3.events import DataReceived, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import ConnectionTerminated, StreamReset
@@ -51,6 +53,9 @@ class Stream:
         self.messages = Messages(expect_masked=False)
         self.ended = False
         self.reset = None
+        # Whether a frame of a reserved type (grease, RFC 9114 §7.2.8) goes
+        # before the request and before each message.
+        self.grease = False
 
 
 class Client(QuicConnectionProtocol):
@@ -96,10 +101,13 @@ class Client(QuicConnectionProtocol):
     def settings(self):
         return self.h3.received_settings
 
-    def open(self, headers):
+    def open(self, headers, grease=False):
         stream_id = self._quic.get_next_available_stream_id()
         stream = Stream(stream_id)
+        stream.grease = grease
         self.streams[stream_id] = stream
+        if grease:
+            self.send_grease_frame(stream)
         self.h3.send_headers(stream_id, [(n.encode(), v.encode()) for n, v in headers])
         self.transmit()
         return stream
@@ -114,7 +122,18 @@ class Client(QuicConnectionProtocol):
         headers.extend(extra)
         return headers
 
+    def send_grease_frame(self, stream):
+        self._quic.send_stream_data(stream.id, encode_frame(0x21 + 0x1F * 3, b"ignore me"))
+
+    def open_grease_stream(self):
+        """A unidirectional stream of a reserved type, which the peer must ignore."""
+        stream_id = self._quic.get_next_available_stream_id(is_unidirectional=True)
+        self._quic.send_stream_data(stream_id, encode_uint_var(0x21 + 0x1F * 5) + b"ignore this stream")
+        self.transmit()
+
     def send_message(self, stream, opcode, payload, compress=False):
+        if stream.grease:
+            self.send_grease_frame(stream)
         if compress:
             data = frame(opcode, stream.messages.deflate.compress(payload), rsv1=True)
         else:
@@ -190,10 +209,12 @@ async def main(host, port, ca):
         await client.until(lambda: client.settings() is not None)
         enabled = client.settings().get(Setting.ENABLE_CONNECT_PROTOCOL)
         check(enabled == 1, "SETTINGS_ENABLE_CONNECT_PROTOCOL = 1", repr(client.settings()))
+        client.open_grease_stream()
 
         offer = ("sec-websocket-extensions", "permessage-deflate; client_max_window_bits")
         deflate = client.open(client.request("/deflate", extra=[offer]))
-        plain = client.open(client.request("/plain"))
+        # Its request and each of its messages follow a grease frame.
+        plain = client.open(client.request("/plain"), grease=True)
         third = client.open(client.request("/third"))
         await client.until(lambda: all(s.status is not None for s in (deflate, plain, third)))
         check(deflate.status == 200, "deflate: 200", repr(deflate.status))

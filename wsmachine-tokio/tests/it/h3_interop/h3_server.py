@@ -8,10 +8,11 @@ Listens on 127.0.0.1 on a UDP port of the system's choosing and prints
 extended CONNECT with `:protocol websocket` gets a 200 (with
 `permessage-deflate` when offered, both context takeovers) and echoes
 every message as the same type, answers pings, answers a Close with the
-same code and then ends the stream (FIN). On a path of /reset, the first
-message is answered with half of its echo's frame and then a reset of the
-stream (H3_REQUEST_CANCELLED), the QUIC connection left as it is. Other
-requests get 501 (another :protocol) or 400.
+same code and then ends the stream (FIN). A frame of a reserved type
+(grease) goes before the 200 and before each echo. On a path of /reset,
+the first message is answered with half of its echo's frame and then a
+reset of the stream (H3_REQUEST_CANCELLED), the QUIC connection left as it
+is. Other requests get 501 (another :protocol) or 400.
 """
 
 import asyncio
@@ -20,7 +21,7 @@ import sys
 
 from aioquic.asyncio import serve
 from aioquic.asyncio.protocol import QuicConnectionProtocol
-from aioquic.h3.connection import H3_ALPN, H3Connection
+from aioquic.h3.connection import H3_ALPN, H3Connection, encode_frame
 from aioquic.h3.events import DataReceived, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import StreamReset
@@ -28,6 +29,8 @@ from aioquic.quic.events import StreamReset
 from wsframes import Deflate, Messages, frame
 
 H3_REQUEST_CANCELLED = 0x10C
+# A reserved frame type (RFC 9114 §7.2.8), which the client must skip.
+GREASE_FRAME = encode_frame(0x21 + 0x1F * 2, b"grease")
 
 
 class WebSocket:
@@ -69,6 +72,7 @@ class Server(QuicConnectionProtocol):
             return
         offers = headers.get(b"sec-websocket-extensions", b"").decode()
         deflate = any(o.split(";")[0].strip() == "permessage-deflate" for o in offers.split(","))
+        self._quic.send_stream_data(stream_id, GREASE_FRAME)
         response = [(b":status", b"200")]
         if deflate:
             response.append((b"sec-websocket-extensions", b"permessage-deflate"))
@@ -99,6 +103,7 @@ class Server(QuicConnectionProtocol):
                     socket.closed = True
                     print(f"reset stream {stream_id}", flush=True)
                     return
+                self._quic.send_stream_data(stream_id, GREASE_FRAME)
                 self.h3.send_data(stream_id, echo, end_stream=False)
 
 
