@@ -22,6 +22,11 @@
 //!   [`Error::UnexpectedEof`] (1006) and no
 //!   other on the connection.
 //!
+//! [`connect`](crate::connect) has no HTTP/3 option: it returns a socket over
+//! TCP (`MaybeTlsStream<TcpStream>`), and nothing advertises HTTP/3 to a
+//! `wss://` URL (no Alt-Svc lookup here), so choosing HTTP/3 is the
+//! caller's, with [`Client`].
+//!
 //! The handshake is the core's ([`wsmachine::handshake::h2`], which covers
 //! RFC 8441 and RFC 9220 alike): [`Client`] builds its request with
 //! `build_request` and checks the 200 with `check_response`; [`Server`]
