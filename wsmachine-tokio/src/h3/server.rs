@@ -325,6 +325,10 @@ fn request_from_fields(fields: Vec<qpack::Field>) -> Result<RequestHead, &'stati
     const NAMES: [&str; 5] = [":method", ":scheme", ":authority", ":path", ":protocol"];
     let mut headers = http::HeaderMap::new();
     for (name, value) in fields {
+        // RFC 9114 §4.2: a name with uppercase letters is malformed.
+        if name.iter().any(u8::is_ascii_uppercase) {
+            return Err("an uppercase field name\n");
+        }
         if name.first() == Some(&b':') {
             let index = NAMES
                 .iter()
@@ -422,4 +426,71 @@ fn encode_headers(status: http::StatusCode, headers: &http::HeaderMap) -> BytesM
     frame::encode_header(frame::HEADERS, section.len() as u64, &mut frame);
     frame.extend_from_slice(&section);
     frame
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(list: &[(&str, &str)]) -> Vec<qpack::Field> {
+        list.iter()
+            .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect()
+    }
+
+    const REQUEST: [(&str, &str); 5] = [
+        (":method", "CONNECT"),
+        (":protocol", "websocket"),
+        (":scheme", "https"),
+        (":authority", "example.com:4433"),
+        (":path", "/chat?room=1"),
+    ];
+
+    #[test]
+    fn a_request_becomes_an_http3_request_with_its_protocol_apart() {
+        let mut list = REQUEST.to_vec();
+        list.push(("sec-websocket-version", "13"));
+        let head = request_from_fields(fields(&list)).expect("valid");
+        assert_eq!(head.request.method(), http::Method::CONNECT);
+        assert_eq!(head.request.version(), http::Version::HTTP_3);
+        assert_eq!(head.request.uri(), "https://example.com:4433/chat?room=1");
+        assert_eq!(head.request.headers()["sec-websocket-version"], "13");
+        assert_eq!(head.protocol.as_deref(), Some("websocket"));
+        assert_eq!(head.missing, None);
+    }
+
+    #[test]
+    fn a_missing_scheme_or_path_beside_an_authority_is_named() {
+        let without = |name: &str| {
+            let list: Vec<_> = REQUEST
+                .iter()
+                .copied()
+                .filter(|(n, _)| *n != name)
+                .collect();
+            request_from_fields(fields(&list)).expect("parsed").missing
+        };
+        assert_eq!(without(":scheme"), Some(":scheme"));
+        assert_eq!(without(":path"), Some(":path"));
+        // Without :authority, the URI has none, and the core names it.
+        assert_eq!(without(":authority"), None);
+    }
+
+    #[test]
+    fn malformed_field_sections_are_refused() {
+        let mut misplaced = vec![("origin", "https://example.com")];
+        misplaced.extend(REQUEST);
+        assert!(request_from_fields(fields(&misplaced)).is_err());
+        let mut repeated = REQUEST.to_vec();
+        repeated.push((":path", "/again"));
+        assert!(request_from_fields(fields(&repeated)).is_err());
+        let mut unknown = REQUEST.to_vec();
+        unknown.insert(0, (":status", "200"));
+        assert!(request_from_fields(fields(&unknown)).is_err());
+        let no_method: Vec<_> = REQUEST[1..].to_vec();
+        assert!(request_from_fields(fields(&no_method)).is_err());
+        // RFC 9114 §4.2: field names are lowercase.
+        let mut uppercase = REQUEST.to_vec();
+        uppercase.push(("Origin", "x"));
+        assert!(request_from_fields(fields(&uppercase)).is_err());
+    }
 }
