@@ -3,14 +3,14 @@
 //!
 //! - a client on aioquic's `H3Connection` (`h3_interop/h3_client.py`, with
 //!   its own frames and a zlib permessage-deflate) against the `h3_echo`
-//!   example, bad requests included; and aioquic's own example client
-//!   (`examples/http3_client.py` of its source distribution);
+//!   example, bad requests included;
 //! - the driver's client (`wsmachine_tokio::h3::Client`) against a server on
 //!   aioquic (`h3_interop/h3_server.py`), which also resets a stream in the
 //!   middle of a message, and against hypercorn's HTTP/3 (`--quic-bind`,
 //!   on aioquic and wsproto) serving `h2_interop/asgi_echo.py`;
 //!
-//! The driver's client and server together are in `h3.rs`.
+//! aioquic's own example programs are in `h3_aioquic_examples.rs`, the
+//! driver's client and server together in `h3.rs`.
 //!
 //! Certificates are made at each test's start (rcgen) and written as PEM
 //! files for the Python side. Python, aioquic and hypercorn are installed
@@ -40,11 +40,11 @@ use wsmachine_tokio::{ClientConfig, CloseCode, DeflateConfig, Error, Message, We
 /// frames and QUIC flow-control windows.
 const SIZES: [usize; 6] = [0, 125, 126, 65_536, 200_000, 1 << 20];
 
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     system::interop_python("the HTTP/3 interop tests run aioquic and hypercorn")
 }
 
-fn script_dir(name: &str) -> PathBuf {
+pub(crate) fn script_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/it")
         .join(name)
@@ -73,11 +73,11 @@ impl Certificate {
         Certificate { cert, key, dir }
     }
 
-    fn cert_file(&self) -> PathBuf {
+    pub(crate) fn cert_file(&self) -> PathBuf {
         self.dir.join("cert.pem")
     }
 
-    fn key_file(&self) -> PathBuf {
+    pub(crate) fn key_file(&self) -> PathBuf {
         self.dir.join("key.pem")
     }
 
@@ -117,7 +117,7 @@ fn pem_of(label: &str, der: &[u8]) -> String {
 
 /// A Python process, killed when dropped, whose stdout and stderr lines
 /// are echoed; `port` is what the first line `port_in` finds one in says.
-struct PythonServer {
+pub(crate) struct PythonServer {
     child: Child,
     port: u16,
 }
@@ -125,41 +125,61 @@ struct PythonServer {
 impl PythonServer {
     /// Starts `args` in `dir` and waits for a line naming its port.
     fn start(dir: &Path, args: &[String], port_in: fn(&str) -> Option<u16>) -> PythonServer {
-        let mut child = Command::new(python())
-            .args(args)
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the Python server");
-        let (found, port) = std::sync::mpsc::channel();
-        let outputs: [Box<dyn std::io::Read + Send>; 2] = [
-            Box::new(child.stdout.take().expect("stdout")),
-            Box::new(child.stderr.take().expect("stderr")),
-        ];
-        for output in outputs {
-            let found = found.clone();
-            // Reads to the end, so that the process never blocks on a pipe.
-            std::thread::spawn(move || {
-                for line in BufReader::new(output).lines() {
-                    let Ok(line) = line else { break };
-                    eprintln!("python server: {line}");
-                    if let Some(port) = port_in(&line) {
-                        let _ = found.send(port);
-                    }
-                }
-            });
-        }
+        let (child, port) = spawn_logged(dir, args, Some(port_in));
         let port = port
             .recv_timeout(Duration::from_secs(30))
             .expect("the Python server did not say where it listens within 30 s");
         PythonServer { child, port }
     }
 
-    fn addr(&self) -> SocketAddr {
+    /// Starts `args` in `dir` for a server told to listen on `port`; a
+    /// QUIC client's first packets are sent again until it does.
+    pub(crate) fn start_on(dir: &Path, args: &[String], port: u16) -> PythonServer {
+        let (child, _) = spawn_logged(dir, args, None);
+        PythonServer { child, port }
+    }
+
+    pub(crate) fn addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
+}
+
+/// Runs the venv's python with `args` in `dir` (also its `PYTHONPATH`, for
+/// the modules there), echoing its output lines, and sends the port the
+/// first line `port_in` finds one in names.
+fn spawn_logged(
+    dir: &Path,
+    args: &[String],
+    port_in: Option<fn(&str) -> Option<u16>>,
+) -> (Child, std::sync::mpsc::Receiver<u16>) {
+    let mut child = Command::new(python())
+        .args(args)
+        .current_dir(dir)
+        .env("PYTHONPATH", dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the Python server");
+    let (found, port) = std::sync::mpsc::channel();
+    let outputs: [Box<dyn std::io::Read + Send>; 2] = [
+        Box::new(child.stdout.take().expect("stdout")),
+        Box::new(child.stderr.take().expect("stderr")),
+    ];
+    for output in outputs {
+        let found = found.clone();
+        // Reads to the end, so that the process never blocks on a pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(output).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("python server: {line}");
+                if let Some(port) = port_in.and_then(|port_in| port_in(&line)) {
+                    let _ = found.send(port);
+                }
+            }
+        });
+    }
+    (child, port)
 }
 
 /// The digits after `prefix` in `line`, as a port.
@@ -536,100 +556,4 @@ async fn driver_client_keeps_the_refusal_of_hypercorn() {
     })
     .await;
     drop(server);
-}
-
-/// aioquic's own example client (`examples/http3_client.py`, in its source
-/// distribution, which pip does not install), fetched for the venv's
-/// aioquic version when missing. Returns its path.
-fn aioquic_example_client(python: &Path) -> PathBuf {
-    let version = Command::new(python)
-        .args(["-c", "import aioquic; print(aioquic.__version__)"])
-        .output()
-        .expect("ask aioquic its version");
-    let version = String::from_utf8(version.stdout).expect("a version");
-    let version = version.trim();
-    let interop = system::target_dir().join("interop");
-    let script = interop.join(format!("aioquic-{version}/examples/http3_client.py"));
-    if script.is_file() {
-        return script;
-    }
-    let download = interop.join(format!("aioquic-sdist-{}", std::process::id()));
-    let status = Command::new(python)
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .args(["--no-binary", ":all:", "--no-deps", "--dest"])
-        .arg(&download)
-        .arg(format!("aioquic=={version}"))
-        .status()
-        .expect("run pip download");
-    assert!(status.success(), "pip could not download aioquic's sources");
-    let status = Command::new("tar")
-        .arg("-xzf")
-        .arg(download.join(format!("aioquic-{version}.tar.gz")))
-        .arg("-C")
-        .arg(&interop)
-        .arg(format!("aioquic-{version}/examples/http3_client.py"))
-        .status()
-        .expect("run tar");
-    assert!(
-        status.success(),
-        "tar could not unpack aioquic's example client"
-    );
-    let _ = std::fs::remove_dir_all(download);
-    script
-}
-
-/// aioquic's example client opens a `wss://` URL over HTTP/3 (with wsproto,
-/// offering the subprotocols chat and superchat) and exchanges two
-/// messages with `h3_echo`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aioquics_example_client_against_h3_echo() {
-    let (python, client) = tokio::task::spawn_blocking(|| {
-        let python = python();
-        let client = aioquic_example_client(&python);
-        (python, client)
-    })
-    .await
-    .expect("venv");
-    let certificate = Certificate::new("aioquic-example");
-    bounded(async {
-        let server = h3_echo::bind(
-            "127.0.0.1:0".parse().expect("addr"),
-            certificate.cert.clone(),
-            certificate.key.clone_key(),
-        )
-        .expect("bind");
-        let port = server.local_addr().expect("addr").port();
-        tokio::spawn(h3_echo::serve(server));
-        let output = tokio::process::Command::new(python)
-            .arg(&client)
-            .arg("--ca-certs")
-            .arg(certificate.cert_file())
-            .arg(format!("wss://localhost:{port}/ws"))
-            .kill_on_drop(true)
-            .output()
-            .await
-            .expect("run http3_client.py");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        println!("{stdout}{stderr}");
-        assert!(output.status.success(), "http3_client.py failed");
-        for i in 0..2 {
-            assert!(
-                stdout.contains(&format!("< Hello {i}, WebSocket!")),
-                "{stdout}"
-            );
-        }
-        // It ended its connection itself, with H3_NO_ERROR.
-        assert!(
-            stderr.contains("Connection close sent (code 0x100"),
-            "{stderr}"
-        );
-    })
-    .await;
 }

@@ -47,6 +47,7 @@ mod flow;
 mod h2;
 mod h2_interop;
 mod h3;
+mod h3_aioquic_examples;
 mod h3_interop;
 mod handshake;
 mod interop;
