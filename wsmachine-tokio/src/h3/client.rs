@@ -23,6 +23,10 @@ use crate::client::IntoClientConfig;
 use crate::error::{Error, Timeout};
 use crate::socket::WebSocket;
 
+/// How often [`Client::connect_quic`]'s connection sends a QUIC PING when
+/// nothing else goes out.
+const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// An HTTP/3 connection whose server allows extended CONNECT, on which
 /// [`connect`](Self::connect) opens WebSockets, each on a request stream
 /// of its own.
@@ -52,7 +56,9 @@ impl Drop for Inner {
 
 impl Client {
     /// Connects over QUIC to `addr` (from a local UDP port of the system's
-    /// choosing) and starts HTTP/3, as [`handshake`](Self::handshake).
+    /// choosing) and starts HTTP/3, as [`handshake`](Self::handshake). The
+    /// connection sends a QUIC PING after 10 s without traffic, so quiet
+    /// WebSockets outlive QUIC's idle timeout (30 s by default).
     /// `server_name` is checked against the server's certificate; `tls`
     /// gets the ALPN `h3` if it has none ([`client_tls_config`] makes one
     /// for a set of roots).
@@ -80,7 +86,12 @@ impl Client {
                 SocketAddr::V6(_) => ([0u16; 8], 0).into(),
             };
             let endpoint = Endpoint::client(local)?;
-            let config = quinn::ClientConfig::new(Arc::new(crypto));
+            let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+            // QUIC closes a connection idle for 30 s (quinn's default), and a
+            // quiet WebSocket sends nothing: QUIC pings keep it open.
+            let mut transport = quinn::TransportConfig::default();
+            transport.keep_alive_interval(Some(KEEP_ALIVE));
+            config.transport_config(Arc::new(transport));
             let deadline = Instant::now() + Config::default().handshake_timeout;
             let connecting = endpoint
                 .connect_with(config, addr, server_name)

@@ -277,3 +277,23 @@ async fn the_request_field_section_limit_holds_at_its_boundary() {
     })
     .await;
 }
+
+/// A WebSocket that sends nothing for longer than QUIC's idle timeout (30 s,
+/// quinn's default on both sides) is still open: `connect_quic`'s
+/// connection keeps itself alive with QUIC pings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_websocket_outlives_the_quic_idle_timeout() {
+    let certificate = Certificate::new("rust-idle");
+    let addr = start_h3_echo(&certificate, h3_echo::server_config()).await;
+    let client = certificate.client_to(addr).await;
+    let url = format!("wss://localhost:{}/quiet", addr.port());
+    let (mut socket, _) = client.connect(url).await.expect("open");
+    tokio::time::sleep(std::time::Duration::from_secs(35)).await;
+    bounded(async {
+        let late = Message::text("after 35 s of quiet");
+        socket.send(late.clone()).await.expect("send");
+        assert_eq!(socket.next().await.expect("echo").expect("text"), late);
+        close_cleanly(socket).await;
+    })
+    .await;
+}
