@@ -6,10 +6,10 @@
 //!
 //! Before the scripts run, what they need is installed when it is missing
 //! (`system`): python3 and node with npm from apt, python-websockets (with
-//! the HTTP/2 tests' hypercorn and h2) into `<target>/interop/venv`,
-//! node's ws into `<target>/interop/node`. The scripts build the examples
-//! of both crates with all features, which `cargo test --all-features` has
-//! already done.
+//! the HTTP/2 and HTTP/3 tests' hypercorn, h2 and aioquic) into
+//! `<target>/interop/venv`, node's ws into `<target>/interop/node`. The
+//! scripts build the examples of both crates with all features, which
+//! `cargo test --all-features` has already done.
 
 use crate::programs::run_bounded;
 use crate::system;

@@ -166,10 +166,12 @@ pub fn python_venv(dir: &Path, packages: &[&str], modules: &[&str], why: &str) -
 
 /// The Python packages of the interop tests of both crates, in one venv at
 /// `<target>/interop/venv`: python-websockets, and hypercorn and hyper-h2
-/// (`h2`) for WebSockets over HTTP/2 (RFC 8441). Their import names are
-/// the same. One list for every test, so that none finds the venv short of
-/// another's package and makes it anew while that one runs it.
-pub const INTEROP_PYTHON_PACKAGES: &[&str] = &["websockets", "hypercorn", "h2"];
+/// (`h2`) for WebSockets over HTTP/2 (RFC 8441), and aioquic for
+/// WebSockets over HTTP/3 (RFC 9220; hypercorn serves HTTP/3 with it).
+/// Their import names are the same. One list for every test, so that none
+/// finds the venv short of another's package and makes it anew while that
+/// one runs it.
+pub const INTEROP_PYTHON_PACKAGES: &[&str] = &["websockets", "hypercorn", "h2", "aioquic"];
 
 /// The python of the interop venv, with [`INTEROP_PYTHON_PACKAGES`]
 /// installed when they are missing.

@@ -112,11 +112,11 @@ pub enum Error {
     #[cfg(feature = "rustls")]
     #[error("TLS error: {0}")]
     Tls(rustls::Error),
-    /// Client over HTTP/2: the server's SETTINGS do not enable extended
-    /// CONNECT (`SETTINGS_ENABLE_CONNECT_PROTOCOL`, RFC 8441 §3), so no
-    /// WebSocket can be opened on the connection.
-    #[cfg(feature = "h2")]
-    #[error("the HTTP/2 server does not enable extended CONNECT (RFC 8441)")]
+    /// Client over HTTP/2 or HTTP/3: the server's SETTINGS do not enable
+    /// extended CONNECT (`SETTINGS_ENABLE_CONNECT_PROTOCOL`, RFC 8441 §3,
+    /// RFC 9220 §3), so no WebSocket can be opened on the connection.
+    #[cfg(any(feature = "h2", feature = "h3"))]
+    #[error("the server does not enable extended CONNECT (RFC 8441, RFC 9220)")]
     ExtendedConnectDisabled,
     /// Client over HTTP/2: the connection or the WebSocket's stream failed
     /// before the WebSocket was open (a GOAWAY, a reset stream, a peer that
@@ -124,6 +124,12 @@ pub enum Error {
     #[cfg(feature = "h2")]
     #[error("HTTP/2 error: {0}")]
     Http2(h2::Error),
+    /// Over HTTP/3: QUIC or HTTP/3 failed before the WebSocket was open (a
+    /// TLS or QUIC failure, a reset request stream, a peer that breaks
+    /// HTTP/3 or QPACK).
+    #[cfg(feature = "h3")]
+    #[error("HTTP/3 error: {0}")]
+    Http3(crate::h3::Http3Error),
     /// The transport failed. Its error is in the message, not repeated as a
     /// [`source`](std::error::Error::source).
     #[error("transport error: {0}")]
@@ -199,10 +205,12 @@ impl Error {
             Error::Entropy(_) => "entropy",
             #[cfg(feature = "rustls")]
             Error::Tls(_) => "tls",
-            #[cfg(feature = "h2")]
+            #[cfg(any(feature = "h2", feature = "h3"))]
             Error::ExtendedConnectDisabled => "extended_connect_disabled",
             #[cfg(feature = "h2")]
             Error::Http2(_) => "http2",
+            #[cfg(feature = "h3")]
+            Error::Http3(_) => "http3",
             Error::Other(_) => "other",
             Error::Send(_) => "send",
             Error::Url(_) => "url",

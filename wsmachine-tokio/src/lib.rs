@@ -56,7 +56,8 @@
 //!
 //! Features: `rustls` (wss://), `http` (the core's `http` conversions, for
 //! hyper upgrades), `axum` (an upgrade extractor), `h2` (a client of
-//! WebSockets over HTTP/2, [`h2::Client`]), `tracing` (one DEBUG event per
+//! WebSockets over HTTP/2, [`h2::Client`]), `h3` (WebSockets over HTTP/3 on
+//! quinn, [`h3::Client`] and [`h3::Server`]), `tracing` (one DEBUG event per
 //! failure).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_code)]
@@ -71,6 +72,9 @@ mod error;
 #[cfg(feature = "h2")]
 #[cfg_attr(docsrs, doc(cfg(feature = "h2")))]
 pub mod h2;
+#[cfg(feature = "h3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "h3")))]
+pub mod h3;
 mod proxy;
 pub mod proxy_env;
 mod server;
@@ -128,4 +132,6 @@ const _: () = {
     send_sync_unpin::<Error>();
     #[cfg(feature = "h2")]
     send_sync_unpin::<WebSocket<h2::H2Stream>>();
+    #[cfg(feature = "h3")]
+    send_sync_unpin::<WebSocket<h3::H3Stream>>();
 };

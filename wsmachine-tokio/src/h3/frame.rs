@@ -1,0 +1,147 @@
+//! HTTP/3 frames (RFC 9114 §7): the frame header, SETTINGS, and the
+//! stream and frame type codes this layer uses.
+
+use bytes::BytesMut;
+
+use super::varint;
+
+/// Frame types (RFC 9114 §7.2).
+pub(crate) const DATA: u64 = 0x0;
+pub(crate) const HEADERS: u64 = 0x1;
+pub(crate) const CANCEL_PUSH: u64 = 0x3;
+pub(crate) const SETTINGS: u64 = 0x4;
+pub(crate) const PUSH_PROMISE: u64 = 0x5;
+pub(crate) const GOAWAY: u64 = 0x7;
+pub(crate) const MAX_PUSH_ID: u64 = 0xd;
+
+/// Unidirectional stream types (RFC 9114 §6.2, RFC 9204 §4.2).
+pub(crate) const CONTROL_STREAM: u64 = 0x00;
+pub(crate) const QPACK_ENCODER_STREAM: u64 = 0x02;
+pub(crate) const QPACK_DECODER_STREAM: u64 = 0x03;
+
+/// Setting identifiers (RFC 9204 §5, RFC 9114 §7.2.4.1, RFC 9220 §3).
+pub(crate) const QPACK_MAX_TABLE_CAPACITY: u64 = 0x01;
+pub(crate) const MAX_FIELD_SECTION_SIZE: u64 = 0x06;
+pub(crate) const QPACK_BLOCKED_STREAMS: u64 = 0x07;
+pub(crate) const ENABLE_CONNECT_PROTOCOL: u64 = 0x08;
+
+/// Appends a frame header: its type, then its payload's length.
+pub(crate) fn encode_header(frame_type: u64, len: u64, out: &mut BytesMut) {
+    varint::encode(frame_type, out);
+    varint::encode(len, out);
+}
+
+/// A frame header at the start of `input`: the type, the payload length
+/// and the header's own length; `None` while it is incomplete.
+pub(crate) fn decode_header(input: &[u8]) -> Option<(u64, u64, usize)> {
+    let (frame_type, type_len) = varint::decode(input)?;
+    let (len, len_len) = varint::decode(input.get(type_len..)?)?;
+    Some((frame_type, len, type_len + len_len))
+}
+
+/// Whether a frame type is one HTTP/3 reserves because it was HTTP/2's
+/// (PRIORITY, PING, WINDOW_UPDATE, CONTINUATION; RFC 9114 §7.2.8): receiving
+/// one is H3_FRAME_UNEXPECTED.
+pub(crate) fn is_http2_only(frame_type: u64) -> bool {
+    matches!(frame_type, 0x2 | 0x6 | 0x8 | 0x9)
+}
+
+/// The SETTINGS frame this layer sends, header included: extended CONNECT
+/// on, no QPACK dynamic table (so no blocked streams), and the largest
+/// field section it decodes.
+pub(crate) fn encode_settings(max_field_section_size: u64, out: &mut BytesMut) {
+    let mut payload = BytesMut::new();
+    for (id, value) in [
+        (QPACK_MAX_TABLE_CAPACITY, 0),
+        (QPACK_BLOCKED_STREAMS, 0),
+        (ENABLE_CONNECT_PROTOCOL, 1),
+        (MAX_FIELD_SECTION_SIZE, max_field_section_size),
+    ] {
+        varint::encode(id, &mut payload);
+        varint::encode(value, &mut payload);
+    }
+    encode_header(SETTINGS, payload.len() as u64, out);
+    out.extend_from_slice(&payload);
+}
+
+/// What this layer reads of the peer's SETTINGS; the other settings
+/// (grease included) are ignored, as RFC 9114 §7.2.4 asks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PeerSettings {
+    /// `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1` (RFC 9220 §3).
+    pub(crate) enable_connect_protocol: bool,
+    /// `SETTINGS_MAX_FIELD_SECTION_SIZE`, when the peer set one.
+    pub(crate) max_field_section_size: Option<u64>,
+}
+
+/// Why a SETTINGS payload is refused (H3_SETTINGS_ERROR or
+/// H3_FRAME_ERROR).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SettingsError {
+    /// The payload ends inside an identifier or a value.
+    Truncated,
+    /// An identifier appears twice, or is one of HTTP/2's (RFC 9114
+    /// §7.2.4.1), or ENABLE_CONNECT_PROTOCOL is neither 0 nor 1.
+    Invalid,
+}
+
+/// Reads a SETTINGS frame's payload.
+pub(crate) fn decode_settings(mut payload: &[u8]) -> Result<PeerSettings, SettingsError> {
+    let mut settings = PeerSettings::default();
+    let mut seen = Vec::new();
+    while !payload.is_empty() {
+        let (id, id_len) = varint::decode(payload).ok_or(SettingsError::Truncated)?;
+        let rest = payload.get(id_len..).unwrap_or_default();
+        let (value, value_len) = varint::decode(rest).ok_or(SettingsError::Truncated)?;
+        payload = rest.get(value_len..).unwrap_or_default();
+        if seen.contains(&id) || matches!(id, 0x0 | 0x2..=0x5) {
+            return Err(SettingsError::Invalid);
+        }
+        seen.push(id);
+        match id {
+            ENABLE_CONNECT_PROTOCOL => {
+                settings.enable_connect_protocol = match value {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(SettingsError::Invalid),
+                };
+            }
+            MAX_FIELD_SECTION_SIZE => settings.max_field_section_size = Some(value),
+            _ => {}
+        }
+    }
+    Ok(settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_settings_read_back() {
+        let mut out = BytesMut::new();
+        encode_settings(16_384, &mut out);
+        let (frame_type, len, header_len) = decode_header(&out).expect("a header");
+        assert_eq!(frame_type, SETTINGS);
+        assert_eq!(len as usize, out.len() - header_len);
+        let settings = decode_settings(&out[header_len..]).expect("valid");
+        assert!(settings.enable_connect_protocol);
+        assert_eq!(settings.max_field_section_size, Some(16_384));
+    }
+
+    #[test]
+    fn unknown_settings_are_ignored_and_bad_ones_refused() {
+        // A grease identifier (0x1f * N + 0x21) with a value, then ENABLE_CONNECT_PROTOCOL.
+        let grease = [0x40, 0x21, 0x05, 0x08, 0x01];
+        let settings = decode_settings(&grease).expect("valid");
+        assert!(settings.enable_connect_protocol);
+        assert_eq!(decode_settings(&[0x08, 0x02]), Err(SettingsError::Invalid));
+        assert_eq!(
+            decode_settings(&[0x08, 0x01, 0x08, 0x01]),
+            Err(SettingsError::Invalid)
+        );
+        // HTTP/2's SETTINGS_ENABLE_PUSH (0x2) is not an HTTP/3 setting.
+        assert_eq!(decode_settings(&[0x02, 0x00]), Err(SettingsError::Invalid));
+        assert_eq!(decode_settings(&[0x08]), Err(SettingsError::Truncated));
+    }
+}
