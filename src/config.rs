@@ -83,11 +83,15 @@ pub struct Config {
     pub read_buffer: usize,
     /// The largest allocation the receive buffer and the output buffer each
     /// keep for reuse once empty; a larger one is let go of as soon as it
-    /// is empty, so that a connection idle after a large message holds
-    /// little. An idle connection holds at most about twice this in the
-    /// two. Default 2 KiB: a connection that exchanges messages of up to
-    /// about 1 KiB reuses both buffers and allocates nothing per message.
-    /// 0 lets go of each buffer whenever it is empty.
+    /// is empty, so that a connection after a large message holds little.
+    /// Room lent for a read and given back unused (the transport had
+    /// nothing yet) lets go of the receive buffer whatever its size: a
+    /// connection waiting on its transport holds no read buffer. Default
+    /// 4 KiB: messages of up to about 1 KiB that follow one another reuse
+    /// both buffers and allocate nothing, also through a runtime that reads
+    /// into room of twice what its last read brought (the tokio driver,
+    /// whose smallest read room is this size). 0 lets go of each buffer
+    /// whenever it is empty.
     pub kept_buffer_capacity: usize,
     /// Hand out data payload in pieces of at most this many bytes, as it
     /// arrives ([`Event::Piece`](crate::Event::Piece)), instead of whole
@@ -118,7 +122,7 @@ impl Default for Config {
             keepalive: None,
             high_water_mark: 1 << 20,
             read_buffer: 64 * 1024,
-            kept_buffer_capacity: 2 * 1024,
+            kept_buffer_capacity: 4 * 1024,
             piece_size: None,
             #[cfg(feature = "deflate")]
             deflate: None,

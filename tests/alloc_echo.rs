@@ -9,7 +9,7 @@
 //!
 //! After the warm-up, an echo allocates nothing: the receive buffer and
 //! the output buffer are each kept for reuse once empty while their
-//! allocation is at most `Config::kept_buffer_capacity` (2 KiB by default),
+//! allocation is at most `Config::kept_buffer_capacity` (4 KiB by default),
 //! and the `bytes` crate's shared header is made once per kept buffer, not
 //! once per split. With the setting at 0 each buffer is let go of whenever
 //! it is empty, and the echo allocates again (the second test), which is

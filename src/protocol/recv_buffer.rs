@@ -223,9 +223,7 @@ impl RecvBuffer {
             let received = self.spare.split_to(n);
             self.bytes.unsplit(received);
         }
-        // Room given back whole (a read that found nothing yet): an idle
-        // connection waiting on its transport holds no large read buffer.
-        self.release_if_idle();
+        self.release_after_read(n);
     }
 
     /// Takes the first `n` bytes of the room `lend_uninit` lent as received
@@ -248,7 +246,7 @@ impl RecvBuffer {
             // the capacity (checked above) and the caller initialised them.
             unsafe { self.bytes.set_len(self.bytes.len() + n) };
         }
-        self.release_if_idle();
+        self.release_after_read(n);
     }
 
     /// How much room to lend for the next read, given the size the caller
@@ -275,6 +273,18 @@ impl RecvBuffer {
             kept: self.kept,
             ..RecvBuffer::default()
         };
+    }
+
+    /// After a read that brought `n` bytes: room given back whole (a read
+    /// that found nothing yet) means the connection waits on its transport,
+    /// and an idle connection holds no read buffer, kept or not; otherwise
+    /// as `release_if_idle`.
+    fn release_after_read(&mut self, n: usize) {
+        if n == 0 && self.bytes.is_empty() {
+            self.clear();
+        } else {
+            self.release_if_idle();
+        }
     }
 
     /// Lets go of a buffer that is empty and larger than `kept`, so that an
@@ -347,9 +357,6 @@ mod tests {
 
     #[test]
     fn an_empty_buffer_is_kept_up_to_the_kept_capacity_and_no_further() {
-        // A read that found nothing gives its room back.
-        assert_eq!(holds(&after_read(100, 100, b"")), 100);
-        assert_eq!(holds(&after_read(99, 100, b"")), 0);
         // Bytes received and consumed.
         for (kept, held) in [(100, 100), (99, 0)] {
             let mut buffer = after_read(kept, 100, b"hello");
@@ -357,6 +364,12 @@ mod tests {
             buffer.release_if_idle();
             assert_eq!(holds(&buffer), held, "kept {kept}");
         }
+    }
+
+    #[test]
+    fn room_given_back_unused_is_let_go_of_however_small() {
+        // A read that found nothing: the connection waits on its transport.
+        assert_eq!(holds(&after_read(usize::MAX, 100, b"")), 0);
     }
 
     #[test]
