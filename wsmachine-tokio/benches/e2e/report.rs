@@ -17,12 +17,6 @@ use crate::servers::{self, Group};
 
 /// The hand-written echo every library is shown as a share of.
 const MINIMAL: &str = "minimal";
-/// (library, the least wsmachine's messages per second over theirs), in
-/// either group.
-const THROUGHPUT_TARGETS: [(&str, f64); 2] = [("tokio-tungstenite", 1.3), ("fastwebsockets", 1.0)];
-/// tokio-tungstenite's bytes per idle connection over wsmachine's, at least
-/// (both at their defaults).
-const MEMORY_TARGET: f64 = 4.0;
 /// The load generator's CPU use from which a case is marked as limited by
 /// it rather than by the server.
 pub const GENERATOR_BOUND: f64 = 0.8;
@@ -61,14 +55,6 @@ fn number(value: Option<f64>, decimals: i32) -> Value {
         }
         _ => Value::Null,
     }
-}
-
-/// The library of a `library-idiom` server name.
-fn library(server: &str) -> &str {
-    ["tokio-tungstenite", "fastwebsockets", "wsmachine", "yawc"]
-        .into_iter()
-        .find(|lib| server.starts_with(lib))
-        .unwrap_or(server)
 }
 
 impl Results {
@@ -147,12 +133,13 @@ impl Results {
         )
     }
 
-    fn rate(&self, case: &str, server: &str) -> Option<(f64, f64, f64)> {
+    /// Messages per second of `server` in `case`: median, min, max.
+    pub fn rate(&self, case: &str, server: &str) -> Option<(f64, f64, f64)> {
         self.field(case, server, |run| Some(run.messages_per_second))
     }
 
     /// The median, min and max of `ours / other` over the rounds both ran.
-    fn paired_ratio(&self, case: &str, ours: &str, other: &str) -> Option<(f64, f64, f64)> {
+    pub fn paired_ratio(&self, case: &str, ours: &str, other: &str) -> Option<(f64, f64, f64)> {
         let theirs = self.runs(case, other);
         spread(
             self.runs(case, ours)
@@ -163,6 +150,22 @@ impl Results {
                 })
                 .collect(),
         )
+    }
+
+    /// The median of `server`'s CPU µs per message in `case`.
+    pub fn cpu_us_per_message(&self, case: &str, server: &str) -> Option<f64> {
+        self.field(case, server, |run| Some(run.server_us_per_message))
+            .map(|(median, _, _)| median)
+    }
+
+    /// `server`'s bytes per idle connection, if measured.
+    pub fn memory_of(&self, server: &str) -> Option<f64> {
+        self.memory.get(server).copied()
+    }
+
+    /// Every server's bytes per idle connection.
+    pub fn memory_servers(&self) -> impl Iterator<Item = (&'static str, f64)> + '_ {
+        self.memory.iter().map(|(server, bytes)| (*server, *bytes))
     }
 
     fn generator_bound(&self, case: &str, server: &str) -> bool {
@@ -229,8 +232,8 @@ impl Results {
             out,
             "\n## Ratios within each group (median of per-round ratios, min–max)\n"
         );
-        let _ = writeln!(out, "| case | group | ours | against | ratio | target |");
-        let _ = writeln!(out, "|---|---|---|---|---|---|");
+        let _ = writeln!(out, "| case | group | ours | against | ratio |");
+        let _ = writeln!(out, "|---|---|---|---|---|");
         for case in &self.cases {
             for (group, subject, peers) in self.groups(servers) {
                 for peer in peers {
@@ -239,21 +242,9 @@ impl Results {
                         .map_or("–".to_string(), |(median, min, max)| {
                             format!("{median:.2}× ({min:.2}–{max:.2})")
                         });
-                    let target = THROUGHPUT_TARGETS
-                        .iter()
-                        .find(|(lib, _)| library(peer) == *lib)
-                        .map_or("–".to_string(), |(_, target)| {
-                            let met = self.paired_ratio(case.name, subject, peer).map_or(
-                                "no result",
-                                |(m, _, _)| {
-                                    if m >= *target { "met" } else { "not met" }
-                                },
-                            );
-                            format!("≥ {target:.1}×: {met}")
-                        });
                     let _ = writeln!(
                         out,
-                        "| {} | {} | {subject} | {peer} | {ratio} | {target} |",
+                        "| {} | {} | {subject} | {peer} | {ratio} |",
                         case.name,
                         group.name()
                     );
@@ -358,12 +349,18 @@ impl Results {
                     .map_or("failed".into(), |b| format!("{b:.0} B"));
                 let _ = writeln!(out, "| {server} | {bytes} |");
             }
-            let ratio = self.memory_ratio();
+        }
+        let checks = crate::targets::checks(self, &self.cases, servers);
+        if !checks.is_empty() {
             let _ = writeln!(
                 out,
-                "\ntokio-tungstenite-send over wsmachine-send, both at their defaults: {} (target ≥ {MEMORY_TARGET:.0}×)",
-                ratio.map_or("–".into(), |r| format!("{r:.2}×"))
+                "\n## Targets (within each group; see benches/e2e/targets.rs)\n"
             );
+            let _ = writeln!(out, "| case | what | measured | target | status |");
+            let _ = writeln!(out, "|---|---|---|---|---|");
+            for check in &checks {
+                let _ = writeln!(out, "{}", check.row());
+            }
         }
         if !self.failures.is_empty() {
             let _ = writeln!(out, "\n## Failures\n");
@@ -372,12 +369,6 @@ impl Results {
             }
         }
         out
-    }
-
-    fn memory_ratio(&self) -> Option<f64> {
-        let ours = *self.memory.get("wsmachine-send")?;
-        let theirs = *self.memory.get("tokio-tungstenite-send")?;
-        Some(theirs / ours).filter(|r| r.is_finite())
     }
 
     /// The JSON document (see the module docs of `main.rs`).
@@ -456,16 +447,17 @@ impl Results {
             .iter()
             .map(|s| (s.to_string(), number(self.memory.get(s).copied(), 1)))
             .collect();
-        ratios.insert(
-            "memory: tokio-tungstenite-send / wsmachine-send".into(),
-            number(self.memory_ratio(), 3),
-        );
+        let targets: Vec<Value> = crate::targets::checks(self, &self.cases, servers)
+            .iter()
+            .map(crate::targets::Check::json)
+            .collect();
         json!({
             "meta": meta,
             "throughput": throughput,
             "latency": latency,
             "ratios": ratios,
             "memory": memory,
+            "targets": targets,
             "failures": self.failures,
         })
     }
