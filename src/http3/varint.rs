@@ -1,14 +1,27 @@
 //! QUIC variable-length integers (RFC 9000 §16), which HTTP/3 uses for
 //! stream types, frame types and lengths, and settings.
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use wsmachine::http3::varint;
+//!
+//! let mut out = BytesMut::new();
+//! varint::encode(15_293, &mut out);
+//! assert_eq!(&out[..], [0x7b, 0xbd]);
+//! assert_eq!(varint::decode(&out), Some((15_293, 2)));
+//! ```
 
 use bytes::{BufMut, BytesMut};
 
 /// The largest value a variable-length integer holds, 2^62 - 1.
-pub(crate) const MAX: u64 = (1 << 62) - 1;
+pub const MAX: u64 = (1 << 62) - 1;
 
-/// Appends `value` in the shortest encoding. Values above [`MAX`] are
-/// never produced here (lengths of buffers, fixed codes).
-pub(crate) fn encode(value: u64, out: &mut BytesMut) {
+/// Appends `value` in the shortest encoding.
+///
+/// `value` is at most [`MAX`]: HTTP/3 encodes lengths of buffers and
+/// fixed codes, never more. Debug builds assert it; release builds write
+/// the low 62 bits.
+pub fn encode(value: u64, out: &mut BytesMut) {
     debug_assert!(value <= MAX, "{value} is no QUIC varint");
     if value < 1 << 6 {
         out.put_u8(value as u8);
@@ -17,13 +30,14 @@ pub(crate) fn encode(value: u64, out: &mut BytesMut) {
     } else if value < 1 << 30 {
         out.put_u32(0x8000_0000 | value as u32);
     } else {
-        out.put_u64(0xc000_0000_0000_0000 | value);
+        out.put_u64(0xc000_0000_0000_0000 | (value & MAX));
     }
 }
 
 /// The integer at the start of `input` and how many bytes it took, or
-/// `None` when `input` ends before it does.
-pub(crate) fn decode(input: &[u8]) -> Option<(u64, usize)> {
+/// `None` when `input` ends before it does. Any 1, 2, 4 or 8-byte encoding
+/// is accepted, the shortest or not (RFC 9000 §16 allows both).
+pub fn decode(input: &[u8]) -> Option<(u64, usize)> {
     let first = *input.first()?;
     // The two high bits give the length: 1, 2, 4 or 8 bytes.
     let len = 1usize << (first >> 6);

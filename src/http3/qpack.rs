@@ -1,11 +1,27 @@
 //! QPACK (RFC 9204) without a dynamic table: field sections made of
 //! static-table references and literals.
 //!
-//! This layer announces `SETTINGS_QPACK_MAX_TABLE_CAPACITY = 0`, so a peer
-//! may not insert into a table it would decode against, and never inserts
-//! into the peer's: every field section has a Required Insert Count of 0,
-//! and no encoder or decoder instructions are needed. Strings are sent as
-//! they are; Huffman-coded ones (most of what aioquic sends) are decoded.
+//! An endpoint that announces `SETTINGS_QPACK_MAX_TABLE_CAPACITY = 0` (as
+//! [`frame::encode_settings`](super::frame::encode_settings) does) forbids
+//! its peer a table to decode against, and one that never inserts into the
+//! peer's needs none either: every field section has a Required Insert
+//! Count of 0, and no encoder or decoder instructions are needed. Strings
+//! are encoded as they are; Huffman-coded ones (most of what aioquic
+//! sends) are decoded.
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use wsmachine::http3::qpack::{self, DEFAULT_MAX_FIELD_SECTION_SIZE};
+//!
+//! let fields: [(&[u8], &[u8]); 2] = [(b":method", b"CONNECT"), (b":protocol", b"websocket")];
+//! let mut section = BytesMut::new();
+//! qpack::encode_field_section(fields, &mut section);
+//! let decoded = qpack::decode_field_section(&section, DEFAULT_MAX_FIELD_SECTION_SIZE)?;
+//! assert_eq!(decoded[1], (b":protocol".to_vec(), b"websocket".to_vec()));
+//! # Ok::<(), qpack::QpackError>(())
+//! ```
+
+use alloc::vec::Vec;
 
 use bytes::{BufMut, BytesMut};
 
@@ -13,9 +29,10 @@ use super::huffman::{self, HuffmanError};
 
 /// The largest decoded field section accepted by default, in the size
 /// RFC 9114 §4.2.2 defines (each field's name and value lengths plus 32):
-/// the core's default bound on a whole HTTP/1.1 head (32 KiB). A server
-/// and a client use their config's `head_limits.max_head_len` instead.
-pub const DEFAULT_MAX_FIELD_SECTION_SIZE: usize = wsmachine::http::HeadLimits::DEFAULT.max_head_len;
+/// the default bound on a whole HTTP/1.1 head,
+/// [`HeadLimits::DEFAULT`](crate::http::HeadLimits::DEFAULT)`.max_head_len`
+/// (32 KiB), so that a head weighs the same over either.
+pub const DEFAULT_MAX_FIELD_SECTION_SIZE: usize = crate::http::HeadLimits::DEFAULT.max_head_len;
 
 /// Why a field section cannot be decoded (QPACK_DECOMPRESSION_FAILED, or a
 /// section over the limit).
@@ -92,10 +109,12 @@ const STATIC_TABLE: [(&str, &str); 99] = [
 ];
 
 /// A decoded field: its name and its value.
-pub(crate) type Field = (Vec<u8>, Vec<u8>);
+pub type Field = (Vec<u8>, Vec<u8>);
 
-/// The per-field overhead of RFC 9114 §4.2.2's field section size.
-const FIELD_OVERHEAD: usize = 32;
+/// The per-field overhead of RFC 9114 §4.2.2's field section size: a
+/// section's size is the sum over its fields of name length, value length
+/// and this.
+pub const FIELD_OVERHEAD: usize = 32;
 
 /// Appends an integer with an `prefix_bits`-bit prefix (RFC 7541 §5.1)
 /// whose first byte also carries `flags` above the prefix.
@@ -182,8 +201,9 @@ fn decode_string(
 /// Appends the field section of `fields` (names lowercase, pseudo-header
 /// fields first): its prefix, then one line per field, each an indexed
 /// static line when the table has the whole field, a literal with a static
-/// name reference when it has the name, a literal otherwise.
-pub(crate) fn encode_field_section<'a>(
+/// name reference when it has the name, a literal otherwise. Strings are
+/// not Huffman-coded.
+pub fn encode_field_section<'a>(
     fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
     out: &mut BytesMut,
 ) {
@@ -224,7 +244,7 @@ pub(crate) fn encode_field_section<'a>(
 /// # Errors
 /// [`QpackError`] for a section that is malformed, refers to a dynamic
 /// table, or is larger than `limit`.
-pub(crate) fn decode_field_section(input: &[u8], limit: usize) -> Result<Vec<Field>, QpackError> {
+pub fn decode_field_section(input: &[u8], limit: usize) -> Result<Vec<Field>, QpackError> {
     let (required_insert_count, used) = decode_integer(input, 8)?;
     if required_insert_count != 0 {
         return Err(QpackError::DynamicTable);
@@ -290,6 +310,7 @@ fn static_entry(index: u64) -> Result<(&'static str, &'static str), QpackError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::{String, ToString};
     use proptest::prelude::*;
 
     fn encode(fields: &[(&str, &str)]) -> BytesMut {

@@ -1,18 +1,31 @@
-//! Decoding of the Huffman code of HPACK (RFC 7541 §5.2, Appendix B),
-//! which QPACK uses for string literals (RFC 9204 §4.1.2). Peers such as
-//! aioquic's encoder use it for most strings; this layer only decodes it,
-//! and sends its own strings as they are.
+//! The Huffman code of HPACK (RFC 7541 §5.2, Appendix B), which QPACK uses
+//! for string literals (RFC 9204 §4.1.2). Peers such as aioquic's encoder
+//! use it for most strings, so [`decode`] is what a decoder needs;
+//! [`encode`] is its inverse ([`qpack`](super::qpack) itself sends strings
+//! as they are).
+//!
+//! ```
+//! use wsmachine::http3::huffman;
+//!
+//! let coded = huffman::encode(b"no-cache");
+//! assert_eq!(coded, [0xa8, 0xeb, 0x10, 0x64, 0x9c, 0xbf]);
+//! assert_eq!(huffman::decode(&coded, 100).as_deref(), Ok(&b"no-cache"[..]));
+//! ```
 
-use std::sync::OnceLock;
+use alloc::vec::Vec;
 
 /// Why a Huffman-coded string is refused (a QPACK decompression failure).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum HuffmanError {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HuffmanError {
     /// The string codes the EOS symbol, which RFC 7541 §5.2 forbids.
+    #[error("the Huffman-coded string contains EOS")]
     Eos,
     /// The last bits are not a prefix of EOS of at most 7 bits.
+    #[error("the Huffman-coded string's padding is not up to 7 one bits")]
     Padding,
     /// The decoded string is longer than the caller allows.
+    #[error("the Huffman-coded string decodes to more than the limit")]
     TooLong,
 }
 
@@ -90,36 +103,62 @@ const CODES: [(u32, u8); 257] = [
 const EOS: u16 = 256;
 /// A child that is a symbol rather than another node.
 const LEAF: u16 = 0x8000;
+/// The internal nodes of a complete binary tree with 257 leaves.
+const NODES: usize = 256;
 
-/// The code as a binary tree: each node's two children (by the next bit),
-/// each either another node's index or `LEAF | symbol`. The root is node 0,
-/// so 0 as a child means "no child" (a complete code has none).
-fn tree() -> &'static [[u16; 2]] {
-    static TREE: OnceLock<Vec<[u16; 2]>> = OnceLock::new();
-    TREE.get_or_init(|| {
-        let mut nodes = vec![[0u16; 2]];
-        for (symbol, &(code, len)) in CODES.iter().enumerate() {
-            let mut node = 0usize;
-            for depth in (0..len).rev() {
-                let bit = ((code >> depth) & 1) as usize;
-                if depth == 0 {
-                    nodes[node][bit] = LEAF | symbol as u16;
-                } else {
-                    if nodes[node][bit] == 0 {
-                        nodes.push([0; 2]);
-                        nodes[node][bit] = (nodes.len() - 1) as u16;
-                    }
-                    node = usize::from(nodes[node][bit]);
+/// The code as a binary tree, built at compile time: each node's two
+/// children (by the next bit), each either another node's index or
+/// `LEAF | symbol`. The root is node 0, so 0 as a child would mean "no
+/// child"; the code is complete, and `build_tree` asserts that none is left.
+static TREE: [[u16; 2]; NODES] = build_tree();
+
+const fn build_tree() -> [[u16; 2]; NODES] {
+    let mut nodes = [[0u16; 2]; NODES];
+    let mut used = 1;
+    let mut symbol = 0;
+    while symbol < CODES.len() {
+        let (code, len) = CODES[symbol];
+        let mut node = 0;
+        let mut depth = len;
+        while depth > 0 {
+            depth -= 1;
+            let bit = ((code >> depth) & 1) as usize;
+            if depth == 0 {
+                assert!(nodes[node][bit] == 0, "a code is a prefix of another");
+                nodes[node][bit] = LEAF | symbol as u16;
+            } else {
+                if nodes[node][bit] == 0 {
+                    nodes[node][bit] = used as u16;
+                    used += 1;
                 }
+                assert!(
+                    nodes[node][bit] & LEAF == 0,
+                    "a code is a prefix of another"
+                );
+                node = nodes[node][bit] as usize;
             }
         }
-        nodes
-    })
+        symbol += 1;
+    }
+    assert!(used == NODES, "the code is not complete");
+    let mut node = 0;
+    while node < NODES {
+        assert!(
+            nodes[node][0] != 0 && nodes[node][1] != 0,
+            "a missing child"
+        );
+        node += 1;
+    }
+    nodes
 }
 
 /// Decodes `input`, refusing an output longer than `max_len`.
-pub(crate) fn decode(input: &[u8], max_len: usize) -> Result<Vec<u8>, HuffmanError> {
-    let tree = tree();
+///
+/// # Errors
+/// [`HuffmanError`] for a string that codes EOS, whose padding is not up
+/// to 7 one bits, or that decodes to more than `max_len` bytes.
+pub fn decode(input: &[u8], max_len: usize) -> Result<Vec<u8>, HuffmanError> {
+    let tree = &TREE;
     // Huffman codes are at least 5 bits long, so the output is at most
     // 8/5 of the input.
     let mut out = Vec::with_capacity((input.len() * 8 / 5).min(max_len));
@@ -157,9 +196,13 @@ pub(crate) fn decode(input: &[u8], max_len: usize) -> Result<Vec<u8>, HuffmanErr
     Ok(out)
 }
 
-#[cfg(test)]
-pub(crate) fn encode(input: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
+/// The Huffman coding of `input`, padded with the high bits of EOS.
+pub fn encode(input: &[u8]) -> Vec<u8> {
+    let total_bits: usize = input
+        .iter()
+        .map(|&byte| usize::from(CODES[usize::from(byte)].1))
+        .sum();
+    let mut out = Vec::with_capacity(total_bits.div_ceil(8));
     let (mut acc, mut bits) = (0u64, 0u32);
     for &byte in input {
         let (code, len) = CODES[usize::from(byte)];
@@ -180,6 +223,7 @@ pub(crate) fn encode(input: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec;
     use proptest::prelude::*;
 
     #[test]
