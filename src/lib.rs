@@ -10,6 +10,9 @@
 //! - [`frame`] and [`close`]: the frame layer (RFC 6455 §5 and §7.4);
 //! - [`http`]: the HTTP/1.1 subset an opening handshake needs (RFC 9110,
 //!   RFC 9112), with chunked decoding in [`http::chunked`];
+//! - [`http3`]: the HTTP/3 codecs of RFC 9220 (QUIC varints, frame headers
+//!   and SETTINGS, QPACK with the static table, Huffman), beside the HTTP
+//!   layer;
 //! - [`url`]: `ws://` and `wss://` URLs (RFC 6455 §3) and RFC 3986 reference
 //!   resolution, in the HTTP layer;
 //! - [`proxy`]: HTTP CONNECT tunnels through a proxy, on the HTTP layer;
@@ -113,6 +116,7 @@ pub mod extensions;
 pub mod frame;
 pub mod handshake;
 pub mod http;
+pub mod http3;
 pub mod mask;
 pub mod message;
 pub mod proxy;

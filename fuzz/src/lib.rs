@@ -4,6 +4,7 @@ pub mod chunked;
 pub mod client_stream;
 pub mod deflate_stream;
 pub mod frame_decode;
+pub mod h3_headers;
 pub mod pair_ops;
 pub mod pieces;
 pub mod proxy_response;

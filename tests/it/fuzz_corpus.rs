@@ -57,6 +57,7 @@ corpus_tests!(
     proxy_response => "../../fuzz/src/proxy_response.rs",
     socks5_reply => "../../fuzz/src/socks5_reply.rs",
     pieces => "../../fuzz/src/pieces.rs",
+    h3_headers => "../../fuzz/src/h3_headers.rs",
 );
 
 #[cfg(feature = "deflate")]

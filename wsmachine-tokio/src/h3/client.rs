@@ -12,13 +12,14 @@ use wsmachine::handshake::HandshakeError;
 use wsmachine::handshake::client::ClientConfig;
 use wsmachine::handshake::h2 as extended_connect;
 use wsmachine::http::{BodyError, Headers};
+use wsmachine::http3::frame;
+use wsmachine::http3::qpack::{self, DEFAULT_MAX_FIELD_SECTION_SIZE};
 
 use super::codes::{
     H3_FRAME_UNEXPECTED, H3_MESSAGE_ERROR, H3_NO_ERROR, QPACK_DECOMPRESSION_FAILED,
 };
 use super::connection::{self, FrameReader, LocalStreams, ReadFrameError, SettingsReceiver};
-use super::qpack::{self, DEFAULT_MAX_FIELD_SECTION_SIZE};
-use super::{H3Stream, Http3Error, frame, protocol_error};
+use super::{H3Stream, Http3Error, protocol_error};
 use crate::client::IntoClientConfig;
 use crate::error::{Error, Timeout};
 use crate::socket::WebSocket;

@@ -5,13 +5,14 @@
 use bytes::{Buf, Bytes, BytesMut};
 use quinn::{Connection, RecvStream, SendStream, VarInt};
 use tokio::sync::watch;
+use wsmachine::http3::frame::{self, PeerSettings};
+use wsmachine::http3::varint;
 
+use super::Http3Error;
 use super::codes::{
     H3_CLOSED_CRITICAL_STREAM, H3_FRAME_ERROR, H3_FRAME_UNEXPECTED, H3_MISSING_SETTINGS,
     H3_SETTINGS_ERROR, H3_STREAM_CREATION_ERROR,
 };
-use super::frame::{self, PeerSettings};
-use super::{Http3Error, varint};
 use crate::error::Error;
 
 /// The largest control-stream frame read whole (SETTINGS, GOAWAY); larger

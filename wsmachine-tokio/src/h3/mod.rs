@@ -6,7 +6,9 @@
 //! uses). HTTP/3 is a small layer of this module's own: the published `h3`
 //! crate only carries the `:protocol` values `webtransport` and
 //! `connect-udp`, and a `websocket` extended CONNECT fails its header
-//! parsing. What this layer speaks:
+//! parsing. Its codecs are the core's, sans I/O, in [`wsmachine::http3`]
+//! (varints, frame headers and SETTINGS, QPACK, Huffman); this module runs
+//! the streams. What this layer speaks:
 //!
 //! - the control stream with SETTINGS `ENABLE_CONNECT_PROTOCOL = 1`,
 //!   `QPACK_MAX_TABLE_CAPACITY = 0`, `QPACK_BLOCKED_STREAMS = 0` and
@@ -58,22 +60,18 @@
 
 mod client;
 mod connection;
-mod frame;
-mod huffman;
-mod qpack;
 mod server;
 mod stream;
-mod varint;
 
 use std::sync::Arc;
 
 pub use client::Client;
-pub use qpack::{DEFAULT_MAX_FIELD_SECTION_SIZE, QpackError};
 /// quinn, whose `Connection` and `Endpoint` [`Client::handshake`] and
 /// [`Server::new`] take, at the version this crate uses.
 pub use quinn;
 pub use server::Server;
 pub use stream::H3Stream;
+pub use wsmachine::http3::qpack::{DEFAULT_MAX_FIELD_SECTION_SIZE, QpackError};
 
 use crate::error::Error;
 

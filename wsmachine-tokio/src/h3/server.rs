@@ -14,13 +14,14 @@ use wsmachine::handshake::h2::{
 };
 use wsmachine::handshake::server::{Accept, ServerConfig};
 use wsmachine::http::HeadError;
+use wsmachine::http3::frame;
+use wsmachine::http3::qpack::{self, QpackError};
 
 use super::codes::{
     H3_FRAME_UNEXPECTED, H3_MESSAGE_ERROR, H3_NO_ERROR, QPACK_DECOMPRESSION_FAILED,
 };
 use super::connection::{self, FrameReader};
-use super::qpack::{self, QpackError};
-use super::{H3Stream, Http3Error, frame};
+use super::{H3Stream, Http3Error};
 use crate::error::Error;
 use crate::socket::WebSocket;
 

@@ -8,10 +8,10 @@ use std::task::{Context, Poll, ready};
 use bytes::{Buf, BytesMut};
 use quinn::{RecvStream, SendStream, VarInt};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use wsmachine::http3::frame;
 
 use super::codes::{H3_FRAME_UNEXPECTED, H3_NO_ERROR, H3_REQUEST_CANCELLED};
 use super::connection::FrameReader;
-use super::frame;
 
 /// The largest DATA frame written: one frame's copy is all the memory a
 /// write holds beyond quinn's own send buffer.
