@@ -78,30 +78,6 @@ pub fn deflate_bomb(inflated: u64) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// Reads an HTTP response head; `Ok(head)` with whatever came before the
-/// end of the stream if it ended first.
-async fn read_head(stream: &mut TcpStream) -> Result<(String, Vec<u8>), String> {
-    let mut head = Vec::with_capacity(512);
-    let mut chunk = [0u8; 1024];
-    loop {
-        let n = stream
-            .read(&mut chunk)
-            .await
-            .map_err(|e| format!("read response: {e}"))?;
-        if n == 0 {
-            return Err("closed before a response".into());
-        }
-        head.extend_from_slice(chunk.get(..n).unwrap_or_default());
-        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-            let rest = head.split_off(end + 4);
-            return Ok((String::from_utf8_lossy(&head).into_owned(), rest));
-        }
-        if head.len() > 16 * 1024 {
-            return Err("response head too long".into());
-        }
-    }
-}
-
 /// Opens a connection that offers permessage-deflate; fails unless the
 /// server accepts it (a bomb the server may not inflate proves nothing).
 pub async fn open_deflate(addr: SocketAddr) -> Result<TcpStream, String> {
@@ -118,7 +94,7 @@ pub async fn open_deflate(addr: SocketAddr) -> Result<TcpStream, String> {
         .write_all(request.as_bytes())
         .await
         .map_err(|e| format!("send upgrade: {e}"))?;
-    let (head, rest) = read_head(&mut stream).await?;
+    let (head, rest) = crate::load::read_head(&mut stream).await?;
     if !head.starts_with("HTTP/1.1 101") || !head.contains(ACCEPT) {
         return Err(format!(
             "not upgraded: {}",

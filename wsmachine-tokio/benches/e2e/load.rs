@@ -105,6 +105,30 @@ const MAX_HEAD: usize = 16 * 1024;
 /// descriptors leaves connections in its backlog unanswered.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Reads an HTTP response head (up to `MAX_HEAD` bytes); returns it and
+/// whatever came after it in the same reads.
+pub async fn read_head(stream: &mut TcpStream) -> Result<(String, Vec<u8>), String> {
+    let mut head = Vec::with_capacity(512);
+    let mut chunk = [0u8; 1024];
+    loop {
+        let n = stream
+            .read(&mut chunk)
+            .await
+            .map_err(|e| format!("read response: {e}"))?;
+        if n == 0 {
+            return Err("closed before a response".into());
+        }
+        head.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            let rest = head.split_off(end + 4);
+            return Ok((String::from_utf8_lossy(&head).into_owned(), rest));
+        }
+        if head.len() > MAX_HEAD {
+            return Err("response head too long".into());
+        }
+    }
+}
+
 /// Opens a connection and does the upgrade by hand: one fixed request,
 /// a `101` with the right accept value.
 pub async fn open(addr: SocketAddr) -> Result<TcpStream, String> {
@@ -128,28 +152,10 @@ async fn upgrade(addr: SocketAddr) -> Result<TcpStream, String> {
         .map_err(|e| format!("send upgrade: {e}"))?;
     // The server sends nothing after its 101 until it gets a frame, so the
     // head is all there is to read; anything more is a broken server.
-    let mut head = Vec::with_capacity(256);
-    let mut chunk = [0u8; 1024];
-    loop {
-        let n = stream
-            .read(&mut chunk)
-            .await
-            .map_err(|e| format!("read 101: {e}"))?;
-        if n == 0 {
-            return Err("connection closed before the 101".into());
-        }
-        head.extend_from_slice(chunk.get(..n).unwrap_or_default());
-        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-            if end + 4 != head.len() {
-                return Err("bytes after the 101 before any frame was sent".into());
-            }
-            break;
-        }
-        if head.len() > MAX_HEAD {
-            return Err("handshake response too long".into());
-        }
+    let (text, rest) = read_head(&mut stream).await?;
+    if !rest.is_empty() {
+        return Err("bytes after the 101 before any frame was sent".into());
     }
-    let text = String::from_utf8_lossy(&head);
     if !text.starts_with("HTTP/1.1 101") {
         let line = text.lines().next().unwrap_or_default();
         return Err(format!("not upgraded: {line}"));
