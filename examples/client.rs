@@ -135,7 +135,7 @@ fn run(url: &str, messages: &[String], proxy: Option<ProxyConfig>) -> io::Result
             for (name, value) in rejection.headers.iter() {
                 println!("header: {name}: {}", String::from_utf8_lossy(value));
             }
-            if let Some(location) = rejection.redirect_location(client.config().url()) {
+            if let Some(location) = rejection.redirect_location(client.client_config().url()) {
                 println!("redirect: {location} (not followed)");
             }
             match rejection.body_error {

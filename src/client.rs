@@ -143,8 +143,9 @@ impl<E: Entropy> Connection<ClientRole<E>> {
         }
     }
 
-    /// The configuration the client was built with.
-    pub fn config(&self) -> &ClientConfig {
+    /// The configuration the client was built with: its URL, its request,
+    /// and the connection's settings ([`config`](Connection::config)).
+    pub fn client_config(&self) -> &ClientConfig {
         &self.role.config
     }
 }

@@ -85,8 +85,9 @@ pub struct Config {
     /// keep for reuse once empty; a larger one is let go of as soon as it
     /// is empty, so that a connection after a large message holds little.
     /// Room lent for a read and given back unused (the transport had
-    /// nothing yet) lets go of the receive buffer whatever its size: a
-    /// connection waiting on its transport holds no read buffer. Default
+    /// nothing yet) lets go of the receive buffer whatever its size, and of
+    /// the output buffer and the event queue's memory when nothing is in
+    /// them: a connection waiting on its transport holds no buffer. Default
     /// 4 KiB: messages of up to about 1 KiB that follow one another reuse
     /// both buffers and allocate nothing, also through a runtime that reads
     /// into room of twice what its last read brought (the tokio driver,

@@ -223,6 +223,11 @@ impl<R: Role> Connection<R> {
         self.engine.error()
     }
 
+    /// The connection's settings, as it was made with them.
+    pub fn config(&self) -> &crate::config::Config {
+        self.engine.config()
+    }
+
     /// Sends a text message in one frame.
     ///
     /// # Errors

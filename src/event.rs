@@ -187,6 +187,14 @@ impl EventQueue {
         self.entries.is_empty()
     }
 
+    /// Lets go of the queue's memory when it is empty: for a connection
+    /// that waits on its transport.
+    pub(crate) fn release_if_empty(&mut self) {
+        if self.entries.is_empty() {
+            self.entries = VecDeque::new();
+        }
+    }
+
     /// Takes the oldest event. Once the queue is drained, memory beyond
     /// [`KEPT_CAPACITY`] entries is released.
     #[inline]

@@ -187,7 +187,9 @@ impl<R: Role> DerefMut for ReceiveRoom<'_, R> {
 impl<R: Role, T> Drop for ReceiveRoom<'_, R, T> {
     fn drop(&mut self) {
         // Room committed is no longer lent; room never committed goes back.
-        self.conn.engine.recv.give_back();
+        let engine = &mut self.conn.engine;
+        engine.recv.give_back();
+        engine.release_if_waiting();
     }
 }
 

@@ -1,6 +1,7 @@
 //! The server role: reads and checks the handshake request, lets the app
 //! accept or reject it, and answers bad requests itself.
 
+use alloc::boxed::Box;
 use bytes::Buf;
 use core::time::Duration;
 
@@ -39,15 +40,22 @@ pub type Server = Connection<ServerRole>;
 /// The server role: its side of the handshake.
 #[derive(Debug)]
 pub struct ServerRole {
+    /// The handshake in progress and the policy it is checked against;
+    /// `None` once it is done. Boxed and let go of then: an open
+    /// connection carries neither.
+    handshake: Option<Box<PendingHandshake>>,
+}
+
+#[derive(Debug)]
+struct PendingHandshake {
     config: ServerConfig,
-    handshake: ServerHandshake,
+    stage: ServerHandshake,
 }
 
 #[derive(Debug)]
 enum ServerHandshake {
     AwaitingRequest(HeadParser),
     AwaitingDecision(HandshakeRequest),
-    Done,
 }
 
 impl Role for ServerRole {}
@@ -66,8 +74,10 @@ impl Connection<ServerRole> {
         Connection {
             engine: Engine::new(config.config.clone(), false),
             role: ServerRole {
-                config,
-                handshake: ServerHandshake::AwaitingRequest(parser),
+                handshake: Some(Box::new(PendingHandshake {
+                    config,
+                    stage: ServerHandshake::AwaitingRequest(parser),
+                })),
             },
         }
     }
@@ -93,10 +103,7 @@ impl Connection<ServerRole> {
         engine.open(now, negotiated.server_codec(config));
         Connection {
             engine,
-            role: ServerRole {
-                config: config.clone(),
-                handshake: ServerHandshake::Done,
-            },
+            role: ServerRole { handshake: None },
         }
     }
 
@@ -114,19 +121,18 @@ impl Connection<ServerRole> {
     /// [`DecisionError`] when no request is pending, the subprotocol was not
     /// offered or a header cannot be written. Nothing is queued then.
     pub fn accept(&mut self, now: Duration, accept: Accept) -> Result<(), DecisionError> {
-        let ServerHandshake::AwaitingDecision(request) = &self.role.handshake else {
+        let Some(PendingHandshake {
+            config,
+            stage: ServerHandshake::AwaitingDecision(request),
+        }) = self.role.handshake.as_deref()
+        else {
             return Err(DecisionError::NoPendingRequest);
         };
-        let negotiated = write_accept(
-            request,
-            accept,
-            &self.role.config,
-            self.engine.output_buffer(),
-        )?;
-        self.role.handshake = ServerHandshake::Done;
+        let negotiated = write_accept(request, accept, config, self.engine.output_buffer())?;
+        let codec = negotiated.server_codec(config);
+        self.role.handshake = None;
         // Frames that came early are decoded by the next `poll_event`s.
-        self.engine
-            .open(now, negotiated.server_codec(&self.role.config));
+        self.engine.open(now, codec);
         Ok(())
     }
 
@@ -143,11 +149,11 @@ impl Connection<ServerRole> {
         headers: &Headers,
         body: &[u8],
     ) -> Result<(), DecisionError> {
-        if !matches!(self.role.handshake, ServerHandshake::AwaitingDecision(_)) {
+        if self.pending_request().is_none() {
             return Err(DecisionError::NoPendingRequest);
         }
         write_rejection(status, headers, body, self.engine.output_buffer())?;
-        self.role.handshake = ServerHandshake::Done;
+        self.role.handshake = None;
         // No timer is armed on the way to Closed, so the clock is not needed.
         self.engine.fail_handshake(Duration::ZERO, None);
         Ok(())
@@ -155,9 +161,9 @@ impl Connection<ServerRole> {
 
     /// The pending request, between [`Event::Request`] and the decision.
     pub fn pending_request(&self) -> Option<&HandshakeRequest> {
-        match &self.role.handshake {
+        match &self.role.handshake.as_deref()?.stage {
             ServerHandshake::AwaitingDecision(request) => Some(request),
-            ServerHandshake::AwaitingRequest(_) | ServerHandshake::Done => None,
+            ServerHandshake::AwaitingRequest(_) => None,
         }
     }
 }
@@ -170,47 +176,48 @@ impl ServerRole {
         error: HandshakeError,
     ) -> Result<(), Error> {
         write_error_response(&error, engine.output_buffer());
-        self.handshake = ServerHandshake::Done;
+        self.handshake = None;
         engine.handshake_failed(now, error)
     }
 }
 
 impl RoleImpl for ServerRole {
     fn receive_handshake(&mut self, engine: &mut Engine, now: Duration) -> Result<(), Error> {
-        match &mut self.handshake {
-            ServerHandshake::AwaitingRequest(parser) => {
-                let (request, head_len) = match parser.parse_request(engine.recv.bytes()) {
-                    Ok(Some(parsed)) => parsed,
-                    Ok(None) => return Ok(()),
-                    Err(error) => {
-                        return self.fail(engine, now, HandshakeError::InvalidRequestHead(error));
-                    }
-                };
-                engine.recv.bytes().advance(head_len);
-                match check_request(request, &self.config) {
-                    Ok(request) => {
-                        // The request is whole; the app's decision is not
-                        // the handshake deadline's to time.
-                        engine.stop_handshake_timer();
-                        engine.push_event(Event::Request(request.clone()));
-                        self.handshake = ServerHandshake::AwaitingDecision(request);
-                        self.check_early_data(engine, now)
-                    }
-                    Err(error) => self.fail(engine, now, error),
-                }
+        let Some(pending) = self.handshake.as_deref_mut() else {
+            return Ok(());
+        };
+        let ServerHandshake::AwaitingRequest(parser) = &mut pending.stage else {
+            return self.check_early_data(engine, now);
+        };
+        let (request, head_len) = match parser.parse_request(engine.recv.bytes()) {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => return Ok(()),
+            Err(error) => {
+                return self.fail(engine, now, HandshakeError::InvalidRequestHead(error));
             }
-            ServerHandshake::AwaitingDecision(_) => self.check_early_data(engine, now),
-            ServerHandshake::Done => Ok(()),
+        };
+        engine.recv.bytes().advance(head_len);
+        match check_request(request, &pending.config) {
+            Ok(request) => {
+                // The request is whole; the app's decision is not the
+                // handshake deadline's to time.
+                engine.stop_handshake_timer();
+                engine.push_event(Event::Request(request.clone()));
+                pending.stage = ServerHandshake::AwaitingDecision(request);
+                self.check_early_data(engine, now)
+            }
+            Err(error) => self.fail(engine, now, error),
         }
     }
 
     fn handshake_eof(&mut self, engine: &mut Engine, now: Duration) -> Result<(), Error> {
-        self.handshake = ServerHandshake::Done;
+        self.handshake = None;
         engine.handshake_failed(now, HandshakeError::UnexpectedEof)
     }
 
     fn handshake_timed_out(&mut self, engine: &mut Engine, now: Duration) {
-        if matches!(self.handshake, ServerHandshake::AwaitingRequest(_)) {
+        let awaiting_request = self.handshake.as_deref().map(|pending| &pending.stage);
+        if matches!(awaiting_request, Some(ServerHandshake::AwaitingRequest(_))) {
             // The 408 is queued; the error is sticky.
             let _ = self.fail(engine, now, HandshakeError::Timeout);
         }
@@ -222,7 +229,11 @@ impl ServerRole {
     /// what it sends early is kept for after the decision, up to the head
     /// limit, so that memory stays bounded while the app decides.
     fn check_early_data(&mut self, engine: &mut Engine, now: Duration) -> Result<(), Error> {
-        if engine.recv.len() > self.config.head_limits.max_head_len {
+        let limit = self
+            .handshake
+            .as_deref()
+            .map(|p| p.config.head_limits.max_head_len);
+        if limit.is_some_and(|limit| engine.recv.len() > limit) {
             return self.fail(engine, now, HandshakeError::EarlyData);
         }
         Ok(())

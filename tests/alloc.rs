@@ -4,6 +4,8 @@
 //!
 //! - An open connection that has carried traffic, with every event and
 //!   transmit taken and dropped, holds at most 1 KiB of heap.
+//! - A connection waiting on its transport (a read found nothing) holds no
+//!   heap at all.
 //! - Receiving a small message costs at most one allocation amortised,
 //!   whether many come in one read or one comes per read, and none when it
 //!   is borrowed (`poll_event_ref`).
@@ -415,6 +417,32 @@ fn lent_room_grows_by_what_the_caller_asks_never_by_a_declared_length() {
         "{held} B held for {} bytes received",
         wire.len()
     );
+}
+
+#[test]
+fn a_connection_waiting_on_its_transport_holds_no_heap() {
+    // After its handshake and traffic both ways, a read that finds nothing:
+    // the connection waits, and holds no buffer, queue or handshake state.
+    for traffic in [false, true] {
+        let before = live_bytes();
+        let mut server_config = ServerConfig::default();
+        server_config.config = config();
+        let mut server = Server::new(server_config);
+        server.receive(NOW, REQUEST).expect("valid request");
+        assert!(matches!(server.poll_event(), Some(Event::Request(_))));
+        server.accept(NOW, Accept::default()).expect("pending");
+        drain(&mut server);
+        if traffic {
+            exchange(&mut server, true);
+        }
+        server.receive_room(READ).commit(NOW, 0).expect("open");
+        assert_eq!(live_bytes() - before, 0, "traffic {traffic}: heap held");
+        // The next message is read as before.
+        let wire = frames(Opcode::Text, b"after the wait", 1, true);
+        assert_eq!(feed(&mut server, &wire), 1);
+        server.send_text("and answered").expect("open");
+        assert!(server.poll_transmit().is_some());
+    }
 }
 
 #[test]

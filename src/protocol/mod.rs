@@ -33,6 +33,7 @@ mod recv_buffer;
 mod send;
 mod timer;
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use bytes::Bytes;
 use core::time::Duration;
@@ -161,7 +162,8 @@ pub struct Engine {
     /// Events not yet taken: at most the handshake's and a failure's, since
     /// frames are decoded only when the app asks for the next event.
     events: crate::event::EventQueue,
-    error: Option<Error>,
+    /// Boxed: it is rare, and an open connection should not carry its size.
+    error: Option<Box<Error>>,
     timers: TimerTable,
     /// The payload of the keepalive ping awaiting its pong.
     awaited_pong: Option<[u8; 8]>,
@@ -194,6 +196,22 @@ impl Engine {
         }
     }
 
+    /// A read that found nothing, with nothing received before it, let go
+    /// of the receive buffer (`RecvBuffer::release_after_read`): the
+    /// connection waits on its transport. It then lets go of the output
+    /// buffer and the event queue's memory too, when they are empty, so a
+    /// waiting connection holds no buffer at all.
+    pub(crate) fn release_if_waiting(&mut self) {
+        if self.recv.holds_nothing() {
+            self.out.release_if_empty();
+            self.events.release_if_empty();
+        }
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
     pub(crate) fn phase(&self) -> Phase {
         self.phase
     }
@@ -203,7 +221,7 @@ impl Engine {
     }
 
     pub(crate) fn error(&self) -> Option<&Error> {
-        self.error.as_ref()
+        self.error.as_deref()
     }
 
     pub(crate) fn push_event(&mut self, event: Event) {
@@ -308,8 +326,8 @@ impl Engine {
         if let Some(next) = step(self.is_client, self.phase, Input::HandshakeFailed) {
             self.enter(next, now);
         }
-        if error.is_some() {
-            self.error = error;
+        if let Some(error) = error {
+            self.error = Some(Box::new(error));
         }
     }
 
@@ -351,7 +369,7 @@ impl Engine {
             );
             self.enter(next, now);
         }
-        self.error = Some(error.clone());
+        self.error = Some(Box::new(error.clone()));
         error
     }
 
@@ -367,7 +385,7 @@ impl Engine {
         error: Option<Error>,
     ) {
         if let Some(error) = &error {
-            self.error = Some(error.clone());
+            self.error = Some(Box::new(error.clone()));
         }
         if step.emit_close {
             self.events.push_back(Event::Close(Close {

@@ -62,6 +62,16 @@ impl Output {
         self.queued.push_back(bytes);
     }
 
+    /// Lets go of the encoding buffer and the queue's memory when nothing is
+    /// queued: for a connection that waits on its transport.
+    pub(crate) fn release_if_empty(&mut self) {
+        if self.buf.is_empty() && self.queued.is_empty() {
+            self.buf = BytesMut::new();
+            self.held = 0;
+            self.queued = VecDeque::new();
+        }
+    }
+
     /// The next bytes to write, in order.
     pub(crate) fn poll_transmit(&mut self) -> Option<Bytes> {
         if let Some(queued) = self.queued.pop_front() {

@@ -266,6 +266,12 @@ impl RecvBuffer {
         }
     }
 
+    /// Whether the buffer holds no memory and lends nothing: nothing is
+    /// received, and a read that found nothing let go of it.
+    pub(crate) fn holds_nothing(&self) -> bool {
+        self.bytes.capacity() == 0 && self.spare.capacity() == 0 && self.lent == Lent::Nothing
+    }
+
     /// Lets go of the buffer and its room.
     pub(crate) fn clear(&mut self) {
         *self = RecvBuffer {
