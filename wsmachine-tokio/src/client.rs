@@ -252,9 +252,8 @@ async fn handshake<S>(io: S, config: ClientConfig) -> Result<(WebSocket<S>, Acce
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let settings = config.config.clone();
     let client = Client::new(config, OsEntropy::new()).map_err(Error::Config)?;
-    let mut ws = WebSocket::new(Conn::Client(Box::new(client)), io, settings, Instant::now());
+    let mut ws = WebSocket::new(Conn::Client(Box::new(client)), io, Instant::now());
     loop {
         match poll_fn(|cx| ws.poll_engine(cx)).await? {
             Some(Event::Accepted(accepted)) => {

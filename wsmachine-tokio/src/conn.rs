@@ -26,6 +26,10 @@ macro_rules! both {
 }
 
 impl Conn {
+    pub(crate) fn config(&self) -> &wsmachine::config::Config {
+        both!(self, c => c.config())
+    }
+
     pub(crate) fn receive_size_hint(&self, preferred: usize) -> usize {
         both!(self, c => c.receive_size_hint(preferred))
     }

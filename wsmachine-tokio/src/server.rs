@@ -57,11 +57,11 @@ impl Decision {
 ///
 /// # Errors
 /// As [`accept_with`].
-pub async fn accept<S>(io: S) -> Result<WebSocket<S>, Error>
+pub fn accept<S>(io: S) -> impl Future<Output = Result<WebSocket<S>, Error>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    accept_with_config(io, Config::default()).await
+    accept_with_config(io, Config::default())
 }
 
 /// [`accept`] with the connection's settings: limits, timers,
@@ -78,13 +78,16 @@ where
 ///
 /// # Errors
 /// As [`accept_with`].
-pub async fn accept_with_config<S>(io: S, config: Config) -> Result<WebSocket<S>, Error>
+pub fn accept_with_config<S>(
+    io: S,
+    config: Config,
+) -> impl Future<Output = Result<WebSocket<S>, Error>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut server = ServerConfig::default();
     server.config = config;
-    accept_with(io, server, |_| Decision::accept()).await
+    accept_with(io, server, |_| Decision::accept())
 }
 
 /// Serves the opening handshake on `io`: a request that breaks RFC 6455 gets
@@ -100,18 +103,29 @@ where
 /// metrics (the response was sent); [`Error::Responded`] when the callback
 /// answered; [`Error::Decision`] when its `Accept` cannot be carried out
 /// (the client got a 500); [`Error::Io`] for a transport failure.
-pub async fn accept_with<S, F>(
+pub fn accept_with<S, F>(
     io: S,
     config: ServerConfig,
     callback: F,
-) -> Result<WebSocket<S>, Error>
+) -> impl Future<Output = Result<WebSocket<S>, Error>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&HandshakeRequest) -> Decision,
 {
-    let settings = config.config.clone();
+    // The handshake's state (the engine's futures, the finishing timer)
+    // lives in a box let go of when it ends: the caller's future, which
+    // holds this one while it runs, then carries none of it for the
+    // connection's life.
+    Box::pin(accept_boxed(io, config, callback))
+}
+
+async fn accept_boxed<S, F>(io: S, config: ServerConfig, callback: F) -> Result<WebSocket<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&HandshakeRequest) -> Decision,
+{
     let conn = Conn::Server(Box::new(Server::new(config)));
-    let mut ws = WebSocket::new(conn, io, settings, Instant::now());
+    let mut ws = WebSocket::new(conn, io, Instant::now());
     let result = handshake(&mut ws, callback).await;
     if let Err(error) = &result {
         crate::trace::failure(error);

@@ -41,10 +41,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// [`Error::Closed`] once the connection is closing or over;
     /// [`Error::Send`] for a message the core refuses (a ping over 125
     /// bytes); [`Error::Io`] when the transport fails.
-    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        std::future::poll_fn(|cx| Sink::<Message>::poll_ready(Pin::new(&mut *self), cx)).await?;
-        Sink::<Message>::start_send(Pin::new(&mut *self), message)?;
-        std::future::poll_fn(|cx| Sink::<Message>::poll_flush(Pin::new(&mut *self), cx)).await
+    pub fn send(&mut self, message: Message) -> impl Future<Output = Result<(), Error>> {
+        // The sink's own future: a reference and the message, and no more
+        // (an app's task holds it, and its size, for the connection's life).
+        futures_util::SinkExt::send(self, message)
     }
 
     fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
@@ -88,7 +88,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     continue;
                 }
                 self.fused = true;
-                return Poll::Ready(self.failure.take().map(Err));
+                return Poll::Ready(self.failure.take().map(|error| Err(*error)));
             }
             let event = match ready!(self.poll_engine(cx)) {
                 Ok(Some(event)) => event,
@@ -115,7 +115,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                             code: close.code,
                             reason: close.reason,
                         });
-                        self.closing = Some(Message::Close(frame));
+                        self.closing = Some(Box::new(Message::Close(frame)));
                     }
                     // After our Close the peer may just go: an end.
                     Some(wsmachine::Error::UnexpectedEof) if self.ended_while_closing => {}
@@ -165,7 +165,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Holds the connection's failure until what is owed is written.
     pub(super) fn fail_with(&mut self, error: Error) {
         crate::trace::failure(&error);
-        self.failure = Some(error);
+        self.failure = Some(Box::new(error));
     }
 
     /// Hands out the peer's Close once our answer to it (queued by the
@@ -190,7 +190,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         if !written {
             return Poll::Pending;
         }
-        Poll::Ready(self.closing.take().map(Ok))
+        Poll::Ready(self.closing.take().map(|close| Ok(*close)))
     }
 }
 
@@ -237,7 +237,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocket<S> {
         let polled = this.poll_message(cx);
         // Reading may have written output below the mark: a sender waiting
         // for that can go on.
-        if this.sink_waiting && this.unflushed() <= this.config.high_water_mark {
+        if this.sink_waiting && this.unflushed() <= this.config().high_water_mark {
             this.sink_waiting = false;
             this.wakers.sink.wake();
         }
@@ -262,12 +262,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
         // Below the mark, the message joins the queue unwritten: the next
         // flush, or the stream before it waits for the transport, writes
         // the whole queue at once (one write for the replies to a read).
-        if this.unflushed() <= this.config.high_water_mark {
+        if this.unflushed() <= this.config().high_water_mark {
             this.sink_waiting = false;
             return Poll::Ready(Ok(()));
         }
         this.poll_output(cx)?;
-        if this.unflushed() > this.config.high_water_mark {
+        if this.unflushed() > this.config().high_water_mark {
             this.sink_waiting = true;
             Poll::Pending
         } else {

@@ -93,7 +93,6 @@ const LINGER: Duration = Duration::from_secs(2);
 pub struct WebSocket<S> {
     conn: Conn,
     io: S,
-    config: Config,
     epoch: Instant,
     assembler: MessageAssembler,
     out: VecDeque<Bytes>,
@@ -129,11 +128,14 @@ pub struct WebSocket<S> {
     finish_deadline: Option<Pin<Box<Sleep>>>,
     /// The connection's failure, held by the stream until what is owed
     /// (the replies queued before it, the failure's Close) is written.
-    failure: Option<Error>,
+    /// Boxed: an open connection should not carry an error's size.
+    failure: Option<Box<Error>>,
     /// The peer's Close, held by the stream until our answer is written.
-    closing: Option<crate::Message>,
+    /// Boxed, as the other rare states below: an app's task holds the
+    /// socket, and its size, for the connection's life.
+    closing: Option<Box<crate::Message>>,
     /// The subprotocol the handshake agreed on.
-    protocol: Option<String>,
+    protocol: Option<Box<str>>,
     /// The stream has handed out its end (`None`, or the failure): every
     /// later poll gives `None`.
     fused: bool,
@@ -141,7 +143,7 @@ pub struct WebSocket<S> {
     /// end: whatever reads next drops the rest of its data.
     skip_rest: bool,
     /// The peer's Close, once `recv_streaming` has seen it.
-    peer_close: Option<Option<wsmachine::CloseFrame>>,
+    peer_close: Option<Box<Option<wsmachine::CloseFrame>>>,
 }
 
 /// The tasks to wake when the transport or a timer is ready: the one
@@ -176,7 +178,7 @@ impl<S> std::fmt::Debug for WebSocket<S> {
 }
 
 impl<S> WebSocket<S> {
-    pub(crate) fn new(conn: Conn, io: S, config: Config, epoch: Instant) -> Self {
+    pub(crate) fn new(conn: Conn, io: S, epoch: Instant) -> Self {
         let wakers = Arc::new(Wakers::default());
         // The core enforces the message limit and checks text as UTF-8
         // itself; the assembler only joins what the core let through.
@@ -184,11 +186,10 @@ impl<S> WebSocket<S> {
         // SAFETY: `poll_message` pushes exactly the frames `conn.poll_event`
         // returns, unmodified and in order, and nothing else.
         let assembler = unsafe { MessageAssembler::for_connection(usize::MAX) };
-        let read_room = min_read_room(&config);
+        let read_room = min_read_room(conn.config());
         WebSocket {
             conn,
             io,
-            config,
             epoch,
             assembler,
             out: VecDeque::new(),
@@ -241,7 +242,7 @@ impl<S> WebSocket<S> {
 
     /// The connection's settings, as it was made with them.
     pub fn config(&self) -> &Config {
-        &self.config
+        self.conn.config()
     }
 
     /// The subprotocol the handshake agreed on, if any.
@@ -250,7 +251,7 @@ impl<S> WebSocket<S> {
     }
 
     pub(crate) fn set_protocol(&mut self, protocol: Option<String>) {
-        self.protocol = protocol;
+        self.protocol = protocol.map(String::into_boxed_str);
     }
 
     /// The transport.
@@ -454,7 +455,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Whether the close timeout, armed at the first call once the
     /// connection is ending, has passed.
     fn finish_expired(&mut self, cx: &mut Context<'_>) -> bool {
-        let timeout = self.config.close_timeout;
+        let timeout = self.config().close_timeout;
         self.finish_deadline
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)))
             .as_mut()
@@ -497,7 +498,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         let now = self.now();
         let room_len = self
             .conn
-            .receive_size_hint(self.read_room.clamp(1, self.config.read_buffer.max(1)));
+            .receive_size_hint(self.read_room.clamp(1, self.config().read_buffer.max(1)));
         let (polled, filled) = self.read_into_core(cx, now, room_len);
         if polled.is_ready() {
             // A read that filled its room asks for twice as much next time;
@@ -505,11 +506,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             self.read_room = if filled == room_len {
                 room_len.saturating_mul(2)
             } else {
-                filled.saturating_mul(2).max(min_read_room(&self.config))
+                filled.saturating_mul(2).max(min_read_room(self.config()))
             };
         }
         match polled {
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                // The core let go of its buffers (nothing was received and
+                // nothing is owed): an idle connection holds none, and
+                // neither does the queue of output written.
+                if self.out.is_empty() {
+                    self.out = VecDeque::new();
+                }
+                Poll::Pending
+            }
             Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
             Poll::Ready(Ok(())) => {
                 if filled == 0 {
@@ -571,9 +580,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             // once (split halves, a streamed message and its echo) does not
             // wait on a peer that waits on it to read.
             let mark = if self.sink_waiting {
-                self.config.high_water_mark.saturating_mul(2)
+                self.config().high_water_mark.saturating_mul(2)
             } else {
-                self.config.high_water_mark
+                self.config().high_water_mark
             };
             if self.read_done || self.unflushed() > mark {
                 return Poll::Pending;
@@ -633,12 +642,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         negotiated: &wsmachine::handshake::Negotiated,
     ) -> Self {
         let server = wsmachine::Server::new_upgraded(config, negotiated, Duration::ZERO);
-        let mut ws = WebSocket::new(
-            Conn::Server(Box::new(server)),
-            io,
-            config.config.clone(),
-            Instant::now(),
-        );
+        let mut ws = WebSocket::new(Conn::Server(Box::new(server)), io, Instant::now());
         ws.set_protocol(negotiated.protocol().map(String::from));
         ws
     }
@@ -658,12 +662,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             wsmachine::entropy::OsEntropy::new(),
             Duration::ZERO,
         );
-        let mut ws = WebSocket::new(
-            Conn::Client(Box::new(client)),
-            io,
-            config.config.clone(),
-            Instant::now(),
-        );
+        let mut ws = WebSocket::new(Conn::Client(Box::new(client)), io, Instant::now());
         ws.set_protocol(negotiated.protocol().map(String::from));
         ws
     }

@@ -67,7 +67,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// A sender waiting on the high-water mark can go on once reading has
     /// written the queue below it.
     fn wake_sender_below_mark(&mut self) {
-        if self.sink_waiting && self.unflushed() <= self.config.high_water_mark {
+        if self.sink_waiting && self.unflushed() <= self.config().high_water_mark {
             self.sink_waiting = false;
             self.wakers.sink.wake();
         }
@@ -83,7 +83,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 None => break None,
                 Some(Err(error)) => break Some(Err(error)),
                 Some(Ok(Received::Close(Message::Close(frame)))) => {
-                    self.peer_close = Some(frame);
+                    self.peer_close = Some(Box::new(frame));
                     continue;
                 }
                 Some(Ok(Received::Close(_))) => continue,
@@ -139,7 +139,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 None => break None,
                 Some(Err(error)) => break Some(Err(error)),
                 Some(Ok(Received::Close(Message::Close(frame)))) => {
-                    self.peer_close = Some(frame);
+                    self.peer_close = Some(Box::new(frame));
                     break None;
                 }
                 Some(Ok(Received::Close(_))) => break None,
@@ -301,7 +301,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// The peer's Close (its code and reason, `None` without a code), once
     /// [`recv_streaming`](Self::recv_streaming) has met it.
     pub fn peer_close(&self) -> Option<&Option<wsmachine::CloseFrame>> {
-        self.peer_close.as_ref()
+        self.peer_close.as_deref()
     }
 }
 
@@ -316,7 +316,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> SplitStream<S> {
 
     /// [`WebSocket::peer_close`] of the socket.
     pub fn peer_close(&self) -> Option<Option<wsmachine::CloseFrame>> {
-        lock(&self.socket).peer_close.clone()
+        lock(&self.socket).peer_close.as_deref().cloned()
     }
 }
 
