@@ -34,7 +34,7 @@
 //! different server), `E2E_IDLE` (idle connections for the memory case,
 //! default 10000, 0 skips it), `E2E_SERVERS` (a comma-separated subset),
 //! `E2E_CASES` (a comma-separated list; a case runs if its name contains
-//! one, as in `E2E_CASES="1 MiB"`), `E2E_PIN` (default 1: on a machine with
+//! one, as in `E2E_CASES="1 MiB"`; `none` runs the memory case alone), `E2E_PIN` (default 1: on a machine with
 //! two or more cores, the load generator runs on the first and each server
 //! on the second, so that neither is moved between cores mid-run; 0 leaves
 //! both to the scheduler), `E2E_ALLOCS` (default 0; 1: each server counts
@@ -341,6 +341,7 @@ fn env_number(name: &str, default: f64) -> Result<f64, String> {
 fn settings() -> Result<Settings, String> {
     let all: Vec<&'static str> = servers::SERVERS.iter().map(|(name, _)| *name).collect();
     let memory_servers: Vec<&'static str> = match std::env::var("E2E_SERVERS") {
+        Ok(list) if list.trim() == "none" => Vec::new(),
         Ok(list) => {
             let wanted: Vec<&str> = list.split(',').map(str::trim).collect();
             if let Some(unknown) = wanted.iter().find(|w| !all.contains(w)) {
@@ -356,6 +357,7 @@ fn settings() -> Result<Settings, String> {
         .filter(|s| servers::group(s) != Some(servers::Group::Tuned))
         .collect();
     let cases = match std::env::var("E2E_CASES") {
+        Ok(list) if list.trim() == "none" => Vec::new(),
         Ok(list) => {
             let wanted: Vec<&str> = list.split(',').map(str::trim).collect();
             let cases: Vec<load::Case> = load::CASES
