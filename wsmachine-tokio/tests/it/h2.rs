@@ -16,7 +16,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use h2::client::SendRequest;
 use support::h2_client::{H2Stream, h2_connection, send_connect};
-use support::{binary_of_len, bounded, loopback, text_of_len};
+use support::{binary_of_len, bounded, echo_every_size, loopback, text_of_len};
 use wsmachine::extensions::permessage_deflate::DeflateConfig;
 use wsmachine::handshake::Negotiated;
 use wsmachine::handshake::client::ClientConfig;
@@ -54,20 +54,6 @@ fn client_config(addr: SocketAddr) -> ClientConfig {
 /// DATA frames and flow-control windows.
 const SIZES: [usize; 7] = [0, 1, 125, 126, 65_535, 65_536, 300_000];
 
-async fn echo_every_size(socket: &mut WebSocket<H2Stream>, seed: usize) {
-    for (index, size) in SIZES.into_iter().enumerate() {
-        let text = Message::text(text_of_len(size, seed + index));
-        socket.send(text.clone()).await.expect("send text");
-        assert_eq!(socket.next().await.expect("an echo").expect("text"), text);
-        let binary = Message::binary(binary_of_len(size, seed + index));
-        socket.send(binary.clone()).await.expect("send binary");
-        assert_eq!(
-            socket.next().await.expect("an echo").expect("binary"),
-            binary
-        );
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_of_every_size_are_echoed_as_sent() {
     bounded(async {
@@ -75,7 +61,7 @@ async fn messages_of_every_size_are_echoed_as_sent() {
         let send_request = h2_connection(addr).await;
         let (mut socket, negotiated) = open(&send_request, &client_config(addr)).await;
         assert!(!negotiated.compresses());
-        echo_every_size(&mut socket, 0).await;
+        echo_every_size(&mut socket, &SIZES, 0).await;
     })
     .await;
 }
@@ -89,7 +75,7 @@ async fn permessage_deflate_is_negotiated_and_echoes_compress() {
         let (mut socket, negotiated) = open(&send_request, &config).await;
         assert!(negotiated.compresses());
         assert!(negotiated.extensions()[0].starts_with("permessage-deflate"));
-        echo_every_size(&mut socket, 7).await;
+        echo_every_size(&mut socket, &SIZES, 7).await;
     })
     .await;
 }

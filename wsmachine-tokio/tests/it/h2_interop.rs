@@ -28,13 +28,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::{binary_of_len, bounded, loopback, text_of_len};
+use crate::support::{
+    assert_example_answers, binary_of_len, bounded, close_cleanly, close_handshake,
+    echo_every_size, loopback, text_of_len,
+};
 use crate::system;
 use futures_util::StreamExt;
 use tokio::net::TcpStream;
 use wsmachine::handshake::server::ServerConfig;
-use wsmachine_tokio::h2::{Client, H2Stream};
-use wsmachine_tokio::{ClientConfig, CloseCode, DeflateConfig, Error, Message, WebSocket};
+use wsmachine_tokio::h2::Client;
+use wsmachine_tokio::{ClientConfig, DeflateConfig, Error, Message};
 
 /// Sizes across the frame-length encodings, and messages of several DATA
 /// frames and flow-control windows.
@@ -61,61 +64,6 @@ async fn client_to(addr: SocketAddr) -> Client {
     Client::handshake(tcp)
         .await
         .expect("HTTP/2 with extended CONNECT")
-}
-
-async fn echo_every_size(socket: &mut WebSocket<H2Stream>, seed: usize) {
-    for (index, size) in SIZES.into_iter().enumerate() {
-        let text = Message::text(text_of_len(size, seed + index));
-        socket.send(text.clone()).await.expect("send text");
-        assert_eq!(socket.next().await.expect("an echo").expect("text"), text);
-        let binary = Message::binary(binary_of_len(size, seed + index));
-        socket.send(binary.clone()).await.expect("send binary");
-        assert_eq!(
-            socket.next().await.expect("an echo").expect("binary"),
-            binary
-        );
-    }
-}
-
-/// Sends a Close and reads to the end, which must be the peer's Close
-/// answer and then a clean end of the stream.
-async fn close_cleanly(mut socket: WebSocket<H2Stream>) {
-    socket
-        .close(CloseCode::NORMAL, "done")
-        .await
-        .expect("close");
-    let mut saw_close = false;
-    while let Some(item) = socket.next().await {
-        match item.expect("a clean close") {
-            Message::Close(frame) => {
-                assert_eq!(frame.expect("a code").code, CloseCode::NORMAL);
-                saw_close = true;
-            }
-            other => panic!("after the close: {other:?}"),
-        }
-    }
-    assert!(saw_close, "no Close answer");
-    assert_eq!(socket.state(), wsmachine::State::Closed);
-}
-
-/// Sends a Close and reads the peer's answer, with its code; then the
-/// stream's end, which hypercorn never sends (see
-/// `driver_client_against_hypercorn`), so a short close timeout ends it.
-async fn close_handshake(mut socket: WebSocket<H2Stream>) {
-    socket
-        .close(CloseCode::NORMAL, "done")
-        .await
-        .expect("close");
-    match socket.next().await {
-        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::NORMAL),
-        other => panic!("not the Close answer: {other:?}"),
-    }
-    while let Some(item) = socket.next().await {
-        assert!(
-            matches!(item, Err(Error::Timeout(wsmachine_tokio::Timeout::Close))),
-            "after the Close answer: {item:?}"
-        );
-    }
 }
 
 /// How the WebSockets of [`several_on_one_connection`] end.
@@ -163,7 +111,7 @@ async fn several_on_one_connection(client: &Client, base: &str, ends: Ends) {
         assert_eq!(echo_two.expect("an echo").expect("message"), two);
         assert_eq!(echo_three.expect("an echo").expect("message"), three);
     }
-    echo_every_size(&mut second, 3).await;
+    echo_every_size(&mut second, &SIZES, 3).await;
     let last = Message::text("still here");
     if ends == Ends::Cleanly {
         close_cleanly(first).await;
@@ -184,7 +132,7 @@ async fn several_on_one_connection(client: &Client, base: &str, ends: Ends) {
     }
     // The connection opens another WebSocket after those.
     let (mut fourth, _) = client.connect(plain).await.expect("fourth");
-    echo_every_size(&mut fourth, 11).await;
+    echo_every_size(&mut fourth, &SIZES, 11).await;
     match ends {
         Ends::Cleanly => close_cleanly(fourth).await,
         Ends::LastWithACloseHandshake => close_handshake(fourth).await,
@@ -205,11 +153,8 @@ async fn driver_client_against_h2_echo_several_websockets_on_one_connection() {
 async fn the_h2_client_example_against_h2_echo() {
     bounded(async {
         let addr = start_h2_echo(h2_echo::server_config()).await;
-        let answers = h2_client::run(&format!("ws://{addr}/example"), "hi", 3)
-            .await
-            .expect("the example's run");
-        let expected: Vec<Message> = (0..3).map(|i| Message::text(format!("hi #{i}"))).collect();
-        assert_eq!(answers, expected);
+        let answers = h2_client::run(&format!("ws://{addr}/example"), "hi", 3).await;
+        assert_example_answers(answers, "hi", 3);
     })
     .await;
 }
@@ -489,7 +434,7 @@ async fn driver_client_over_tls_with_alpn_h2_against_hypercorn() {
             .to_str()
             .expect("ascii");
         assert!(agreed.starts_with("permessage-deflate"), "{agreed}");
-        echo_every_size(&mut socket, 5).await;
+        echo_every_size(&mut socket, &SIZES, 5).await;
         let (mut second, _) = client
             .connect(format!("wss://localhost:{port}/second"))
             .await

@@ -7,10 +7,10 @@
 
 use std::net::SocketAddr;
 
-use crate::h3_interop::{
-    Certificate, close_cleanly, echo_every_size, h3_client, h3_echo, several_on_one_connection,
+use crate::h3_interop::{Certificate, SIZES, h3_client, h3_echo, several_on_one_connection};
+use crate::support::{
+    assert_example_answers, bounded, close_cleanly, echo_every_size, masked_frame,
 };
-use crate::support::{bounded, masked_frame};
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 use wsmachine::handshake::server::{Accept, ServerConfig};
@@ -48,11 +48,8 @@ async fn the_h3_client_example_against_h3_echo() {
     bounded(async {
         let addr = start_h3_echo(&certificate, h3_echo::server_config()).await;
         let url = format!("wss://localhost:{}/example", addr.port());
-        let answers = h3_client::run(&url, certificate.roots(), "hi", 3)
-            .await
-            .expect("the example's run");
-        let expected: Vec<Message> = (0..3).map(|i| Message::text(format!("hi #{i}"))).collect();
-        assert_eq!(answers, expected);
+        let answers = h3_client::run(&url, certificate.roots(), "hi", 3).await;
+        assert_example_answers(answers, "hi", 3);
     })
     .await;
 }
@@ -138,7 +135,7 @@ async fn a_client_reset_ends_one_server_websocket_only() {
                 }
             }
         });
-        echo_every_size(&mut kept, 4).await;
+        echo_every_size(&mut kept, &SIZES, 4).await;
         close_cleanly(kept).await;
         echo.await.expect("the server's echo");
     })

@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::h3_interop::{Certificate, PythonServer, close_cleanly, h3_echo, python, script_dir};
-use crate::support::{bounded, text_of_len};
+use crate::h3_interop::{Certificate, PythonServer, h3_echo, python, script_dir};
+use crate::support::{bounded, close_cleanly, text_of_len};
 use crate::system;
 use futures_util::StreamExt;
 use wsmachine_tokio::{ClientConfig, Message};

@@ -30,15 +30,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::support::{binary_of_len, bounded, text_of_len};
+use crate::support::{
+    binary_of_len, bounded, close_cleanly, close_handshake, echo_every_size, text_of_len,
+};
 use crate::system;
 use futures_util::StreamExt;
-use wsmachine_tokio::h3::{Client, H3Stream, client_tls_config};
-use wsmachine_tokio::{ClientConfig, CloseCode, DeflateConfig, Error, Message, WebSocket};
+use wsmachine_tokio::h3::{Client, client_tls_config};
+use wsmachine_tokio::{ClientConfig, DeflateConfig, Error, Message};
 
 /// Sizes across the frame-length encodings, and messages of many DATA
 /// frames and QUIC flow-control windows.
-const SIZES: [usize; 6] = [0, 125, 126, 65_536, 200_000, 1 << 20];
+pub(crate) const SIZES: [usize; 6] = [0, 125, 126, 65_536, 200_000, 1 << 20];
 
 pub(crate) fn python() -> PathBuf {
     system::interop_python("the HTTP/3 interop tests run aioquic and hypercorn")
@@ -196,59 +198,6 @@ impl Drop for PythonServer {
     }
 }
 
-pub(crate) async fn echo_every_size(socket: &mut WebSocket<H3Stream>, seed: usize) {
-    for (index, size) in SIZES.into_iter().enumerate() {
-        let text = Message::text(text_of_len(size, seed + index));
-        socket.send(text.clone()).await.expect("send text");
-        assert_eq!(socket.next().await.expect("an echo").expect("text"), text);
-        let binary = Message::binary(binary_of_len(size, seed + index));
-        socket.send(binary.clone()).await.expect("send binary");
-        let echo = socket.next().await.expect("an echo").expect("binary");
-        assert_eq!(echo, binary);
-    }
-}
-
-/// Sends a Close and reads to the end: the peer's Close answer, then a
-/// clean end of the stream (FIN).
-pub(crate) async fn close_cleanly(mut socket: WebSocket<H3Stream>) {
-    socket
-        .close(CloseCode::NORMAL, "done")
-        .await
-        .expect("close");
-    let mut saw_close = false;
-    while let Some(item) = socket.next().await {
-        match item.expect("a clean close") {
-            Message::Close(frame) => {
-                assert_eq!(frame.expect("a code").code, CloseCode::NORMAL);
-                saw_close = true;
-            }
-            other => panic!("after the close: {other:?}"),
-        }
-    }
-    assert!(saw_close, "no Close answer");
-    assert_eq!(socket.state(), wsmachine::State::Closed);
-}
-
-/// Sends a Close and reads the peer's answer; then the stream's end,
-/// which hypercorn never sends (see `driver_client_against_hypercorn`),
-/// so a short close timeout ends it.
-async fn close_handshake(mut socket: WebSocket<H3Stream>) {
-    socket
-        .close(CloseCode::NORMAL, "done")
-        .await
-        .expect("close");
-    match socket.next().await {
-        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::NORMAL),
-        other => panic!("not the Close answer: {other:?}"),
-    }
-    while let Some(item) = socket.next().await {
-        assert!(
-            matches!(item, Err(Error::Timeout(wsmachine_tokio::Timeout::Close))),
-            "after the Close answer: {item:?}"
-        );
-    }
-}
-
 /// Three WebSockets at once on one QUIC connection, one with
 /// permessage-deflate, their echoes interleaved, then a fourth after them.
 pub(crate) async fn several_on_one_connection(client: &Client, base: &str, clean_close: bool) {
@@ -283,8 +232,8 @@ pub(crate) async fn several_on_one_connection(client: &Client, base: &str, clean
         assert_eq!(echo_two.expect("an echo").expect("message"), two);
         assert_eq!(echo_three.expect("an echo").expect("message"), three);
     }
-    echo_every_size(&mut second, 3).await;
-    echo_every_size(&mut first, 7).await;
+    echo_every_size(&mut second, &SIZES, 3).await;
+    echo_every_size(&mut first, &SIZES, 7).await;
     let last = Message::text("still here");
     if clean_close {
         close_cleanly(first).await;
@@ -302,7 +251,7 @@ pub(crate) async fn several_on_one_connection(client: &Client, base: &str, clean
     assert_eq!(third.next().await.expect("echo").expect("text"), last);
     // The connection opens another WebSocket after those.
     let (mut fourth, _) = client.connect(plain).await.expect("fourth");
-    echo_every_size(&mut fourth, 11).await;
+    echo_every_size(&mut fourth, &SIZES, 11).await;
     if clean_close {
         close_cleanly(third).await;
         close_cleanly(fourth).await;
@@ -437,7 +386,7 @@ async fn a_reset_mid_message_ends_one_websocket_only() {
         }
         assert!(doomed.next().await.is_none(), "the reset WebSocket is over");
         // The other WebSocket, and the connection, are untouched.
-        echo_every_size(&mut other, 2).await;
+        echo_every_size(&mut other, &SIZES, 2).await;
         let (mut after, _) = client
             .connect(format!("{base}/after"))
             .await

@@ -3,8 +3,9 @@
 //! for one module.
 //!
 //! Each module below is a test file. What they share is in `support`
-//! (bounds, loopback listeners, echo servers, the frame builder, raw peers
-//! in `support::raw`, the HTTP/2 client in `support::h2_client`). The other
+//! (bounds, loopback listeners, echo servers, the frame builder, the echo
+//! and close checks of the HTTP/2 and HTTP/3 modules, raw peers in
+//! `support::raw`, the HTTP/2 client in `support::h2_client`). The other
 //! test targets, and why they are apart:
 //! - `proxy_env`: it sets the proxy variables of the process environment,
 //!   which `connect` reads, so no other test may run in its process;

@@ -1,5 +1,6 @@
-//! What the driver's tests share: time bounds, loopback listeners and
-//! payloads.
+//! What the driver's tests share: time bounds, loopback listeners,
+//! payloads, and the echo and close checks of the HTTP/2 and HTTP/3 tests,
+//! generic over the stream.
 
 #![allow(dead_code)]
 
@@ -73,6 +74,96 @@ where
     assert_eq!(echo.as_text(), Some(text));
     ws.close(CloseCode::NORMAL, "").await.expect("close");
     assert!(matches!(ws.next().await, Some(Ok(Message::Close(_)))));
+}
+
+/// For each of `sizes`, sends a text and a binary message of that size
+/// (contents from `seed`) and expects each echoed as sent.
+pub async fn echo_every_size<S>(
+    socket: &mut wsmachine_tokio::WebSocket<S>,
+    sizes: &[usize],
+    seed: usize,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures_util::StreamExt;
+    use wsmachine_tokio::Message;
+    for (index, &size) in sizes.iter().enumerate() {
+        let text = Message::text(text_of_len(size, seed + index));
+        socket.send(text.clone()).await.expect("send text");
+        assert_eq!(socket.next().await.expect("an echo").expect("text"), text);
+        let binary = Message::binary(binary_of_len(size, seed + index));
+        socket.send(binary.clone()).await.expect("send binary");
+        let echo = socket.next().await.expect("an echo").expect("binary");
+        assert_eq!(echo, binary);
+    }
+}
+
+/// Sends a Close (1000) and reads to the end, which must be the peer's
+/// Close answer with 1000 and then a clean end of the stream (over HTTP/3,
+/// its FIN); the socket is then `Closed`.
+pub async fn close_cleanly<S>(mut socket: wsmachine_tokio::WebSocket<S>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures_util::StreamExt;
+    use wsmachine_tokio::{CloseCode, Message};
+    socket
+        .close(CloseCode::NORMAL, "done")
+        .await
+        .expect("close");
+    let mut saw_close = false;
+    while let Some(item) = socket.next().await {
+        match item.expect("a clean close") {
+            Message::Close(frame) => {
+                assert_eq!(frame.expect("a code").code, CloseCode::NORMAL);
+                saw_close = true;
+            }
+            other => panic!("after the close: {other:?}"),
+        }
+    }
+    assert!(saw_close, "no Close answer");
+    assert_eq!(socket.state(), wsmachine::State::Closed);
+}
+
+/// Sends a Close (1000) and reads the peer's answer, with 1000; then the
+/// stream's end, which hypercorn never sends (see
+/// `driver_client_against_hypercorn` in `h2_interop` and `h3_interop`), so
+/// only the close timeout may come before it.
+pub async fn close_handshake<S>(mut socket: wsmachine_tokio::WebSocket<S>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures_util::StreamExt;
+    use wsmachine_tokio::{CloseCode, Error, Message, Timeout};
+    socket
+        .close(CloseCode::NORMAL, "done")
+        .await
+        .expect("close");
+    match socket.next().await {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::NORMAL),
+        other => panic!("not the Close answer: {other:?}"),
+    }
+    while let Some(item) = socket.next().await {
+        assert!(
+            matches!(item, Err(Error::Timeout(Timeout::Close))),
+            "after the Close answer: {item:?}"
+        );
+    }
+}
+
+/// Checks what the `h2_client` and `h3_client` examples' `run(.., text,
+/// count)` returned: no error, and the echo of `"{text} #{index}"` for
+/// each of the `count` WebSockets, in order.
+pub fn assert_example_answers(
+    answers: Result<Vec<wsmachine_tokio::Message>, wsmachine_tokio::Error>,
+    text: &str,
+    count: usize,
+) {
+    let answers = answers.expect("the example's run");
+    let expected: Vec<wsmachine_tokio::Message> = (0..count)
+        .map(|i| wsmachine_tokio::Message::text(format!("{text} #{i}")))
+        .collect();
+    assert_eq!(answers, expected);
 }
 
 /// Text of `len` bytes, mixing one-, two- and three-byte characters
