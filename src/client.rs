@@ -163,7 +163,7 @@ impl<E: Entropy> ClientRole<E> {
         let error = error
             .or_else(|| read.body_error.clone().map(HandshakeError::RejectionBody))
             .map(Error::Handshake);
-        engine.push_event(Event::HandshakeRejected(Rejection::from(read)));
+        engine.push_event(Event::HandshakeRejected(Box::new(Rejection::from(read))));
         // Whatever follows the rejection is not WebSocket data.
         engine.recv.clear();
         self.handshake = ClientHandshake::Done;
@@ -187,7 +187,7 @@ impl<E: Entropy> ClientRole<E> {
                 body_error.map(|e| HandshakeError::Proxy(ProxyError::RejectionBody(e)))
             })
             .map(Error::Handshake);
-        engine.push_event(Event::ProxyRejected(rejection));
+        engine.push_event(Event::ProxyRejected(Box::new(rejection)));
         engine.recv.clear();
         self.handshake = ClientHandshake::Done;
         engine.fail_handshake(now, error.clone());
@@ -254,7 +254,7 @@ impl<E: Entropy> RoleImpl for ClientRole<E> {
                                 now,
                                 Negotiated::from_accepted(&accepted).client_codec(&self.config),
                             );
-                            engine.push_event(Event::Accepted(accepted));
+                            engine.push_event(Event::Accepted(Box::new(accepted)));
                             // Bytes after the 101 stay in the buffer for the
                             // frame decoder.
                             return Ok(());

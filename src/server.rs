@@ -202,7 +202,7 @@ impl RoleImpl for ServerRole {
                 // The request is whole; the app's decision is not the
                 // handshake deadline's to time.
                 engine.stop_handshake_timer();
-                engine.push_event(Event::Request(request.clone()));
+                engine.push_event(Event::Request(Box::new(request.clone())));
                 pending.stage = ServerHandshake::AwaitingDecision(request);
                 self.check_early_data(engine, now)
             }

@@ -232,7 +232,7 @@ pub fn run(data: &[u8]) {
         Some(TunnelEvent::Rejected(rejection)) => {
             assert_eq!(after_connect, b"", "nothing is sent after a refusal");
             assert!(
-                matches!(client.events.as_slice(), [Event::ProxyRejected(r)] if r == rejection)
+                matches!(client.events.as_slice(), [Event::ProxyRejected(r)] if **r == *rejection)
             );
             assert_eq!(client.state, State::Closed);
             let body_error = rejection.body_error.clone().map(|error| {

@@ -258,7 +258,7 @@ where
         match poll_fn(|cx| ws.poll_engine(cx)).await? {
             Some(Event::Accepted(accepted)) => {
                 ws.set_protocol(accepted.protocol.clone());
-                return Ok((ws, accepted));
+                return Ok((ws, *accepted));
             }
             Some(Event::HandshakeRejected(rejection)) => {
                 return Err(Error::Rejected {
@@ -268,7 +268,9 @@ where
                     body_error: rejection.body_error,
                 });
             }
-            Some(Event::ProxyRejected(rejection)) => return Err(crate::proxy::rejected(rejection)),
+            Some(Event::ProxyRejected(rejection)) => {
+                return Err(crate::proxy::rejected(*rejection));
+            }
             Some(_) => {}
             None => return Err(ended(&ws)),
         }

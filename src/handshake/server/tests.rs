@@ -49,7 +49,7 @@ fn a_valid_request_validates_as_a_server_reports_it() {
     };
     let (parsed, _) = HeadParser::default().parse_request(wire).unwrap().unwrap();
     let validated = validate_request(parsed, &ServerConfig::default()).unwrap();
-    assert_eq!(validated, from_server);
+    assert_eq!(validated, *from_server);
     assert_eq!(validated.protocols, vec!["chat", "superchat"]);
 }
 

@@ -35,7 +35,7 @@ fn rejection_with(
         // Complete before EOF, so EOF afterwards changes nothing.
         assert_eq!(feed_every_way(&make, response, true), outcome);
     }
-    rejection.clone()
+    (**rejection).clone()
 }
 
 #[test]

@@ -49,7 +49,7 @@ fn the_pending_request_is_available_until_the_decision() {
     let [Event::Request(event)] = events.as_slice() else {
         panic!("{events:?}")
     };
-    let event = event.clone();
+    let event = (**event).clone();
     assert_eq!(server.pending_request(), Some(&event));
     server.accept(T0, Accept::default()).unwrap();
     assert!(server.pending_request().is_none());
