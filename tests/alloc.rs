@@ -186,10 +186,8 @@ fn exchange<R: Role>(conn: &mut Connection<R>, peer_masks: bool) {
     assert_eq!(conn.state(), State::Open);
 }
 
-/// Heap held by a server after its handshake and after traffic, and what
-/// is left once it is dropped, all relative to before it was made.
-fn server_heap() -> (i64, i64, i64) {
-    let before = live_bytes();
+/// A server that read `REQUEST`, accepted it and handed out its 101.
+fn accepted_server() -> Server {
     let mut server_config = ServerConfig::default();
     server_config.config = config();
     let mut server = Server::new(server_config);
@@ -197,6 +195,14 @@ fn server_heap() -> (i64, i64, i64) {
     assert!(matches!(server.poll_event(), Some(Event::Request(_))));
     server.accept(NOW, Accept::default()).expect("pending");
     drain(&mut server);
+    server
+}
+
+/// Heap held by a server after its handshake and after traffic, and what
+/// is left once it is dropped, all relative to before it was made.
+fn server_heap() -> (i64, i64, i64) {
+    let before = live_bytes();
+    let mut server = accepted_server();
     let after_handshake = live_bytes() - before;
     exchange(&mut server, true);
     let after_traffic = live_bytes() - before;
@@ -425,13 +431,7 @@ fn a_connection_waiting_on_its_transport_holds_no_heap() {
     // the connection waits, and holds no buffer, queue or handshake state.
     for traffic in [false, true] {
         let before = live_bytes();
-        let mut server_config = ServerConfig::default();
-        server_config.config = config();
-        let mut server = Server::new(server_config);
-        server.receive(NOW, REQUEST).expect("valid request");
-        assert!(matches!(server.poll_event(), Some(Event::Request(_))));
-        server.accept(NOW, Accept::default()).expect("pending");
-        drain(&mut server);
+        let mut server = accepted_server();
         if traffic {
             exchange(&mut server, true);
         }
