@@ -93,10 +93,13 @@ enum Command {
     Count(bool),
 }
 
-/// The server: one connection on a current-thread runtime, echoed with the
-/// plainest user loop. The switch is flipped between messages, by a
-/// command the loop reads after each echo.
-fn serve(listener: std::net::TcpListener, commands: mpsc::Receiver<Command>) {
+/// Runs `serve` on `listener`, made a tokio listener, on a current-thread
+/// runtime on this thread: the server's allocations are this thread's.
+fn on_runtime<F, Fut>(listener: std::net::TcpListener, serve: F)
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -104,6 +107,15 @@ fn serve(listener: std::net::TcpListener, commands: mpsc::Receiver<Command>) {
     runtime.block_on(async move {
         listener.set_nonblocking(true).expect("nonblocking");
         let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+        serve(listener).await;
+    });
+}
+
+/// The server: one connection on a current-thread runtime, echoed with the
+/// plainest user loop. The switch is flipped between messages, by a
+/// command the loop reads after each echo.
+fn serve(listener: std::net::TcpListener, commands: mpsc::Receiver<Command>) {
+    on_runtime(listener, |listener| async move {
         let (stream, _) = listener.accept().await.expect("accept");
         stream.set_nodelay(true).expect("nodelay");
         let mut ws = wsmachine_tokio::accept(stream).await.expect("handshake");
@@ -271,13 +283,7 @@ fn an_idle_connection_holds_no_buffer_and_under_two_kib() {
     let (ready, started) = mpsc::channel();
     // Each connection a task running the plainest loop, as an app's server.
     std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async move {
-            listener.set_nonblocking(true).expect("nonblocking");
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+        on_runtime(listener, |listener| async move {
             COUNTING.with(|counting| counting.set(true));
             ready.send(()).expect("started");
             loop {
