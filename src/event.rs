@@ -143,17 +143,11 @@ pub struct Close {
 ///
 /// Frames are decoded one per `poll_event` and never queued here, so the
 /// queue holds at most the handshake's event and a timer's or a failure's
-/// Close. Those are boxed here: an entry is 40 bytes where an [`Event`] is
-/// up to 80.
+/// Close; events are small (the handshake's are boxed in [`Event`]), so
+/// they are queued as they are.
 #[derive(Debug, Default)]
 pub(crate) struct EventQueue {
-    entries: VecDeque<Entry>,
-}
-
-#[derive(Debug)]
-enum Entry {
-    Frame(Frame),
-    Other(Box<Event>),
+    entries: VecDeque<Event>,
 }
 
 /// The capacity, in entries, that a drained queue keeps: enough for the
@@ -173,11 +167,7 @@ impl EventQueue {
     /// Queues `event` after the others.
     #[inline]
     pub(crate) fn push_back(&mut self, event: Event) {
-        let entry = match event {
-            Event::Frame(frame) => Entry::Frame(frame),
-            other => Entry::Other(Box::new(other)),
-        };
-        self.entries.push_back(entry);
+        self.entries.push_back(event);
     }
 
     /// Whether no event is queued.
@@ -198,16 +188,11 @@ impl EventQueue {
     /// [`KEPT_CAPACITY`] entries is released.
     #[inline]
     pub(crate) fn pop_front(&mut self) -> Option<Event> {
-        match self.entries.pop_front() {
-            Some(Entry::Frame(frame)) => Some(Event::Frame(frame)),
-            Some(Entry::Other(event)) => Some(*event),
-            None => {
-                if self.entries.capacity() > KEPT_CAPACITY {
-                    self.entries = VecDeque::new();
-                }
-                None
-            }
+        let event = self.entries.pop_front();
+        if event.is_none() && self.entries.capacity() > KEPT_CAPACITY {
+            self.entries = VecDeque::new();
         }
+        event
     }
 }
 
